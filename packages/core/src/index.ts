@@ -1,1 +1,6 @@
-export const placeholder = 1;
+export * from './errors.js';
+export * from './domain/index.js';
+export * from './schema/schema.js';
+export * from './schema/value-types.js';
+export type { XmlElement, XmlNode } from './xml/xml-tree.js';
+export { formatXml, parseXml } from './xml/xml-tree.js';

@@ -1,0 +1,74 @@
+/** Pieces shared by many device families: addresses, aliases, boot order, ACPI index. */
+import type { Infer } from '../schema/schema.js';
+import { element, one, variant } from '../schema/schema.js';
+import { enumOf, hex, onOff, str, uint } from '../schema/value-types.js';
+
+const pciAddress = element({
+  attrs: {
+    type: enumOf('pci'),
+    domain: hex(4, { max: 0xffff }),
+    bus: hex(2, { max: 0xff }),
+    slot: hex(2, { max: 0x1f }),
+    function: hex(1, { max: 7 }),
+    multifunction: onOff(),
+  },
+  children: { zpci: one(element({ attrs: { uid: hex(4), fid: hex(8) } })) },
+});
+
+const driveAddress = element({
+  attrs: { type: enumOf('drive'), controller: uint(), bus: uint(), target: uint(), unit: uint() },
+});
+const virtioSerialAddress = element({
+  attrs: { type: enumOf('virtio-serial'), controller: uint(), bus: uint(), port: uint() },
+});
+const ccidAddress = element({ attrs: { type: enumOf('ccid'), controller: uint(), slot: uint() } });
+const usbAddress = element({ attrs: { type: enumOf('usb'), bus: uint(), port: str() } });
+const spaprVioAddress = element({ attrs: { type: enumOf('spapr-vio'), reg: hex(8) } });
+const ccwAddress = element({ attrs: { type: enumOf('ccw'), cssid: hex(1), ssid: hex(1), devno: hex(4) } });
+const isaAddress = element({ attrs: { type: enumOf('isa'), iobase: hex(1), irq: hex(1) } });
+const dimmAddress = element({ attrs: { type: enumOf('dimm'), slot: uint(), base: hex(1) } });
+const unassignedAddress = element({ attrs: { type: enumOf('unassigned') } });
+const otherAddress = element({ attrs: { type: str() } });
+
+/** `<address>` in all its types (libvirt's virDomainDeviceInfoFormat order per type). */
+export const address = variant(
+  'type',
+  {
+    pci: pciAddress,
+    drive: driveAddress,
+    'virtio-serial': virtioSerialAddress,
+    ccid: ccidAddress,
+    usb: usbAddress,
+    'spapr-vio': spaprVioAddress,
+    ccw: ccwAddress,
+    isa: isaAddress,
+    dimm: dimmAddress,
+    unassigned: unassignedAddress,
+  },
+  otherAddress,
+);
+export type Address = Infer<typeof address>;
+
+export const alias = element({ attrs: { name: str() } });
+export const boot = element({ attrs: { order: uint({ min: 1 }), loadparm: str() } });
+export const acpi = element({ attrs: { index: uint() } });
+export const rom = element({ attrs: { enabled: enumOf('yes', 'no'), bar: onOff(), file: str() } });
+export const master = element({ attrs: { startport: uint() } });
+
+/** The `<driver>` attributes every virtio device shares (virtio options). */
+export const virtioOptions = {
+  iommu: onOff(),
+  ats: onOff(),
+  packed: onOff(),
+  page_per_vq: onOff(),
+} as const;
+
+/** Children that close most device elements, in libvirt's order (virDomainDeviceInfoFormat). */
+export const deviceInfoChildren = {
+  boot: one(boot),
+  alias: one(alias),
+  master: one(master),
+  rom: one(rom),
+  acpi: one(acpi),
+  address: one(address),
+} as const;

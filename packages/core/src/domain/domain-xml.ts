@@ -1,0 +1,147 @@
+/**
+ * parseDomainXML / formatDomainXML: libvirt domain XML to the typed model and back.
+ *
+ * Parsing checks what libvirt's own parser checks before any driver sees the document (root
+ * element, domain type, name, UUID, OS type, scalar formats) with libvirt's messages. Anything the
+ * model does not declare is kept in `$extra` and written back, so nothing is lost silently;
+ * `strict: true` refuses it instead, naming its path.
+ */
+import { VirError, XmlError } from '../errors.js';
+import type { ParseContext } from '../schema/schema.js';
+import { formatUuid } from '../schema/value-types.js';
+import type { XmlElement, XmlNode } from '../xml/xml-tree.js';
+import { formatXml, parseXml } from '../xml/xml-tree.js';
+import { domain, type RawDomainDef, VIRT_TYPES } from './domain-schema.js';
+
+export const QEMU_NAMESPACE = 'http://libvirt.org/schemas/domain/qemu/1.0';
+
+export type VirtType = (typeof VIRT_TYPES)[number];
+
+/** A parsed domain: the schema's model with the fields libvirt requires made non-optional. */
+export type DomainDef = Omit<RawDomainDef, 'type' | 'name' | 'id'> & {
+  type: VirtType;
+  name: string;
+  /** Only on live XML; an inactive definition has none. */
+  id?: number;
+};
+
+export interface ParseDomainOptions extends Partial<ParseContext> {
+  /** Name of the document in error messages (a file name), default `domain`. */
+  source?: string;
+  /** Accept `id=` on the root (live XML, status files). libvirt ignores it for inactive XML. */
+  live?: boolean;
+}
+
+export function parseDomainXML(text: string, options: ParseDomainOptions = {}): DomainDef {
+  const root = parseXml(text, options.source ?? 'domain');
+  if (root.name !== 'domain') {
+    throw new XmlError(`XML error: unexpected root element <${root.name}>, expecting <domain>`);
+  }
+  const normalised = normaliseNamespaces(root);
+  const { id, ...attributes } = normalised.attributes;
+  const raw = domain.parse({ ...normalised, attributes }, 'domain', { strict: options.strict ?? false });
+  return checkDomain(raw, options.live && id !== undefined ? id : undefined);
+}
+
+function checkDomain(raw: RawDomainDef, id: string | undefined): DomainDef {
+  if (raw.type === undefined) throw new VirError('INTERNAL_ERROR', 'domain', 'internal error: missing domain type attribute');
+  if (!(VIRT_TYPES as readonly string[]).includes(raw.type)) {
+    throw new VirError('CONFIG_UNSUPPORTED', 'domain', `unsupported configuration: invalid domain type ${raw.type}`);
+  }
+  if (raw.name === undefined || raw.name === '') throw new VirError('XML_ERROR', 'domain', 'missing name information');
+  const def = { ...raw } as DomainDef;
+  if (raw.uuid !== undefined) def.uuid = canonicalUuid(raw.uuid, 'uuid');
+  if (raw.genid !== undefined && raw.genid !== '') def.genid = canonicalUuid(raw.genid, 'genid');
+  if (id !== undefined) {
+    if (!/^\d+$/.test(id)) throw new XmlError(`XML error: invalid value '${id}' for attribute 'id' in <domain>`);
+    def.id = Number(id);
+  } else delete def.id;
+  const os = raw.os as { type?: unknown } | undefined;
+  if (os?.type === undefined && raw.bootloader === undefined) {
+    throw new XmlError('XML error: an os <type> must be specified');
+  }
+  return def;
+}
+
+/** libvirt's virUUIDParse: 32 hex digits, single dashes between byte pairs, blanks around. */
+export function canonicalUuid(text: string, element: 'uuid' | 'genid' = 'uuid'): string {
+  const t = text.trim();
+  let hex = '';
+  for (let i = 0; i < t.length; i++) {
+    const c = t[i]!;
+    if (c === '-' && hex.length % 2 === 0 && hex.length > 0 && t[i + 1] !== '-') continue;
+    if (!/[0-9a-fA-F]/.test(c)) hex = 'x';
+    hex += c;
+    if (hex.length > 32) break;
+  }
+  if (!/^[0-9a-fA-F]{32}$/.test(hex)) {
+    throw new VirError('INTERNAL_ERROR', 'domain', `internal error: malformed ${element} element`);
+  }
+  return formatUuid(hex.toLowerCase());
+}
+
+/**
+ * Rewrites whatever prefix the document binds to libvirt's QEMU namespace as `qemu:`, so the model
+ * has one spelling, and drops the binding (the formatter declares it again when needed).
+ */
+function normaliseNamespaces(root: XmlElement): XmlElement {
+  const prefixes = new Set<string>();
+  const attributes: Record<string, string> = {};
+  for (const [k, v] of Object.entries(root.attributes)) {
+    if (k.startsWith('xmlns:') && v === QEMU_NAMESPACE) prefixes.add(k.slice(6));
+    else attributes[k] = v;
+  }
+  if (prefixes.size === 0) return root;
+  const rename = (el: XmlElement): XmlElement => {
+    const colon = el.name.indexOf(':');
+    if (colon < 0 || !prefixes.has(el.name.slice(0, colon))) return el;
+    return {
+      name: `qemu:${el.name.slice(colon + 1)}`,
+      attributes: el.attributes,
+      children: el.children.map((c) => (typeof c === 'string' ? c : rename(c))),
+    };
+  };
+  return { name: root.name, attributes, children: root.children.map((c: XmlNode) => (typeof c === 'string' ? c : rename(c))) };
+}
+
+/** Formats a definition in libvirt's layout; the text ends with a newline, as `virsh dumpxml` prints. */
+export function formatDomainXML(def: DomainDef): string {
+  const { id, ...rest } = def;
+  const el = domain.format(rest as RawDomainDef, 'domain');
+  const attributes: Record<string, string> = { type: def.type };
+  if (id !== undefined) attributes.id = String(id);
+  if (el.children.some((c) => typeof c !== 'string' && c.name.startsWith('qemu:'))) {
+    attributes['xmlns:qemu'] = QEMU_NAMESPACE;
+  }
+  return formatXml({ ...el, attributes: { ...attributes, ...el.attributes } });
+}
+
+/** Paths of everything the model kept without understanding it (for warnings and coverage). */
+export function unknownParts(def: object): string[] {
+  const out: string[] = [];
+  const walk = (value: unknown, path: string): void => {
+    if (Array.isArray(value)) {
+      value.forEach((v, i) => walk(v, `${path}[${i + 1}]`));
+      return;
+    }
+    if (value === null || typeof value !== 'object' || 'children' in value) return;
+    for (const [k, v] of Object.entries(value)) {
+      if (k !== '$extra') {
+        walk(v, `${path}/${k}`);
+        continue;
+      }
+      const extra = v as {
+        attributes?: Record<string, string>;
+        elements?: XmlElement[];
+        text?: string;
+        leafAttributes?: Record<string, unknown>;
+      };
+      for (const a of Object.keys(extra.attributes ?? {})) out.push(`${path}/@${a}`);
+      for (const e of extra.elements ?? []) out.push(`${path}/${e.name}`);
+      if (extra.text !== undefined) out.push(`${path}/text()`);
+      for (const l of Object.keys(extra.leafAttributes ?? {})) out.push(`${path}/${l}/@*`);
+    }
+  };
+  walk(def, 'domain');
+  return out;
+}

@@ -1,0 +1,131 @@
+/**
+ * The one module that talks to xml-js. Everything else in qvirt sees `XmlElement` trees, so the
+ * XML library can be swapped without touching the domain model.
+ */
+import { js2xml, xml2js } from 'xml-js';
+import { XmlError } from '../errors.js';
+
+export interface XmlElement {
+  name: string;
+  attributes: Record<string, string>;
+  /** Child elements and non-blank text, in document order. */
+  children: XmlNode[];
+}
+export type XmlNode = XmlElement | string;
+
+interface JsNode {
+  type: 'element' | 'text' | 'cdata' | 'comment' | 'doctype' | 'instruction';
+  name?: string;
+  attributes?: Record<string, string | number>;
+  elements?: JsNode[];
+  text?: string | number | boolean;
+  cdata?: string;
+}
+
+const MAX_DEPTH = 200;
+
+/**
+ * Parses XML text into an element tree. Refuses DTDs and entity declarations outright (XXE and
+ * billion-laughs), as nothing in libvirt's formats needs them.
+ */
+export function parseXml(text: string, docName = 'XML'): XmlElement {
+  const dtd = /<!(DOCTYPE|ENTITY)\b/i.exec(text);
+  if (dtd) {
+    throw new XmlError(
+      `XML error: ${docName}:${lineOf(text, dtd.index)}: ${dtd[1]!.toUpperCase()} declarations are not allowed`,
+    );
+  }
+  let doc: { elements?: JsNode[] };
+  try {
+    doc = xml2js(text, { compact: false, trim: false, nativeType: false, alwaysChildren: true }) as {
+      elements?: JsNode[];
+    };
+  } catch (err) {
+    throw new XmlError(`XML error: ${docName}: ${describeSaxError(err)}`);
+  }
+  const roots = (doc.elements ?? []).filter((n) => n.type === 'element');
+  if (roots.length !== 1) throw new XmlError(`XML error: ${docName}: expected one root element`);
+  return convert(roots[0]!, 0, docName);
+}
+
+function convert(node: JsNode, depth: number, docName: string): XmlElement {
+  if (depth > MAX_DEPTH) throw new XmlError(`XML error: ${docName}: elements nested deeper than ${MAX_DEPTH}`);
+  const attributes: Record<string, string> = {};
+  for (const [k, v] of Object.entries(node.attributes ?? {})) attributes[k] = String(v);
+  const children: XmlNode[] = [];
+  for (const child of node.elements ?? []) {
+    if (child.type === 'element') children.push(convert(child, depth + 1, docName));
+    else if (child.type === 'text' || child.type === 'cdata') {
+      const t = String(child.type === 'text' ? child.text : child.cdata);
+      const last = children[children.length - 1];
+      if (typeof last === 'string') children[children.length - 1] = last + t;
+      else children.push(t);
+    }
+  }
+  // Whitespace between elements is layout, not content.
+  const significant = children.filter((c) => typeof c !== 'string' || c.trim() !== '');
+  const onlyText = significant.every((c) => typeof c === 'string');
+  return { name: node.name ?? '', attributes, children: onlyText ? significant : significant.filter((c) => typeof c !== 'string' || c.trim() !== '') };
+}
+
+function lineOf(text: string, index: number): number {
+  let line = 1;
+  for (let i = 0; i < index; i++) if (text.charCodeAt(i) === 10) line++;
+  return line;
+}
+
+function describeSaxError(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  const [what, ...rest] = msg.split('\n');
+  const pos: Record<string, string> = {};
+  for (const line of rest) {
+    const m = /^(Line|Column|Char): ?(.*)$/.exec(line);
+    if (m) pos[m[1]!] = m[2]!;
+  }
+  if (pos.Line !== undefined) return `line ${Number(pos.Line) + 1}, column ${pos.Column}: ${what}`;
+  return what ?? 'malformed XML';
+}
+
+/** Element text when it holds only text, else undefined. */
+export function textOf(el: XmlElement): string | undefined {
+  if (el.children.length === 0) return '';
+  if (el.children.every((c) => typeof c === 'string')) return el.children.join('');
+  return undefined;
+}
+
+/** libvirt's escaping (virBufferEscapeString): the five XML specials, in text and attributes. */
+export function escapeXml(value: string): string {
+  return value.replace(/[&<>'"]/g, (c) => ESCAPES[c]!);
+}
+const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', "'": '&apos;', '"': '&quot;' };
+
+/**
+ * Formats a tree in libvirt's layout: two-space indent, single-quoted attributes in the order
+ * given, `<x/>` for empty elements, text kept inline.
+ */
+export function formatXml(el: XmlElement, indent = 0): string {
+  const pad = ' '.repeat(indent);
+  const attrs = Object.entries(el.attributes)
+    .map(([k, v]) => ` ${k}='${escapeXml(v)}'`)
+    .join('');
+  if (el.children.length === 0) return `${pad}<${el.name}${attrs}/>\n`;
+  if (el.children.every((c) => typeof c === 'string')) {
+    return `${pad}<${el.name}${attrs}>${escapeXml(el.children.join(''))}</${el.name}>\n`;
+  }
+  let out = `${pad}<${el.name}${attrs}>\n`;
+  for (const child of el.children) {
+    out += typeof child === 'string' ? `${pad}  ${escapeXml(child.trim())}\n` : formatXml(child, indent + 2);
+  }
+  return `${out}${pad}</${el.name}>\n`;
+}
+
+/** xml-js's own serialiser, for callers that need a compact one-line document. */
+export function formatXmlCompact(el: XmlElement): string {
+  const toJs = (e: XmlElement): JsNode => ({
+    type: 'element',
+    name: e.name,
+    attributes: e.attributes,
+    elements: e.children.map((c) => (typeof c === 'string' ? { type: 'text', text: c } : toJs(c))),
+  });
+  return js2xml({ elements: [toJs(el)] }, { compact: false });
+}

@@ -1,0 +1,4 @@
+import type { ConformanceSet } from '../set.js';
+
+/** Every set the runner knows, in the order it prints them. */
+export const allSets: ConformanceSet[] = [];
