@@ -4,3 +4,4 @@ export * from './schema/schema.js';
 export * from './schema/value-types.js';
 export type { XmlElement, XmlNode } from './xml/xml-tree.js';
 export { formatXml, parseXml } from './xml/xml-tree.js';
+export * from './uri/index.js';

@@ -30,6 +30,11 @@ export interface ParseDomainOptions extends Partial<ParseContext> {
   source?: string;
   /** Accept `id=` on the root (live XML, status files). libvirt ignores it for inactive XML. */
   live?: boolean;
+  /**
+   * Require `<name>` (default true, as libvirt's define does). Off for documents that are not
+   * definitions yet, such as the result of importing a command line without `-name`.
+   */
+  requireName?: boolean;
 }
 
 export function parseDomainXML(text: string, options: ParseDomainOptions = {}): DomainDef {
@@ -40,15 +45,15 @@ export function parseDomainXML(text: string, options: ParseDomainOptions = {}): 
   const normalised = normaliseNamespaces(root);
   const { id, ...attributes } = normalised.attributes;
   const raw = domain.parse({ ...normalised, attributes }, 'domain', { strict: options.strict ?? false });
-  return checkDomain(raw, options.live && id !== undefined ? id : undefined);
+  return checkDomain(raw, options.live && id !== undefined ? id : undefined, options.requireName ?? true);
 }
 
-function checkDomain(raw: RawDomainDef, id: string | undefined): DomainDef {
+function checkDomain(raw: RawDomainDef, id: string | undefined, requireName: boolean): DomainDef {
   if (raw.type === undefined) throw new VirError('INTERNAL_ERROR', 'domain', 'internal error: missing domain type attribute');
   if (!(VIRT_TYPES as readonly string[]).includes(raw.type)) {
     throw new VirError('CONFIG_UNSUPPORTED', 'domain', `unsupported configuration: invalid domain type ${raw.type}`);
   }
-  if (raw.name === undefined || raw.name === '') throw new VirError('XML_ERROR', 'domain', 'missing name information');
+  if (requireName && (raw.name === undefined || raw.name === '')) throw new VirError('XML_ERROR', 'domain', 'missing name information');
   const def = { ...raw } as DomainDef;
   if (raw.uuid !== undefined) def.uuid = canonicalUuid(raw.uuid, 'uuid');
   if (raw.genid !== undefined && raw.genid !== '') def.genid = canonicalUuid(raw.genid, 'genid');

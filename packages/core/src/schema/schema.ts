@@ -86,6 +86,13 @@ function fail(path: string, message: string): never {
   throw new XmlError(`XML error: ${message} in <${path}>`, { where: path });
 }
 
+
+/** A value as it can appear in a one-line message: control characters escaped, long ones cut. */
+export function printable(raw: string): string {
+  const escaped = raw.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return escaped.length > 80 ? `${escaped.slice(0, 77)}...` : escaped;
+}
+
 function childPath(path: string, name: string, index?: number): string {
   return `${path}/${name}${index === undefined ? '' : `[${index + 1}]`}`;
 }
@@ -95,7 +102,7 @@ function parseScalar<T>(type: ValueType<T>, raw: string, path: string, what: str
     return type.parse(raw);
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
-    return fail(path, `invalid value '${raw}' for ${what}: ${why}`);
+    throw new XmlError(`XML error: invalid value '${printable(raw)}' for ${what} of <${path}>: ${why}`, { where: path });
   }
 }
 
@@ -183,7 +190,8 @@ export function element<const S extends ElementSpec>(spec: S): ElementSchema<Ele
         out.value = parseScalar(spec.text, joined.trim(), path, 'element text');
       } else if (joined.trim() !== '') {
         if (ctx.strict) fail(path, 'unexpected text');
-        extra.text = joined;
+        // Stray text between elements is kept, but not its layout whitespace.
+        extra.text = joined.trim();
       }
       if (Object.keys(extra).length > 0) out.$extra = extra;
       return out as ElementValue<S>;

@@ -28,9 +28,9 @@ function parseInteger(raw: string, opts: IntOptions, what: string): number {
   if (DEC.test(t)) n = Number(t);
   else if (opts.hex && HEX.test(t)) n = Number.parseInt(t.slice(2), 16);
   else throw new Error(`expected ${what}`);
-  if (!Number.isSafeInteger(n)) throw new Error(`${what} out of range`);
-  if (opts.min !== undefined && n < opts.min) throw new Error(`${what} below ${opts.min}`);
-  if (opts.max !== undefined && n > opts.max) throw new Error(`${what} above ${opts.max}`);
+  if (!Number.isSafeInteger(n)) throw new Error('out of range');
+  if (opts.min !== undefined && n < opts.min) throw new Error(`must be at least ${opts.min}`);
+  if (opts.max !== undefined && n > opts.max) throw new Error(`must be at most ${opts.max}`);
   return n;
 }
 
@@ -56,7 +56,7 @@ export function ulong(): ValueType<string> {
       const t = raw.trim();
       if (!/^\+?\d+$/.test(t)) throw new Error('expected an unsigned integer');
       const v = BigInt(t);
-      if (v > 18446744073709551615n) throw new Error('unsigned integer out of range');
+      if (v > 18446744073709551615n) throw new Error('out of range');
       return v.toString();
     },
     format: (v) => v,

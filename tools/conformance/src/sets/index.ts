@@ -1,4 +1,5 @@
 import type { ConformanceSet } from '../set.js';
+import { xmlRoundtripSet } from './xml-roundtrip.js';
 
 /** Every set the runner knows, in the order it prints them. */
-export const allSets: ConformanceSet[] = [];
+export const allSets: ConformanceSet[] = [xmlRoundtripSet];

@@ -1,0 +1,143 @@
+import { describe, expect, it } from 'vitest';
+import { VirError, XmlError } from '../errors.js';
+import { formatDomainXML, parseDomainXML, unknownParts } from './domain-xml.js';
+
+const wrap = (inner: string, attrs = "type='qemu'") =>
+  `<domain ${attrs}>\n  <name>t</name>\n  <os><type>hvm</type></os>\n${inner}</domain>\n`;
+
+function errorOf(fn: () => unknown): Error {
+  try {
+    fn();
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error('expected an error');
+}
+
+describe('parseDomainXML bad input', () => {
+  it('malformed XML names the line', () => {
+    const err = errorOf(() => parseDomainXML("<domain type='qemu'>\n  <name>t</name>\n</devices>\n</domain>", { source: 'bad.xml' }));
+    expect(err).toBeInstanceOf(XmlError);
+    expect(err.message).toBe('XML error: bad.xml: line 3, column 10: Unexpected close tag');
+  });
+
+  it('refuses a DOCTYPE (XXE)', () => {
+    const xxe = `<?xml version="1.0"?>\n<!DOCTYPE domain [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>\n<domain type='qemu'><name>&xxe;</name></domain>`;
+    expect(errorOf(() => parseDomainXML(xxe, { source: 'xxe.xml' })).message).toBe(
+      'XML error: xxe.xml:2: DOCTYPE declarations are not allowed',
+    );
+  });
+
+  it('refuses entity declarations (billion laughs)', () => {
+    const lol = `<!ENTITY lol "lol"><domain type='qemu'><name>&lol;</name></domain>`;
+    expect(errorOf(() => parseDomainXML(lol)).message).toBe('XML error: domain:1: ENTITY declarations are not allowed');
+  });
+
+  it('refuses an undefined entity reference', () => {
+    expect(errorOf(() => parseDomainXML(wrap('<title>&lol;</title>'))).message).toMatch(
+      /^XML error: domain: line 4, column \d+: Invalid character entity$/,
+    );
+  });
+
+  it('requires <name>', () => {
+    const err = errorOf(() => parseDomainXML("<domain type='qemu'><os><type>hvm</type></os></domain>"));
+    expect(err).toBeInstanceOf(VirError);
+    expect(err.message).toBe('missing name information');
+  });
+
+  it('refuses a malformed UUID', () => {
+    expect(errorOf(() => parseDomainXML(wrap('<uuid>c7a5fdbd-edaf-9455-926a-d65c16db18</uuid>'))).message).toBe(
+      'internal error: malformed uuid element',
+    );
+    expect(errorOf(() => parseDomainXML(wrap('<uuid>c7a5fdbd--edaf-9455-926a-d65c16db1809</uuid>'))).message).toBe(
+      'internal error: malformed uuid element',
+    );
+  });
+
+  it('accepts UUIDs in the forms libvirt accepts and prints them canonically', () => {
+    const def = parseDomainXML(wrap('<uuid> C7A5FDBDEDAF9455926AD65C16DB1809 </uuid>'));
+    expect(def.uuid).toBe('c7a5fdbd-edaf-9455-926a-d65c16db1809');
+  });
+
+  it('refuses an unknown or missing domain type', () => {
+    expect(errorOf(() => parseDomainXML(wrap('', "type='xyz'"))).message).toBe(
+      'unsupported configuration: invalid domain type xyz',
+    );
+    expect(errorOf(() => parseDomainXML(wrap('', ''))).message).toBe('internal error: missing domain type attribute');
+  });
+
+  it('refuses a number out of range, naming the element path and attribute', () => {
+    const xml = wrap(`<devices><disk type='file' device='disk'><address type='pci' slot='0x20'/></disk></devices>\n`);
+    expect(errorOf(() => parseDomainXML(xml)).message).toBe(
+      "XML error: invalid value '0x20' for attribute 'slot' of <domain/devices/disk[1]/address>: must be at most 31",
+    );
+  });
+
+  it('refuses a non-number where one is required, in one line', () => {
+    const xml = wrap(`<devices><disk type='file'><address type='drive' unit='1\n2'/></disk></devices>\n`);
+    const msg = errorOf(() => parseDomainXML(xml)).message;
+    expect(msg).toBe(
+      "XML error: invalid value '1\\x0a2' for attribute 'unit' of <domain/devices/disk[1]/address>: expected an integer",
+    );
+    expect(msg).not.toContain('\n');
+  });
+
+  it('requires an OS type', () => {
+    expect(errorOf(() => parseDomainXML("<domain type='qemu'><name>t</name></domain>")).message).toBe(
+      'XML error: an os <type> must be specified',
+    );
+  });
+
+  it('refuses another root element', () => {
+    expect(errorOf(() => parseDomainXML('<network/>')).message).toBe(
+      'XML error: unexpected root element <network>, expecting <domain>',
+    );
+  });
+});
+
+describe('unknown content', () => {
+  const xml = wrap("  <frobnicate level='3'><x/></frobnicate>\n  <devices><disk type='file' sparkle='yes'/></devices>\n");
+
+  it('is kept and written back by default', () => {
+    const def = parseDomainXML(xml);
+    expect(unknownParts(def)).toEqual(['domain/devices/disk[1]/@sparkle', 'domain/frobnicate']);
+    const text = formatDomainXML(def);
+    expect(text).toContain("<frobnicate level='3'>");
+    expect(text).toContain("sparkle='yes'");
+    expect(parseDomainXML(text)).toEqual(def);
+  });
+
+  it('is refused with strict, naming its path', () => {
+    expect(errorOf(() => parseDomainXML(xml, { strict: true })).message).toBe(
+      'XML error: unknown element <frobnicate> in <domain>',
+    );
+  });
+});
+
+describe('formatDomainXML', () => {
+  it('prints libvirt layout: element order, two-space indent, single quotes, escaping', () => {
+    const def = parseDomainXML(
+      `<domain type='kvm'><on_crash>destroy</on_crash><name>a&amp;b "c"</name><os><type arch='x86_64'>hvm</type></os>` +
+        `<uuid>c7a5fdbd-edaf-9455-926a-d65c16db1809</uuid></domain>`,
+    );
+    expect(formatDomainXML(def)).toBe(
+      "<domain type='kvm'>\n" +
+        '  <name>a&amp;b &quot;c&quot;</name>\n' +
+        '  <uuid>c7a5fdbd-edaf-9455-926a-d65c16db1809</uuid>\n' +
+        '  <os>\n' +
+        "    <type arch='x86_64'>hvm</type>\n" +
+        '  </os>\n' +
+        '  <on_crash>destroy</on_crash>\n' +
+        '</domain>\n',
+    );
+  });
+
+  it('normalises the QEMU namespace prefix', () => {
+    const def = parseDomainXML(
+      wrap("  <q:commandline><q:arg value='-x'/></q:commandline>\n", "type='qemu' xmlns:q='http://libvirt.org/schemas/domain/qemu/1.0'"),
+    );
+    const text = formatDomainXML(def);
+    expect(text.split('\n')[0]).toBe("<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>");
+    expect(text).toContain("<qemu:arg value='-x'/>");
+  });
+});
