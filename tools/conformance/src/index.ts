@@ -18,7 +18,10 @@ interface Options {
 }
 
 function parseArgs(argv: string[]): Options | string {
-  const opts: Options = { dir: path.resolve(process.env.INIT_CWD ?? process.cwd(), '../shared/conformance'), sets: [] };
+  const opts: Options = {
+    dir: path.resolve(process.env.INIT_CWD ?? process.cwd(), '../shared/conformance'),
+    sets: [],
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const value = (): string => {

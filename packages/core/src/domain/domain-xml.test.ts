@@ -16,9 +16,11 @@ function errorOf(fn: () => unknown): Error {
 
 describe('parseDomainXML bad input', () => {
   it('malformed XML names the line', () => {
-    const err = errorOf(() => parseDomainXML("<domain type='qemu'>\n  <name>t</name>\n</devices>\n</domain>", { source: 'bad.xml' }));
+    const err = errorOf(() =>
+      parseDomainXML("<domain type='qemu'>\n  <name>t</name>\n</devices>\n</domain>", { source: 'bad.xml' }),
+    );
     expect(err).toBeInstanceOf(XmlError);
-    expect(err.message).toBe('XML error: bad.xml: line 3, column 10: Unexpected close tag');
+    expect(err.message).toBe('XML error: bad.xml: line 3, column 10: Unmatched closing tag: devices');
   });
 
   it('refuses a DOCTYPE (XXE)', () => {
@@ -30,7 +32,9 @@ describe('parseDomainXML bad input', () => {
 
   it('refuses entity declarations (billion laughs)', () => {
     const lol = `<!ENTITY lol "lol"><domain type='qemu'><name>&lol;</name></domain>`;
-    expect(errorOf(() => parseDomainXML(lol)).message).toBe('XML error: domain:1: ENTITY declarations are not allowed');
+    expect(errorOf(() => parseDomainXML(lol)).message).toBe(
+      'XML error: domain:1: ENTITY declarations are not allowed',
+    );
   });
 
   it('refuses an undefined entity reference', () => {
@@ -46,12 +50,12 @@ describe('parseDomainXML bad input', () => {
   });
 
   it('refuses a malformed UUID', () => {
-    expect(errorOf(() => parseDomainXML(wrap('<uuid>c7a5fdbd-edaf-9455-926a-d65c16db18</uuid>'))).message).toBe(
-      'internal error: malformed uuid element',
-    );
-    expect(errorOf(() => parseDomainXML(wrap('<uuid>c7a5fdbd--edaf-9455-926a-d65c16db1809</uuid>'))).message).toBe(
-      'internal error: malformed uuid element',
-    );
+    expect(
+      errorOf(() => parseDomainXML(wrap('<uuid>c7a5fdbd-edaf-9455-926a-d65c16db18</uuid>'))).message,
+    ).toBe('internal error: malformed uuid element');
+    expect(
+      errorOf(() => parseDomainXML(wrap('<uuid>c7a5fdbd--edaf-9455-926a-d65c16db1809</uuid>'))).message,
+    ).toBe('internal error: malformed uuid element');
   });
 
   it('accepts UUIDs in the forms libvirt accepts and prints them canonically', () => {
@@ -63,11 +67,15 @@ describe('parseDomainXML bad input', () => {
     expect(errorOf(() => parseDomainXML(wrap('', "type='xyz'"))).message).toBe(
       'unsupported configuration: invalid domain type xyz',
     );
-    expect(errorOf(() => parseDomainXML(wrap('', ''))).message).toBe('internal error: missing domain type attribute');
+    expect(errorOf(() => parseDomainXML(wrap('', ''))).message).toBe(
+      'internal error: missing domain type attribute',
+    );
   });
 
   it('refuses a number out of range, naming the element path and attribute', () => {
-    const xml = wrap(`<devices><disk type='file' device='disk'><address type='pci' slot='0x20'/></disk></devices>\n`);
+    const xml = wrap(
+      `<devices><disk type='file' device='disk'><address type='pci' slot='0x20'/></disk></devices>\n`,
+    );
     expect(errorOf(() => parseDomainXML(xml)).message).toBe(
       "XML error: invalid value '0x20' for attribute 'slot' of <domain/devices/disk[1]/address>: must be at most 31",
     );
@@ -96,7 +104,9 @@ describe('parseDomainXML bad input', () => {
 });
 
 describe('unknown content', () => {
-  const xml = wrap("  <frobnicate level='3'><x/></frobnicate>\n  <devices><disk type='file' sparkle='yes'/></devices>\n");
+  const xml = wrap(
+    "  <frobnicate level='3'><x/></frobnicate>\n  <devices><disk type='file' sparkle='yes'/></devices>\n",
+  );
 
   it('is kept and written back by default', () => {
     const def = parseDomainXML(xml);
@@ -134,10 +144,15 @@ describe('formatDomainXML', () => {
 
   it('normalises the QEMU namespace prefix', () => {
     const def = parseDomainXML(
-      wrap("  <q:commandline><q:arg value='-x'/></q:commandline>\n", "type='qemu' xmlns:q='http://libvirt.org/schemas/domain/qemu/1.0'"),
+      wrap(
+        "  <q:commandline><q:arg value='-x'/></q:commandline>\n",
+        "type='qemu' xmlns:q='http://libvirt.org/schemas/domain/qemu/1.0'",
+      ),
     );
     const text = formatDomainXML(def);
-    expect(text.split('\n')[0]).toBe("<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>");
+    expect(text.split('\n')[0]).toBe(
+      "<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>",
+    );
     expect(text).toContain("<qemu:arg value='-x'/>");
   });
 });

@@ -49,16 +49,23 @@ export function parseDomainXML(text: string, options: ParseDomainOptions = {}): 
 }
 
 function checkDomain(raw: RawDomainDef, id: string | undefined, requireName: boolean): DomainDef {
-  if (raw.type === undefined) throw new VirError('INTERNAL_ERROR', 'domain', 'internal error: missing domain type attribute');
+  if (raw.type === undefined)
+    throw new VirError('INTERNAL_ERROR', 'domain', 'internal error: missing domain type attribute');
   if (!(VIRT_TYPES as readonly string[]).includes(raw.type)) {
-    throw new VirError('CONFIG_UNSUPPORTED', 'domain', `unsupported configuration: invalid domain type ${raw.type}`);
+    throw new VirError(
+      'CONFIG_UNSUPPORTED',
+      'domain',
+      `unsupported configuration: invalid domain type ${raw.type}`,
+    );
   }
-  if (requireName && (raw.name === undefined || raw.name === '')) throw new VirError('XML_ERROR', 'domain', 'missing name information');
+  if (requireName && (raw.name === undefined || raw.name === ''))
+    throw new VirError('XML_ERROR', 'domain', 'missing name information');
   const def = { ...raw } as DomainDef;
   if (raw.uuid !== undefined) def.uuid = canonicalUuid(raw.uuid, 'uuid');
   if (raw.genid !== undefined && raw.genid !== '') def.genid = canonicalUuid(raw.genid, 'genid');
   if (id !== undefined) {
-    if (!/^\d+$/.test(id)) throw new XmlError(`XML error: invalid value '${id}' for attribute 'id' in <domain>`);
+    if (!/^\d+$/.test(id))
+      throw new XmlError(`XML error: invalid value '${id}' for attribute 'id' in <domain>`);
     def.id = Number(id);
   } else delete def.id;
   const os = raw.os as { type?: unknown } | undefined;
@@ -106,7 +113,11 @@ function normaliseNamespaces(root: XmlElement): XmlElement {
       children: el.children.map((c) => (typeof c === 'string' ? c : rename(c))),
     };
   };
-  return { name: root.name, attributes, children: root.children.map((c: XmlNode) => (typeof c === 'string' ? c : rename(c))) };
+  return {
+    name: root.name,
+    attributes,
+    children: root.children.map((c: XmlNode) => (typeof c === 'string' ? c : rename(c))),
+  };
 }
 
 /** Formats a definition in libvirt's layout; the text ends with a newline, as `virsh dumpxml` prints. */
@@ -126,7 +137,7 @@ export function unknownParts(def: object): string[] {
   const out: string[] = [];
   const walk = (value: unknown, path: string): void => {
     if (Array.isArray(value)) {
-      value.forEach((v, i) => walk(v, `${path}[${i + 1}]`));
+      for (const [i, v] of value.entries()) walk(v, `${path}[${i + 1}]`);
       return;
     }
     if (value === null || typeof value !== 'object' || 'children' in value) return;

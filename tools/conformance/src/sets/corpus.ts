@@ -11,7 +11,11 @@ export function readText(file: string): string {
 }
 
 /** Case names in a set folder: files ending in `suffix`, minus those matching `exclude`. */
-export function caseNames(dir: string, suffix: string, exclude: (file: string) => boolean = () => false): string[] {
+export function caseNames(
+  dir: string,
+  suffix: string,
+  exclude: (file: string) => boolean = () => false,
+): string[] {
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
     .filter((f) => f.endsWith(suffix) && !exclude(f))

@@ -36,13 +36,22 @@ function sources(root: string): Source[] {
     });
   }
   const a2x = path.join(root, 'argv2xml');
-  for (const name of caseNames(a2x, '.xml')) out.push({ set: 'argv2xml', name, file: path.join(a2x, `${name}.xml`) });
+  for (const name of caseNames(a2x, '.xml'))
+    out.push({ set: 'argv2xml', name, file: path.join(a2x, `${name}.xml`) });
   const aa = path.join(root, 'aa-helper');
   for (const name of caseNames(aa, '.xml')) {
     const meta = path.join(aa, `${name}.json`);
-    const stderr = existsSync(meta) ? (readJson<{ actual?: { stderr?: string } }>(meta).actual?.stderr ?? '') : '';
-    const refused = /could not parse XML|could not get VM definition/.test(stderr) && !/bad name/.test(stderr);
-    out.push({ set: 'aa-helper', name, file: path.join(aa, `${name}.xml`), ...(refused ? { libvirtRefusal: stderr.trim() } : {}) });
+    const stderr = existsSync(meta)
+      ? (readJson<{ actual?: { stderr?: string } }>(meta).actual?.stderr ?? '')
+      : '';
+    const refused =
+      /could not parse XML|could not get VM definition/.test(stderr) && !/bad name/.test(stderr);
+    out.push({
+      set: 'aa-helper',
+      name,
+      file: path.join(aa, `${name}.xml`),
+      ...(refused ? { libvirtRefusal: stderr.trim() } : {}),
+    });
   }
   return out;
 }
@@ -56,14 +65,17 @@ function check(src: Source): CaseResult {
     requireName = src.set !== 'argv2xml';
     first = parseDomainXML(readText(src.file), { source: path.basename(src.file), requireName });
   } catch (err) {
-    if (src.libvirtRefusal !== undefined) return { name, pass: true, reason: `both refuse: ${errorLine(err)}` };
+    if (src.libvirtRefusal !== undefined)
+      return { name, pass: true, reason: `both refuse: ${errorLine(err)}` };
     return { name, pass: false, reason: `refused: ${errorLine(err)}`, family: 'refused' };
   }
   try {
     const text = formatDomainXML(first);
     const second = parseDomainXML(text, { requireName });
-    if (!isDeepStrictEqual(first, second)) return { name, pass: false, reason: 'model changed by format+parse', family: 'model' };
-    if (formatDomainXML(second) !== text) return { name, pass: false, reason: 'formatting is not stable', family: 'format' };
+    if (!isDeepStrictEqual(first, second))
+      return { name, pass: false, reason: 'model changed by format+parse', family: 'model' };
+    if (formatDomainXML(second) !== text)
+      return { name, pass: false, reason: 'formatting is not stable', family: 'format' };
     return { name, pass: true };
   } catch (err) {
     return { name, pass: false, reason: `re-parse failed: ${errorLine(err)}`, family: 'reparse' };

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Sets up a fresh Debian machine for qvirt: system packages, pnpm, dependencies, build.
+# Safe to run again: it installs only what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PNPM_VERSION=12.4.2
+# Debian packages qvirt uses at run time or in its tests, with a command that shows each is there.
+declare -A PACKAGES=(
+  [qemu-system-x86]=qemu-system-x86_64
+  [qemu-utils]=qemu-img
+  [attr]=getfattr
+  [apparmor]=apparmor_parser
+  [util-linux]=setpriv
+)
+
+sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+missing=()
+for pkg in "${!PACKAGES[@]}"; do
+  command -v "${PACKAGES[$pkg]}" >/dev/null 2>&1 || PATH="$PATH:/usr/sbin:/sbin" command -v "${PACKAGES[$pkg]}" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "bootstrap: installing ${missing[*]}"
+  sudo_if_needed apt-get update -qq
+  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ "$(pnpm --version 2>/dev/null || true)" != "$PNPM_VERSION" ]; then
+  echo "bootstrap: installing pnpm $PNPM_VERSION"
+  npm install -g --silent "pnpm@$PNPM_VERSION"
+fi
+
+pnpm install --frozen-lockfile --reporter=silent
+pnpm build --output-logs=errors-only
+echo "bootstrap: ready"
