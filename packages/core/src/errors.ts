@@ -65,7 +65,11 @@ export class XmlError extends VirError {
 /** A config file (qemu.conf, libvirtd.conf) with a syntax or type error. */
 export class ConfError extends VirError {
   override readonly name = 'ConfError';
-  constructor(code: 'CONF_SYNTAX' | 'CONFIG_UNSUPPORTED' | 'INTERNAL_ERROR', message: string, options: VirErrorOptions = {}) {
+  constructor(
+    code: 'CONF_SYNTAX' | 'CONFIG_UNSUPPORTED' | 'INTERNAL_ERROR',
+    message: string,
+    options: VirErrorOptions = {},
+  ) {
     super(code, 'conf', message, options);
   }
 }

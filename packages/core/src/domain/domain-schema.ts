@@ -46,9 +46,17 @@ export const VIRT_TYPES = [
   'parallels',
   'bhyve',
   'vz',
+  'hvf',
 ] as const;
 
-export const lifecycleAction = enumOf('destroy', 'restart', 'rename-restart', 'preserve', 'coredump-destroy', 'coredump-restart');
+export const lifecycleAction = enumOf(
+  'destroy',
+  'restart',
+  'rename-restart',
+  'preserve',
+  'coredump-destroy',
+  'coredump-restart',
+);
 
 export const devices = element({
   children: {
@@ -104,6 +112,7 @@ export const domain = element({
     vcpus: one(g.vcpus),
     iothreads: one(g.iothreads),
     iothreadids: one(g.iothreadids),
+    defaultiothread: one(g.defaultiothread),
     cputune: one(g.cputune),
     numatune: one(g.numatune),
     resource: one(g.resource),

@@ -156,3 +156,43 @@ describe('formatDomainXML', () => {
     expect(text).toContain("<qemu:arg value='-x'/>");
   });
 });
+
+describe('namespaces', () => {
+  const QEMU = 'http://libvirt.org/schemas/domain/qemu/1.0';
+
+  it('resolves a default namespace and declarations below the root', () => {
+    const def = parseDomainXML(
+      wrap(
+        `  <commandline xmlns='${QEMU}'><arg value='-a'/></commandline>\n  <qemu:capabilities xmlns:qemu='${QEMU}'><qemu:add capability='x'/></qemu:capabilities>\n`,
+      ),
+    );
+    expect(unknownParts(def)).toEqual([]);
+    const text = formatDomainXML(def);
+    expect(text).toContain("<qemu:commandline>\n    <qemu:arg value='-a'/>\n  </qemu:commandline>");
+    expect(text.match(/xmlns/g)).toHaveLength(1);
+  });
+
+  it('does not take the prefix qemu bound elsewhere for QEMU’s namespace', () => {
+    const def = parseDomainXML(
+      wrap(
+        "  <qemu:commandline><qemu:arg value='-a'/></qemu:commandline>\n",
+        "type='qemu' xmlns:qemu='urn:dummy'",
+      ),
+    );
+    expect(def.qemuCommandline).toBeUndefined();
+    expect(unknownParts(def)).toEqual(['domain/ns0:commandline']);
+    expect(formatDomainXML(def)).toContain("<ns0:commandline xmlns:ns0='urn:dummy'>");
+  });
+
+  it('prints <metadata> content as libxml2 does, with the declarations it uses', () => {
+    const def = parseDomainXML(
+      wrap(
+        "  <metadata><a:x>1</a:x><b:y k='v'/></metadata>\n",
+        "type='qemu' xmlns:a='urn:a' xmlns:b='urn:b'",
+      ),
+    );
+    expect(formatDomainXML(def)).toContain(
+      '  <metadata>\n    <a:x xmlns:a="urn:a">1</a:x>\n    <b:y xmlns:b="urn:b" k="v"/>\n  </metadata>\n',
+    );
+  });
+});

@@ -9,7 +9,7 @@
 import { VirError, XmlError } from '../errors.js';
 import type { ParseContext } from '../schema/schema.js';
 import { formatUuid } from '../schema/value-types.js';
-import type { XmlElement, XmlNode } from '../xml/xml-tree.js';
+import type { XmlElement } from '../xml/xml-tree.js';
 import { formatXml, parseXml } from '../xml/xml-tree.js';
 import { domain, type RawDomainDef, VIRT_TYPES } from './domain-schema.js';
 
@@ -93,30 +93,72 @@ export function canonicalUuid(text: string, element: 'uuid' | 'genid' = 'uuid'):
 }
 
 /**
- * Rewrites whatever prefix the document binds to libvirt's QEMU namespace as `qemu:`, so the model
- * has one spelling, and drops the binding (the formatter declares it again when needed).
+ * Resolves XML namespaces the way libvirt does and leaves the model one spelling: every element in
+ * libvirt's QEMU namespace becomes `qemu:NAME`, whatever prefix (or default namespace) the document
+ * used, and its declarations are dropped (the formatter declares the namespace on the root again).
+ * An element that merely uses the prefix `qemu` for another namespace is renamed so that it cannot
+ * be mistaken for QEMU's. `<metadata>` content is left alone, but receives the declarations it
+ * used from the root, as libvirt's reconciliation of namespaces does.
  */
 function normaliseNamespaces(root: XmlElement): XmlElement {
-  const prefixes = new Set<string>();
+  const rootScope = new Map<string, string>();
   const attributes: Record<string, string> = {};
   for (const [k, v] of Object.entries(root.attributes)) {
-    if (k.startsWith('xmlns:') && v === QEMU_NAMESPACE) prefixes.add(k.slice(6));
-    else attributes[k] = v;
+    const prefix = declaredPrefix(k);
+    if (prefix === undefined) attributes[k] = v;
+    else rootScope.set(prefix, v);
   }
-  if (prefixes.size === 0) return root;
-  const rename = (el: XmlElement): XmlElement => {
+  let foreign = 0;
+  const resolve = (el: XmlElement, outer: Map<string, string>): XmlElement => {
+    const scope = new Map(outer);
+    const attrs: Record<string, string> = {};
+    for (const [k, v] of Object.entries(el.attributes)) {
+      const prefix = declaredPrefix(k);
+      if (prefix !== undefined) scope.set(prefix, v);
+    }
     const colon = el.name.indexOf(':');
-    if (colon < 0 || !prefixes.has(el.name.slice(0, colon))) return el;
-    return {
-      name: `qemu:${el.name.slice(colon + 1)}`,
-      attributes: el.attributes,
-      children: el.children.map((c) => (typeof c === 'string' ? c : rename(c))),
-    };
+    const prefix = colon < 0 ? '' : el.name.slice(0, colon);
+    const local = el.name.slice(colon + 1);
+    const uri = scope.get(prefix);
+    let name = el.name;
+    if (uri === QEMU_NAMESPACE) name = `qemu:${local}`;
+    else if (prefix === 'qemu') {
+      // Same prefix, other namespace: keep the element, under a prefix of its own.
+      const alias = `ns${foreign++}`;
+      name = `${alias}:${local}`;
+      attrs[`xmlns:${alias}`] = uri ?? '';
+    }
+    for (const [k, v] of Object.entries(el.attributes)) {
+      const declared = declaredPrefix(k);
+      if (declared === undefined) attrs[k] = v;
+      else if (v !== QEMU_NAMESPACE && declared !== 'qemu' && name === el.name) attrs[k] = v;
+    }
+    return { name, attributes: attrs, children: el.children.map((c) => (typeof c === 'string' ? c : resolve(c, scope))) };
   };
+  const children = root.children.map((c) => {
+    if (typeof c === 'string') return c;
+    if (c.name === 'metadata') return reconcileMetadata(c, rootScope);
+    return resolve(c, rootScope);
+  });
+  return { name: root.name, attributes, children };
+}
+
+/** The prefix an `xmlns`/`xmlns:P` attribute declares ('' for the default namespace). */
+function declaredPrefix(attribute: string): string | undefined {
+  if (attribute === 'xmlns') return '';
+  return attribute.startsWith('xmlns:') ? attribute.slice(6) : undefined;
+}
+
+function reconcileMetadata(metadata: XmlElement, rootScope: Map<string, string>): XmlElement {
   return {
-    name: root.name,
-    attributes,
-    children: root.children.map((c: XmlNode) => (typeof c === 'string' ? c : rename(c))),
+    ...metadata,
+    children: metadata.children.map((c) => {
+      if (typeof c === 'string') return c;
+      const colon = c.name.indexOf(':');
+      const prefix = colon < 0 ? undefined : c.name.slice(0, colon);
+      if (prefix === undefined || `xmlns:${prefix}` in c.attributes || !rootScope.has(prefix)) return c;
+      return { ...c, attributes: { [`xmlns:${prefix}`]: rootScope.get(prefix)!, ...c.attributes } };
+    }),
   };
 }
 

@@ -54,6 +54,8 @@ export interface ElementSpec {
   children?: Record<string, AnyChild>;
   /** The element's text content, stored as `value`. */
   text?: ValueType<any>;
+  /** Printed with open and close tags even when empty, as libvirt does for `<hyperv>`. */
+  block?: boolean;
 }
 
 type AttrValue<A> = A extends ValueType<infer T> ? T : A extends AttrSpec<infer T> ? T : never;
@@ -62,7 +64,9 @@ type ChildValue<C> = C extends ChildSpec<infer T, infer M> ? (M extends true ? T
 type Simplify<T> = { [K in keyof T]: T[K] } & {};
 
 export type ElementValue<S extends ElementSpec> = Simplify<
-  (S['attrs'] extends Record<string, AnyAttr> ? { -readonly [K in keyof S['attrs']]?: AttrValue<S['attrs'][K]> } : unknown) &
+  (S['attrs'] extends Record<string, AnyAttr>
+    ? { -readonly [K in keyof S['attrs']]?: AttrValue<S['attrs'][K]> }
+    : unknown) &
     (S['children'] extends Record<string, AnyChild>
       ? { -readonly [K in keyof S['children']]?: ChildValue<S['children'][K]> }
       : unknown) &
@@ -86,10 +90,12 @@ function fail(path: string, message: string): never {
   throw new XmlError(`XML error: ${message} in <${path}>`, { where: path });
 }
 
-
 /** A value as it can appear in a one-line message: control characters escaped, long ones cut. */
 export function printable(raw: string): string {
-  const escaped = raw.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  const escaped = raw.replace(
+    /[\x00-\x1f\x7f]/g,
+    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  );
   return escaped.length > 80 ? `${escaped.slice(0, 77)}...` : escaped;
 }
 
@@ -102,7 +108,9 @@ function parseScalar<T>(type: ValueType<T>, raw: string, path: string, what: str
     return type.parse(raw);
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
-    throw new XmlError(`XML error: invalid value '${printable(raw)}' for ${what} of <${path}>: ${why}`, { where: path });
+    throw new XmlError(`XML error: invalid value '${printable(raw)}' for ${what} of <${path}>: ${why}`, {
+      where: path,
+    });
   }
 }
 
@@ -139,7 +147,8 @@ export function element<const S extends ElementSpec>(spec: S): ElementSchema<Ele
   const attrByXml = new Map(attrs.map((a) => [a.xml, a]));
   const childByXml = new Map(children.map((c) => [c.xml, c]));
   for (const c of children) {
-    if (attrs.some((a) => a.prop === c.prop)) throw new Error(`schema: property '${c.prop}' is both attribute and child`);
+    if (attrs.some((a) => a.prop === c.prop))
+      throw new Error(`schema: property '${c.prop}' is both attribute and child`);
   }
 
   return {
@@ -220,7 +229,7 @@ export function element<const S extends ElementSpec>(spec: S): ElementSchema<Ele
       nodes.push(...(extra?.elements ?? []));
       if (spec.text && v.value !== undefined) nodes.unshift(spec.text.format(v.value));
       else if (extra?.text !== undefined) nodes.unshift(extra.text);
-      return { name, attributes, children: nodes };
+      return spec.block ? { name, attributes, children: nodes, layout: 'block' } : { name, attributes, children: nodes };
     },
   };
 }
@@ -233,7 +242,7 @@ export function extend<const A extends ElementSpec, const B extends ElementSpec>
   return element({
     attrs: { ...base.spec.attrs, ...more.attrs },
     children: { ...base.spec.children, ...more.children },
-    ...(more.text ?? base.spec.text ? { text: more.text ?? base.spec.text } : {}),
+    ...((more.text ?? base.spec.text) ? { text: more.text ?? base.spec.text } : {}),
   }) as unknown as ElementSchema<ElementValue<A & B>>;
 }
 
@@ -247,9 +256,12 @@ export function leaf<T>(type: ValueType<T>): Schema<T> {
     parse(el, path) {
       const t = textOf(el);
       if (t === undefined) fail(path, 'expected text only');
-      return parseScalar(type, t.trim(), path, 'element text');
+      return parseScalar(type, t, path, 'element text');
     },
-    format: (value, name) => ({ name, attributes: {}, children: [type.format(value)] }),
+    format: (value, name) => {
+      const text = type.format(value);
+      return { name, attributes: {}, children: text === '' ? [] : [text] };
+    },
   };
 }
 
@@ -267,12 +279,19 @@ export function flag(): Schema<true> {
   };
 }
 
-/** A subtree kept verbatim (e.g. `<metadata>`, whose content belongs to other applications). */
+/**
+ * A subtree kept verbatim (e.g. `<metadata>`, whose content belongs to other applications). Its
+ * children are printed the way libvirt prints foreign XML: by libxml2, with double quotes.
+ */
 export function raw(): Schema<XmlElement> {
   return {
     kind: 'raw',
     parse: (el) => el,
-    format: (value, name) => ({ ...value, name }),
+    format: (value, name) => ({
+      name,
+      attributes: value.attributes,
+      children: value.children.map((c) => (typeof c === 'string' ? c : { ...c, layout: 'libxml2' as const })),
+    }),
   };
 }
 
@@ -308,6 +327,7 @@ export function variant<K extends string, V extends Record<string, ElementSchema
   return {
     kind: 'element',
     parse: (el, path, ctx) => pick(el.attributes[discriminator]).parse(el, path, ctx),
-    format: (value, name) => pick((value as Record<string, string | undefined>)[discriminator]).format(value, name),
+    format: (value, name) =>
+      pick((value as Record<string, string | undefined>)[discriminator]).format(value, name),
   };
 }

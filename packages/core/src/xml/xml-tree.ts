@@ -10,6 +10,12 @@ export interface XmlElement {
   attributes: Record<string, string>;
   /** Child elements and non-blank text, in document order. */
   children: XmlNode[];
+  /**
+   * How libvirt prints this element when it differs from the usual: `block` keeps separate open
+   * and close tags even when empty (`<hyperv>`), `libxml2` is libxml2's own serialisation
+   * (double quotes), which libvirt uses for foreign XML such as `<metadata>` content.
+   */
+  layout?: 'block' | 'libxml2';
 }
 export type XmlNode = XmlElement | string;
 
@@ -49,7 +55,8 @@ export function parseXml(text: string, docName = 'XML'): XmlElement {
 }
 
 function convert(node: JsNode, depth: number, docName: string): XmlElement {
-  if (depth > MAX_DEPTH) throw new XmlError(`XML error: ${docName}: elements nested deeper than ${MAX_DEPTH}`);
+  if (depth > MAX_DEPTH)
+    throw new XmlError(`XML error: ${docName}: elements nested deeper than ${MAX_DEPTH}`);
   const attributes: Record<string, string> = {};
   for (const [k, v] of Object.entries(node.attributes ?? {})) attributes[k] = String(v);
   const children: XmlNode[] = [];
@@ -65,7 +72,11 @@ function convert(node: JsNode, depth: number, docName: string): XmlElement {
   // Whitespace between elements is layout, not content.
   const significant = children.filter((c) => typeof c !== 'string' || c.trim() !== '');
   const onlyText = significant.every((c) => typeof c === 'string');
-  return { name: node.name ?? '', attributes, children: onlyText ? significant : significant.filter((c) => typeof c !== 'string' || c.trim() !== '') };
+  return {
+    name: node.name ?? '',
+    attributes,
+    children: onlyText ? significant : significant.filter((c) => typeof c !== 'string' || c.trim() !== ''),
+  };
 }
 
 function lineOf(text: string, index: number): number {
@@ -97,24 +108,52 @@ export function textOf(el: XmlElement): string | undefined {
 export function escapeXml(value: string): string {
   return value.replace(/[&<>'"]/g, (c) => ESCAPES[c]!);
 }
-const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', "'": '&apos;', '"': '&quot;' };
+function escapeLibxml2Text(value: string): string {
+  return value.replace(/[&<>\r]/g, (c) => LIBXML2_ESCAPES[c]!);
+}
+function escapeLibxml2Attr(value: string): string {
+  return value.replace(/[&<>"\r\n\t]/g, (c) => LIBXML2_ESCAPES[c]!);
+}
+const LIBXML2_ESCAPES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  '\r': '&#13;',
+  '\n': '&#10;',
+  '\t': '&#9;',
+};
+const ESCAPES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  "'": '&apos;',
+  '"': '&quot;',
+};
 
 /**
  * Formats a tree in libvirt's layout: two-space indent, single-quoted attributes in the order
  * given, `<x/>` for empty elements, text kept inline.
  */
-export function formatXml(el: XmlElement, indent = 0): string {
+export function formatXml(el: XmlElement, indent = 0, inherited?: 'libxml2'): string {
   const pad = ' '.repeat(indent);
+  const libxml2 = inherited === 'libxml2' || el.layout === 'libxml2';
   const attrs = Object.entries(el.attributes)
-    .map(([k, v]) => ` ${k}='${escapeXml(v)}'`)
+    .map(([k, v]) => (libxml2 ? ` ${k}="${escapeLibxml2Attr(v)}"` : ` ${k}='${escapeXml(v)}'`))
     .join('');
-  if (el.children.length === 0) return `${pad}<${el.name}${attrs}/>\n`;
+  if (el.children.length === 0) {
+    return el.layout === 'block' ? `${pad}<${el.name}${attrs}>\n${pad}</${el.name}>\n` : `${pad}<${el.name}${attrs}/>\n`;
+  }
+  const escapeText = libxml2 ? escapeLibxml2Text : escapeXml;
   if (el.children.every((c) => typeof c === 'string')) {
-    return `${pad}<${el.name}${attrs}>${escapeXml(el.children.join(''))}</${el.name}>\n`;
+    return `${pad}<${el.name}${attrs}>${escapeText(el.children.join(''))}</${el.name}>\n`;
   }
   let out = `${pad}<${el.name}${attrs}>\n`;
   for (const child of el.children) {
-    out += typeof child === 'string' ? `${pad}  ${escapeXml(child.trim())}\n` : formatXml(child, indent + 2);
+    out +=
+      typeof child === 'string'
+        ? `${pad}  ${escapeText(child.trim())}\n`
+        : formatXml(child, indent + 2, libxml2 ? 'libxml2' : undefined);
   }
   return `${out}${pad}</${el.name}>\n`;
 }
