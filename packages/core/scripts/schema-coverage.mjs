@@ -34,5 +34,6 @@ for (const set of ['xml2argv', 'argv2xml', 'aa-helper', 'xml2xml']) {
     }
   }
 }
-for (const [p, e] of [...counts].sort((a, b) => b[1].n - a[1].n)) console.log(`${String(e.n).padStart(5)} ${p}  (${e.example})`);
+for (const [p, e] of [...counts].sort((a, b) => b[1].n - a[1].n))
+  console.log(`${String(e.n).padStart(5)} ${p}  (${e.example})`);
 console.log(`${files} files, ${failed} rejected, ${counts.size} unknown paths`);

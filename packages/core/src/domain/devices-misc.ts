@@ -1,20 +1,481 @@
-// Placeholder declarations: kept lossless through $extra until the family is modelled.
-import { element } from '../schema/schema.js';
-import { str } from '../schema/value-types.js';
+/**
+ * Device families without a module of their own: controllers, input, TPM, graphics, sound, audio
+ * backends, video, watchdog, memballoon, RNG, NVRAM, panic, shmem, memory devices, IOMMU, vsock.
+ *
+ * Attribute and child order follows libvirt 9.0's formatters (virDomainControllerDefFormat,
+ * virDomainGraphicsDefFormat, virDomainAudioDefFormat, ... in src/conf/domain_conf.c). Value types
+ * are as permissive as libvirt's parsers: enumerations parsed by name are kept as strings (the
+ * driver validates them), tristate yes/no and on/off attributes are checked.
+ */
+import type { Infer, Schema } from '../schema/schema.js';
+import { element, flag, leaf, many, one, raw, variant } from '../schema/schema.js';
+import type { ValueType } from '../schema/value-types.js';
+import { enumOf, hex, int, onOff, str, uint, yesNo } from '../schema/value-types.js';
+import { chardevSourceChildren, chardevType } from './chardev.js';
+import { deviceInfoChildren, virtioOptions } from './common.js';
 
-export const controller = element({ attrs: { type: str() } });
-export const input = element({ attrs: { type: str() } });
-export const tpm = element({ attrs: { type: str() } });
-export const graphics = element({ attrs: { type: str() } });
-export const sound = element({ attrs: { type: str() } });
-export const audio = element({ attrs: { type: str() } });
-export const video = element({ attrs: { type: str() } });
-export const watchdog = element({ attrs: { type: str() } });
-export const memballoon = element({ attrs: { type: str() } });
-export const rng = element({ attrs: { type: str() } });
-export const nvram = element({ attrs: { type: str() } });
-export const panic = element({ attrs: { type: str() } });
-export const shmem = element({ attrs: { type: str() } });
-export const memory = element({ attrs: { type: str() } });
-export const iommu = element({ attrs: { type: str() } });
-export const vsock = element({ attrs: { type: str() } });
+/** A scaled integer element (`<size unit='KiB'>1024</size>`), kept raw; units are resolved later. */
+const scaled = element({ attrs: { unit: str() }, text: uint() });
+
+/** `<audio id='N'/>` inside sound and graphics devices, referring to an `<audio>` backend. */
+const audioRef = element({ attrs: { id: uint() } });
+
+/** A `<driver>` carrying only the virtio options. */
+const virtioDriver = element({ attrs: { ...virtioOptions } });
+
+// ---------------------------------------------------------------------------------------------
+// Controller (virDomainControllerDefFormat)
+
+const controllerTarget = element({
+  attrs: {
+    // parsed with base 0, printed in decimal except port (0x%x)
+    chassisNr: uint({ hex: true }),
+    chassis: uint({ hex: true }),
+    port: hex(1),
+    busNr: uint({ hex: true }),
+    index: uint({ hex: true }),
+    hotplug: onOff(),
+  },
+  children: { node: one(leaf(int())) },
+});
+
+const controllerDriver = element({
+  attrs: {
+    queues: uint(),
+    cmd_per_lun: uint(),
+    max_sectors: uint(),
+    ioeventfd: onOff(),
+    iothread: uint(),
+    ...virtioOptions,
+  },
+});
+
+export const controller = element({
+  attrs: {
+    type: str(),
+    index: uint(),
+    model: str(),
+    // virtio-serial and usb
+    ports: uint(),
+    // virtio-serial
+    vectors: uint(),
+    // xenbus
+    maxGrantFrames: uint(),
+    maxEventChannels: uint(),
+  },
+  children: {
+    // <model name='...'/> of PCI controllers; the property differs from the `model` attribute
+    modelName: one(element({ attrs: { name: str() } }), 'model'),
+    target: one(controllerTarget),
+    driver: one(controllerDriver),
+    ...deviceInfoChildren,
+    pcihole64: one(scaled),
+  },
+});
+export type ControllerDef = Infer<typeof controller>;
+
+// ---------------------------------------------------------------------------------------------
+// Input (virDomainInputDefFormat)
+
+const inputSource = element({
+  // `evdev` for type='passthrough', `dev` for type='evdev'; libvirt prints only one of them
+  attrs: { evdev: str(), dev: str(), grab: str(), grabToggle: str(), repeat: onOff() },
+});
+
+export const input = element({
+  attrs: { type: str(), bus: str(), model: str() },
+  children: { driver: one(virtioDriver), source: one(inputSource), ...deviceInfoChildren },
+});
+export type InputDef = Infer<typeof input>;
+
+// ---------------------------------------------------------------------------------------------
+// TPM (virDomainTPMDefFormat)
+
+const tpmBackend = element({
+  attrs: { type: str(), version: str(), persistent_state: str() },
+  children: {
+    // passthrough
+    device: one(element({ attrs: { path: str() } })),
+    // external
+    source: one(element({ attrs: { type: str(), mode: str(), path: str() } })),
+    // emulator
+    encryption: one(element({ attrs: { secret: str() } })),
+    active_pcr_banks: one(
+      element({
+        children: { sha1: one(flag()), sha256: one(flag()), sha384: one(flag()), sha512: one(flag()) },
+      }),
+    ),
+  },
+});
+
+export const tpm = element({
+  attrs: { model: str() },
+  children: {
+    backend: one(tpmBackend),
+    ...deviceInfoChildren,
+    // status XML only (driver private data)
+    privateData: one(raw()),
+  },
+});
+export type TpmDef = Infer<typeof tpm>;
+
+// ---------------------------------------------------------------------------------------------
+// Graphics (virDomainGraphicsDefFormat)
+
+const graphicsListen = element({
+  attrs: {
+    type: str(),
+    address: str(),
+    network: str(),
+    socket: str(),
+    // status XML only
+    fromConfig: int(),
+    autoGenerated: str(),
+  },
+});
+export type GraphicsListenDef = Infer<typeof graphicsListen>;
+
+/** virDomainGraphicsAuthDefFormatAttr. */
+const graphicsAuth = { passwd: str(), passwdValidTo: str(), connected: str() } as const;
+
+const graphicsGl = element({ attrs: { enable: yesNo(), rendernode: str() } });
+
+const vncGraphics = element({
+  attrs: {
+    type: enumOf('vnc'),
+    socket: str(),
+    port: int(),
+    autoport: str(),
+    websocket: int(),
+    websocketGenerated: str(),
+    listen: str(),
+    keymap: str(),
+    sharePolicy: str(),
+    powerControl: yesNo(),
+    ...graphicsAuth,
+  },
+  children: { listens: many(graphicsListen, 'listen'), audio: one(audioRef) },
+});
+
+const sdlGraphics = element({
+  attrs: { type: enumOf('sdl'), display: str(), xauth: str(), fullscreen: yesNo() },
+  children: { gl: one(graphicsGl) },
+});
+
+const rdpGraphics = element({
+  attrs: {
+    type: enumOf('rdp'),
+    port: int(),
+    autoport: str(),
+    replaceUser: str(),
+    multiUser: str(),
+    listen: str(),
+  },
+  children: { listens: many(graphicsListen, 'listen') },
+});
+
+const desktopGraphics = element({
+  attrs: { type: enumOf('desktop'), display: str(), fullscreen: yesNo() },
+});
+
+const spiceGraphics = element({
+  attrs: {
+    type: enumOf('spice'),
+    port: int(),
+    tlsPort: int(),
+    autoport: yesNo(),
+    listen: str(),
+    keymap: str(),
+    defaultMode: str(),
+    ...graphicsAuth,
+  },
+  children: {
+    listens: many(graphicsListen, 'listen'),
+    channel: many(element({ attrs: { name: str(), mode: str() } })),
+    image: one(element({ attrs: { compression: str() } })),
+    jpeg: one(element({ attrs: { compression: str() } })),
+    zlib: one(element({ attrs: { compression: str() } })),
+    playback: one(element({ attrs: { compression: onOff() } })),
+    streaming: one(element({ attrs: { mode: str() } })),
+    mouse: one(element({ attrs: { mode: str() } })),
+    clipboard: one(element({ attrs: { copypaste: yesNo() } })),
+    filetransfer: one(element({ attrs: { enable: yesNo() } })),
+    gl: one(graphicsGl),
+  },
+});
+
+const eglHeadlessGraphics = element({
+  attrs: { type: enumOf('egl-headless') },
+  children: { gl: one(element({ attrs: { rendernode: str() } })) },
+});
+
+const dbusGraphics = element({
+  attrs: { type: enumOf('dbus'), p2p: yesNo(), address: str() },
+  children: { gl: one(graphicsGl), audio: one(audioRef) },
+});
+
+const otherGraphics = element({ attrs: { type: str() } });
+
+export const graphics = variant(
+  'type',
+  {
+    vnc: vncGraphics,
+    sdl: sdlGraphics,
+    rdp: rdpGraphics,
+    desktop: desktopGraphics,
+    spice: spiceGraphics,
+    'egl-headless': eglHeadlessGraphics,
+    dbus: dbusGraphics,
+  },
+  otherGraphics,
+);
+export type GraphicsDef = Infer<typeof graphics>;
+/**
+ * One graphics type's model, e.g. `GraphicsOf<'vnc'>`. (Comparing `type` does not narrow
+ * `GraphicsDef` because the fallback for unknown types has `type?: string`.)
+ */
+export type GraphicsOf<T extends string> = Extract<GraphicsDef, { type?: T }>;
+
+// ---------------------------------------------------------------------------------------------
+// Sound (virDomainSoundDefFormat)
+
+export const sound = element({
+  attrs: { model: str() },
+  children: {
+    codec: many(element({ attrs: { type: str() } })),
+    audio: one(audioRef),
+    ...deviceInfoChildren,
+  },
+});
+export type SoundDef = Infer<typeof sound>;
+
+// ---------------------------------------------------------------------------------------------
+// Audio backends (virDomainAudioDefFormat)
+
+const audioSettings = element({ attrs: { frequency: uint(), channels: uint(), format: str() } });
+
+/** `<input>`/`<output>` of an audio backend: common attributes, then the backend's own. */
+function audioIO<const A extends Record<string, ValueType<unknown>>>(backendAttrs: A) {
+  return element({
+    attrs: {
+      mixingEngine: yesNo(),
+      fixedSettings: yesNo(),
+      voices: uint(),
+      bufferLength: uint(),
+      ...backendAttrs,
+    },
+    children: { settings: one(audioSettings) },
+  });
+}
+
+function audioBackend<const T extends string, const A extends Record<string, ValueType<unknown>>, IO>(
+  type: T,
+  attrs: A,
+  io: Schema<IO>,
+) {
+  return element({
+    attrs: { id: uint(), type: enumOf(type), timerPeriod: uint(), ...attrs },
+    children: { input: one(io), output: one(io) },
+  });
+}
+
+const commonAudioIO = audioIO({});
+
+export const audio = variant(
+  'type',
+  {
+    none: audioBackend('none', {}, commonAudioIO),
+    alsa: audioBackend('alsa', {}, audioIO({ dev: str() })),
+    coreaudio: audioBackend('coreaudio', {}, audioIO({ bufferCount: uint() })),
+    jack: audioBackend(
+      'jack',
+      {},
+      audioIO({ serverName: str(), clientName: str(), connectPorts: str(), exactName: yesNo() }),
+    ),
+    oss: audioBackend(
+      'oss',
+      { tryMMap: yesNo(), exclusive: yesNo(), dspPolicy: int() },
+      audioIO({ dev: str(), bufferCount: uint(), tryPoll: yesNo() }),
+    ),
+    pulseaudio: audioBackend(
+      'pulseaudio',
+      { serverName: str() },
+      audioIO({ name: str(), streamName: str(), latency: uint() }),
+    ),
+    sdl: audioBackend('sdl', { driver: str() }, audioIO({ bufferCount: uint() })),
+    spice: audioBackend('spice', {}, commonAudioIO),
+    file: audioBackend('file', { path: str() }, commonAudioIO),
+    dbus: audioBackend('dbus', {}, commonAudioIO),
+  },
+  element({
+    attrs: { id: uint(), type: str(), timerPeriod: uint() },
+    children: { input: one(commonAudioIO), output: one(commonAudioIO) },
+  }),
+);
+export type AudioDef = Infer<typeof audio>;
+/** One backend type's model, e.g. `AudioOf<'oss'>`. */
+export type AudioOf<T extends string> = Extract<AudioDef, { type?: T }>;
+
+// ---------------------------------------------------------------------------------------------
+// Video (virDomainVideoDefFormat)
+
+const videoModel = element({
+  attrs: {
+    type: str(),
+    ram: uint(),
+    vram: uint(),
+    vram64: uint(),
+    vgamem: uint(),
+    heads: uint(),
+    // parsed leniently (an invalid value is ignored)
+    primary: str(),
+  },
+  children: {
+    acceleration: one(element({ attrs: { accel3d: yesNo(), accel2d: yesNo(), rendernode: str() } })),
+    resolution: one(element({ attrs: { x: uint(), y: uint() } })),
+  },
+});
+
+export const video = element({
+  children: {
+    driver: one(element({ attrs: { ...virtioOptions, vgaconf: str(), name: str() } })),
+    model: one(videoModel),
+    ...deviceInfoChildren,
+  },
+});
+export type VideoDef = Infer<typeof video>;
+
+// ---------------------------------------------------------------------------------------------
+// Watchdog, memballoon, NVRAM, panic
+
+export const watchdog = element({
+  attrs: { model: str(), action: str() },
+  children: { ...deviceInfoChildren },
+});
+export type WatchdogDef = Infer<typeof watchdog>;
+
+export const memballoon = element({
+  attrs: { model: str(), autodeflate: onOff(), freePageReporting: onOff() },
+  children: {
+    stats: one(element({ attrs: { period: int({ hex: true }) } })),
+    ...deviceInfoChildren,
+    // libvirt prints the driver after the address
+    driver: one(virtioDriver),
+  },
+});
+export type MemballoonDef = Infer<typeof memballoon>;
+
+export const nvram = element({ children: { ...deviceInfoChildren } });
+export type NvramDef = Infer<typeof nvram>;
+
+export const panic = element({ attrs: { model: str() }, children: { ...deviceInfoChildren } });
+export type PanicDef = Infer<typeof panic>;
+
+// ---------------------------------------------------------------------------------------------
+// RNG (virDomainRNGDefFormat)
+
+const rngRandomBackend = element({ attrs: { model: enumOf('random') }, text: str() });
+/** An EGD backend is a chardev: its type, then libvirt's chardev source, protocol and log. */
+const rngEgdBackend = element({
+  attrs: { model: enumOf('egd'), type: chardevType },
+  children: { ...chardevSourceChildren },
+});
+const rngBuiltinBackend = element({ attrs: { model: enumOf('builtin') } });
+
+export const rng = element({
+  attrs: { model: str() },
+  children: {
+    rate: one(element({ attrs: { bytes: uint(), period: uint() } })),
+    backend: one(
+      variant(
+        'model',
+        { random: rngRandomBackend, egd: rngEgdBackend, builtin: rngBuiltinBackend },
+        element({ attrs: { model: str() } }),
+      ),
+    ),
+    driver: one(virtioDriver),
+    ...deviceInfoChildren,
+  },
+});
+export type RngDef = Infer<typeof rng>;
+export type RngBackendDef = NonNullable<RngDef['backend']>;
+
+// ---------------------------------------------------------------------------------------------
+// Shared memory (virDomainShmemDefFormat)
+
+export const shmem = element({
+  attrs: { name: str(), role: str() },
+  children: {
+    model: one(element({ attrs: { type: str() } })),
+    size: one(scaled),
+    server: one(element({ attrs: { path: str() } })),
+    msi: one(element({ attrs: { vectors: uint({ hex: true }), ioeventfd: onOff() } })),
+    ...deviceInfoChildren,
+  },
+});
+export type ShmemDef = Infer<typeof shmem>;
+
+// ---------------------------------------------------------------------------------------------
+// Memory devices (virDomainMemoryDefFormat)
+
+const memorySource = element({
+  children: {
+    // dimm, virtio-mem, sgx-epc
+    nodemask: one(leaf(str())),
+    pagesize: one(scaled),
+    // nvdimm, virtio-pmem
+    path: one(leaf(str())),
+    alignsize: one(scaled),
+    pmem: one(flag()),
+  },
+});
+
+const memoryTarget = element({
+  children: {
+    size: one(scaled),
+    node: one(leaf(int())),
+    label: one(element({ children: { size: one(scaled) } })),
+    readonly: one(flag()),
+    // virtio-mem
+    block: one(scaled),
+    requested: one(scaled),
+    current: one(scaled),
+  },
+});
+
+export const memory = element({
+  attrs: { model: str(), access: str(), discard: yesNo() },
+  children: {
+    uuid: one(leaf(str())),
+    source: one(memorySource),
+    target: one(memoryTarget),
+    ...deviceInfoChildren,
+  },
+});
+export type MemoryDeviceDef = Infer<typeof memory>;
+
+// ---------------------------------------------------------------------------------------------
+// IOMMU and vsock
+
+export const iommu = element({
+  attrs: { model: str() },
+  children: {
+    driver: one(
+      element({
+        attrs: { intremap: onOff(), caching_mode: onOff(), eim: onOff(), iotlb: onOff(), aw_bits: uint() },
+      }),
+    ),
+    ...deviceInfoChildren,
+  },
+});
+export type IommuDef = Infer<typeof iommu>;
+
+export const vsock = element({
+  attrs: { model: str() },
+  children: {
+    cid: one(element({ attrs: { auto: yesNo(), address: uint() } })),
+    ...deviceInfoChildren,
+    driver: one(virtioDriver),
+  },
+});
+export type VsockDef = Infer<typeof vsock>;

@@ -133,7 +133,11 @@ function normaliseNamespaces(root: XmlElement): XmlElement {
       if (declared === undefined) attrs[k] = v;
       else if (v !== QEMU_NAMESPACE && declared !== 'qemu' && name === el.name) attrs[k] = v;
     }
-    return { name, attributes: attrs, children: el.children.map((c) => (typeof c === 'string' ? c : resolve(c, scope))) };
+    return {
+      name,
+      attributes: attrs,
+      children: el.children.map((c) => (typeof c === 'string' ? c : resolve(c, scope))),
+    };
   };
   const children = root.children.map((c) => {
     if (typeof c === 'string') return c;

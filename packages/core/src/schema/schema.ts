@@ -229,7 +229,9 @@ export function element<const S extends ElementSpec>(spec: S): ElementSchema<Ele
       nodes.push(...(extra?.elements ?? []));
       if (spec.text && v.value !== undefined) nodes.unshift(spec.text.format(v.value));
       else if (extra?.text !== undefined) nodes.unshift(extra.text);
-      return spec.block ? { name, attributes, children: nodes, layout: 'block' } : { name, attributes, children: nodes };
+      return spec.block
+        ? { name, attributes, children: nodes, layout: 'block' }
+        : { name, attributes, children: nodes };
     },
   };
 }

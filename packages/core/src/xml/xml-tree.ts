@@ -142,7 +142,9 @@ export function formatXml(el: XmlElement, indent = 0, inherited?: 'libxml2'): st
     .map(([k, v]) => (libxml2 ? ` ${k}="${escapeLibxml2Attr(v)}"` : ` ${k}='${escapeXml(v)}'`))
     .join('');
   if (el.children.length === 0) {
-    return el.layout === 'block' ? `${pad}<${el.name}${attrs}>\n${pad}</${el.name}>\n` : `${pad}<${el.name}${attrs}/>\n`;
+    return el.layout === 'block'
+      ? `${pad}<${el.name}${attrs}>\n${pad}</${el.name}>\n`
+      : `${pad}<${el.name}${attrs}/>\n`;
   }
   const escapeText = libxml2 ? escapeLibxml2Text : escapeXml;
   if (el.children.every((c) => typeof c === 'string')) {
