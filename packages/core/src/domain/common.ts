@@ -72,3 +72,23 @@ export const deviceInfoChildren = {
   acpi: one(acpi),
   address: one(address),
 } as const;
+
+export type PciAddress = Infer<typeof pciAddress>;
+export type DriveAddress = Infer<typeof driveAddress>;
+export type VirtioSerialAddress = Infer<typeof virtioSerialAddress>;
+export type CcidAddress = Infer<typeof ccidAddress>;
+export type UsbAddress = Infer<typeof usbAddress>;
+export type CcwAddress = Infer<typeof ccwAddress>;
+export type IsaAddress = Infer<typeof isaAddress>;
+export type DimmAddress = Infer<typeof dimmAddress>;
+
+/** Narrowing helpers: `Address` keeps a fallback for unknown types, so `type ===` alone cannot. */
+export const isPciAddress = (a: Address | undefined): a is PciAddress => a?.type === 'pci';
+export const isDriveAddress = (a: Address | undefined): a is DriveAddress => a?.type === 'drive';
+export const isVirtioSerialAddress = (a: Address | undefined): a is VirtioSerialAddress =>
+  a?.type === 'virtio-serial';
+export const isCcidAddress = (a: Address | undefined): a is CcidAddress => a?.type === 'ccid';
+export const isUsbAddress = (a: Address | undefined): a is UsbAddress => a?.type === 'usb';
+export const isCcwAddress = (a: Address | undefined): a is CcwAddress => a?.type === 'ccw';
+export const isIsaAddress = (a: Address | undefined): a is IsaAddress => a?.type === 'isa';
+export const isDimmAddress = (a: Address | undefined): a is DimmAddress => a?.type === 'dimm';

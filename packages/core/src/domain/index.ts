@@ -1,3 +1,3 @@
-export type { Address } from './common.js';
+export * from './common.js';
 export * from './domain-schema.js';
 export * from './domain-xml.js';

@@ -1,6 +1,8 @@
 import type { ConformanceSet } from '../set.js';
 import { qemuConfSet } from './qemu-conf.js';
 import { xmlRoundtripSet } from './xml-roundtrip.js';
+import { xml2argvSet } from './xml2argv.js';
+import { xml2xmlSet } from './xml2xml.js';
 
 /** Every set the runner knows, in the order it prints them. */
-export const allSets: ConformanceSet[] = [xmlRoundtripSet, qemuConfSet];
+export const allSets: ConformanceSet[] = [xmlRoundtripSet, qemuConfSet, xml2xmlSet, xml2argvSet];

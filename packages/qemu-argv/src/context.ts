@@ -1,0 +1,34 @@
+import type { QemuConf } from '@qvirt/core';
+import { defaultQemuConf } from '@qvirt/core';
+import type { QemuCaps } from './caps/qemu-caps.js';
+import { qemu72Caps } from './caps/snapshot.js';
+import { type DirLayout, libvirtLayout } from './layout.js';
+
+/** Everything conversion depends on besides the domain itself. */
+export interface QemuContext {
+  /** The target QEMU. */
+  caps: QemuCaps;
+  conf: QemuConf;
+  layout: DirLayout;
+  /** -1 for a domain that is not running (domxml-to-native). */
+  domainId: number;
+  /**
+   * `native` prints what `domxml-to-native` prints (paths for the monitor and log files);
+   * `start` is a real start, where the driver passes such files as descriptors.
+   */
+  purpose: 'native' | 'start';
+  /** PATH handed to QEMU (libvirt passes its own); default `/usr/bin:/bin`. */
+  path?: string;
+}
+
+/** The context libvirt 9.0 on Debian 12 with QEMU 7.2 converts with (the corpus's reference). */
+export function referenceContext(overrides: Partial<QemuContext> = {}): QemuContext {
+  return {
+    caps: qemu72Caps(),
+    conf: defaultQemuConf({ privileged: true }),
+    layout: libvirtLayout(),
+    domainId: -1,
+    purpose: 'native',
+    ...overrides,
+  };
+}

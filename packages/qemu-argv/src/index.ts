@@ -1,0 +1,10 @@
+export type { Build, Section } from './argv/build.js';
+export * from './argv/command-line.js';
+export { buildCommandLine, SECTIONS } from './argv/index.js';
+export * from './argv/props.js';
+export * from './caps/qemu-caps.js';
+export * from './caps/snapshot.js';
+export * from './context.js';
+export * from './layout.js';
+export * from './native.js';
+export { canonicalizeDomain, type PostParseStep } from './post-parse/index.js';

@@ -1,0 +1,20 @@
+/**
+ * `domxml-to-native qemu-argv`: XML text in, libvirt's one-line command line out. The same
+ * post-parse and builder a real start uses, with libvirt's conversion rules on top (every
+ * `<interface>` becomes a tap `ethernet` one; monitor and logs given as paths).
+ */
+import { parseDomainXML } from '@qvirt/core';
+import type { CommandLine } from './argv/command-line.js';
+import { formatCommandLine } from './argv/command-line.js';
+import { buildCommandLine } from './argv/index.js';
+import type { QemuContext } from './context.js';
+import { canonicalizeDomain } from './post-parse/index.js';
+
+export function domxmlToCommandLine(xml: string, ctx: QemuContext, source = 'domain'): CommandLine {
+  const def = canonicalizeDomain(parseDomainXML(xml, { source }), ctx);
+  return buildCommandLine(def, ctx);
+}
+
+export function domxmlToNative(xml: string, ctx: QemuContext, source = 'domain'): string {
+  return formatCommandLine(domxmlToCommandLine(xml, ctx, source));
+}
