@@ -1,6 +1,6 @@
 /**
  * The QEMU command line libvirt 9.0 builds for a canonical definition (qemuBuildCommandLine),
- * one section per module, in libvirt's order.
+ * one section per function, in libvirt's order.
  */
 import type { DomainDef } from '@qvirt/core';
 import type { QemuContext } from '../context.js';
@@ -8,31 +8,108 @@ import { domainLibDir } from '../layout.js';
 import { assignAliases } from './aliases.js';
 import type { Build, Section } from './build.js';
 import type { CommandLine } from './command-line.js';
-import { audio, controllers, memballoon, tail } from './sections/devices.js';
+import { audio, graphics, inputs, sounds, video, watchdogs } from './sections/av.js';
+import { controllers, controllersByType, hubs } from './sections/controllers.js';
 import { disks } from './sections/disks.js';
-import { environment, identity } from './sections/identity.js';
-import { cpu, machine } from './sections/machine.js';
-import { memory, smp } from './sections/memory.js';
-import { boot, clock, display, monitor, pm, uuid } from './sections/platform.js';
+import { filesystems } from './sections/filesystems.js';
+import {
+  compat,
+  environment,
+  helperObjects,
+  masterKey,
+  name,
+  pflash,
+  startPaused,
+} from './sections/identity.js';
+import {
+  channels,
+  consoles,
+  hostdevs,
+  nets,
+  parallels,
+  redirdevs,
+  rngs,
+  serials,
+  smartcards,
+  tpms,
+} from './sections/io.js';
+import { cpu, loader, machine, tseg } from './sections/machine.js';
+import { iothreads, memory, numa, smp } from './sections/memory.js';
+import { memballoon, memoryDevices, nvram, panics, shmems, vmcoreinfo, vsock } from './sections/misc.js';
+import {
+  boot,
+  clock,
+  display,
+  globalControllers,
+  iommu,
+  monitor,
+  pm,
+  smbios,
+  sysinfo,
+  uuid,
+  vmgenid,
+} from './sections/platform.js';
+import { launchSecurity, msg, qemuCommandline, sandbox } from './sections/tail.js';
 
 export const SECTIONS: Section[] = [
   environment,
-  identity,
+  name,
+  compat,
+  startPaused,
+  masterKey,
+  helperObjects,
+  pflash,
   machine,
+  tseg,
   cpu,
+  loader,
   memory,
   smp,
+  iothreads,
+  numa,
   uuid,
+  smbios,
+  sysinfo,
+  vmgenid,
   display,
   monitor,
   clock,
   pm,
   boot,
+  iommu,
+  globalControllers,
   controllers,
+  memoryDevices,
+  hubs,
+  controllersByType,
   disks,
+  filesystems,
+  nets,
+  smartcards,
+  serials,
+  parallels,
+  channels,
+  consoles,
+  tpms,
+  inputs,
   audio,
+  graphics,
+  video,
+  sounds,
+  watchdogs,
+  redirdevs,
+  hostdevs,
   memballoon,
-  tail,
+  rngs,
+  nvram,
+  vmcoreinfo,
+  launchSecurity,
+  qemuCommandline,
+  sandbox,
+  panics,
+  shmems,
+  vsock,
+  msg,
 ];
 
 /** Builds the command line of a definition that has been through `canonicalizeDomain`. */

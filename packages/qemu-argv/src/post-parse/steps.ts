@@ -1,36 +1,13 @@
+import { ADDRESS_STEPS } from './address-steps.js';
+import { DEVICE_STEPS } from './device-steps.js';
+import { GENERAL_STEPS } from './general-steps.js';
 import type { PostParseStep } from './index.js';
-import { defaultCpuModel } from './steps/cpu.js';
-import {
-  diskDefaults,
-  diskOrder,
-  implicitAudio,
-  implicitControllers,
-  implicitInputs,
-  implicitMemballoon,
-} from './steps/devices.js';
-import { driveAddresses } from './steps/drive-addresses.js';
-import { memoryUnits } from './steps/memory.js';
-import { clockDefault, defaultBootDevice, lifecycleDefaults, machineType } from './steps/os.js';
-import { pciAddresses } from './steps/pci-addresses.js';
-import { dropUnknown } from './steps/unknown.js';
-import { vcpuPlacement } from './steps/vcpu.js';
+import { VALIDATE_STEPS } from './validate-steps.js';
 
-/** In libvirt's order: generic post-parse, QEMU post-parse, then address assignment. */
+/** In libvirt's order: generic and QEMU post-parse, address assignment, then validation. */
 export const POST_PARSE_STEPS: PostParseStep[] = [
-  dropUnknown,
-  memoryUnits,
-  vcpuPlacement,
-  machineType,
-  defaultBootDevice,
-  lifecycleDefaults,
-  clockDefault,
-  defaultCpuModel,
-  diskDefaults,
-  diskOrder,
-  implicitControllers,
-  implicitInputs,
-  implicitAudio,
-  implicitMemballoon,
-  driveAddresses,
-  pciAddresses,
+  ...GENERAL_STEPS,
+  ...DEVICE_STEPS,
+  ...ADDRESS_STEPS,
+  ...VALIDATE_STEPS,
 ];

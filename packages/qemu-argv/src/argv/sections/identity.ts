@@ -13,8 +13,7 @@ export function environment(b: Build): void {
   );
 }
 
-/** `-name`, `-S` (CPUs start paused; the driver resumes them) and the master key secret. */
-export function identity(b: Build): void {
+export function name(b: Build): void {
   add(
     b,
     '-name',
@@ -23,10 +22,27 @@ export function identity(b: Build): void {
       ['debug-threads', 'on'],
     ]),
   );
+}
+
+/** CPUs start paused; the driver labels resources, then resumes them with `cont`. */
+export function startPaused(b: Build): void {
   add(b, '-S');
+}
+
+/** The secret QEMU decrypts other secrets with. */
+export function masterKey(b: Build): void {
   add(
     b,
     '-object',
     jsonProps({ 'qom-type': 'secret', id: 'masterKey0', format: 'raw', file: `${b.libDir}/master-key.aes` }),
   );
 }
+
+/** `-compat` from `<qemu:deprecation>`. */
+export function compat(_b: Build): void {}
+
+/** The D-Bus VM state object and the managed persistent-reservations helper. */
+export function helperObjects(_b: Build): void {}
+
+/** UEFI firmware and variables as `-blockdev` (pflash). */
+export function pflash(_b: Build): void {}

@@ -23,3 +23,9 @@ export function cpu(b: Build): void {
   const model = b.def.cpu?.model?.value;
   if (model) add(b, '-cpu', model);
 }
+
+/** SMM TSEG size (`-global mch.extended-tseg-mbytes`). */
+export function tseg(_b: Build): void {}
+
+/** `<loader>` without pflash (`-bios`). */
+export function loader(_b: Build): void {}

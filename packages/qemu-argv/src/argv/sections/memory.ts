@@ -23,3 +23,9 @@ export function smp(b: Build): void {
   const n = b.def.vcpu?.value ?? 1;
   add(b, '-smp', `${n},sockets=${n},cores=1,threads=1`);
 }
+
+/** `<iothreads>`: -object iothread. */
+export function iothreads(_b: Build): void {}
+
+/** `<cpu><numa>`: -numa node/dist and their memory backends. */
+export function numa(_b: Build): void {}

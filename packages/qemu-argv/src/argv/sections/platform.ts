@@ -39,3 +39,14 @@ export function pm(b: Build): void {
 export function boot(b: Build): void {
   add(b, '-boot', 'strict=on');
 }
+
+export function smbios(_b: Build): void {}
+
+export function sysinfo(_b: Build): void {}
+
+export function vmgenid(_b: Build): void {}
+
+export function iommu(_b: Build): void {}
+
+/** `-global` settings for controllers (e.g. PIIX4 and ICH9 power management). */
+export function globalControllers(_b: Build): void {}
