@@ -3,14 +3,12 @@
  * (`-c URI`, `-h`, `-v`/`--version`); each command lives in its own module under commands/.
  */
 import { errorLine } from '@qvirt/core';
+import { type CommandDef, commandHelp, type Io, parseOptions, type Session } from './command.js';
+import { COMMANDS } from './commands/index.js';
 import { VERSION } from './version.js';
 
+export type { Io } from './command.js';
 export { VERSION } from './version.js';
-
-export interface Io {
-  out: (text: string) => void;
-  err: (text: string) => void;
-}
 
 const stdio: Io = {
   out: (t) => process.stdout.write(t),
@@ -28,12 +26,23 @@ qvirsh [options]... <command> [args...]
     -V                      long version
          --version[=TYPE]   version, TYPE is short or long (default short)
 
-  qvirsh is qvirt's virsh: the same commands, options and output as libvirt's virsh.
-  Commands arrive with the driver; this build has none yet.
+  commands (qvirsh help COMMAND for details):
+${COMMANDS.map((c) => `    ${c.name.padEnd(24)}${c.help}`).join('\n')}
 
 `;
 
-export async function main(argv: string[], io: Io = stdio): Promise<number> {
+function findCommand(name: string): CommandDef {
+  const cmd = COMMANDS.find((c) => c.name === name);
+  if (!cmd) throw new Error(`unknown command: '${name}'`);
+  return cmd;
+}
+
+export async function main(
+  argv: string[],
+  io: Io = stdio,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<number> {
+  let uri: string | undefined;
   try {
     for (let i = 0; i < argv.length; i++) {
       const arg = argv[i]!;
@@ -50,13 +59,29 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
         return 0;
       }
       if (arg === '-c' || arg === '--connect') {
-        if (argv[i + 1] === undefined) throw new Error(`option '${arg}' requires an argument`);
-        i++;
+        uri = argv[++i];
+        if (uri === undefined) throw new Error(`option '${arg}' requires an argument`);
         continue;
       }
-      if (arg.startsWith('--connect=')) continue;
+      if (arg.startsWith('--connect=')) {
+        uri = arg.slice('--connect='.length);
+        continue;
+      }
       if (arg.startsWith('-')) throw new Error(`unsupported option '${arg}'. See --help.`);
-      throw new Error(`unknown command: '${arg}'`);
+      if (arg === 'help') {
+        const topic = argv[i + 1];
+        io.out(topic === undefined ? USAGE : commandHelp(findCommand(topic)));
+        return 0;
+      }
+      const cmd = findCommand(arg);
+      const rest = argv.slice(i + 1);
+      if (rest.includes('--help')) {
+        io.out(commandHelp(cmd));
+        return 0;
+      }
+      const session: Session = { io, uri: uri ?? env.LIBVIRT_DEFAULT_URI, env };
+      await cmd.run(session, parseOptions(cmd, rest));
+      return 0;
     }
     io.out(USAGE);
     return 0;

@@ -54,3 +54,39 @@ export function shortName(id: number, name: string): string {
 export function domainLibDir(layout: DirLayout, id: number, name: string): string {
   return `${layout.libDir}/domain-${shortName(id, name)}`;
 }
+
+/** The system instance (`qemu:///system`): qvirt's own directories, beside libvirt's. */
+export function systemLayout(): DirLayout {
+  return layoutUnder({
+    configDir: '/etc/qvirt/qemu',
+    runDir: '/run/qvirt/qemu',
+    libDir: '/var/lib/qvirt/qemu',
+    logDir: '/var/log/qvirt/qemu',
+    cacheDir: '/var/cache/qvirt/qemu',
+  });
+}
+
+/** The session instance (`qemu:///session`), placed as libvirt places a session daemon's. */
+export function sessionLayout(env: Record<string, string | undefined>, home: string): DirLayout {
+  const config = env.XDG_CONFIG_HOME || `${home}/.config`;
+  const cache = env.XDG_CACHE_HOME || `${home}/.cache`;
+  const runtime = env.XDG_RUNTIME_DIR || `${cache}`;
+  return layoutUnder({
+    configDir: `${config}/qvirt/qemu`,
+    runDir: `${runtime}/qvirt/qemu/run`,
+    libDir: `${config}/qvirt/qemu/lib`,
+    logDir: `${cache}/qvirt/qemu/log`,
+    cacheDir: `${cache}/qvirt/qemu`,
+  });
+}
+
+/** An embedded instance (`qemu:///embed?root=DIR`): everything under DIR, as libvirt's embed driver. */
+export function embedLayout(root: string): DirLayout {
+  return layoutUnder({
+    configDir: `${root}/etc/qemu`,
+    runDir: `${root}/run/qemu`,
+    libDir: `${root}/lib/qemu`,
+    logDir: `${root}/log/qemu`,
+    cacheDir: `${root}/cache/qemu`,
+  });
+}

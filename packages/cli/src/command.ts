@@ -1,0 +1,93 @@
+/**
+ * Commands and options the way virsh declares and parses them: `--name value`, `--name=value`,
+ * booleans, and positional words filling the data options in order.
+ */
+import { VirError } from '@qvirt/core';
+
+export interface Io {
+  out: (text: string) => void;
+  err: (text: string) => void;
+}
+
+export interface OptDef {
+  name: string;
+  /** `data`: may be given positionally; `string`: only as `--name`; `bool`: a flag. */
+  type: 'data' | 'string' | 'bool';
+  required?: boolean;
+  help: string;
+}
+
+export interface Session {
+  io: Io;
+  /** The connection URI from `-c` / `--connect` or the environment. */
+  uri: string | undefined;
+  env: NodeJS.ProcessEnv;
+}
+
+export interface CommandDef {
+  name: string;
+  help: string;
+  desc: string;
+  options: OptDef[];
+  run(session: Session, opts: ParsedOpts): Promise<void>;
+}
+
+export type ParsedOpts = Record<string, string | boolean | undefined>;
+
+export function usageError(message: string): VirError {
+  return new VirError('INVALID_ARG', 'none', message);
+}
+
+export function parseOptions(cmd: CommandDef, words: string[]): ParsedOpts {
+  const out: ParsedOpts = {};
+  const positional = cmd.options.filter((o) => o.type === 'data');
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i]!;
+    if (w.startsWith('--')) {
+      const eq = w.indexOf('=');
+      const name = eq < 0 ? w.slice(2) : w.slice(2, eq);
+      const opt = cmd.options.find((o) => o.name === name);
+      if (!opt) throw usageError(`command '${cmd.name}' doesn't support option --${name}`);
+      if (opt.type === 'bool') {
+        out[name] = true;
+        continue;
+      }
+      const value = eq < 0 ? words[++i] : w.slice(eq + 1);
+      if (value === undefined) throw usageError(`expected syntax: --${name} <string>`);
+      out[name] = value;
+      continue;
+    }
+    const next = positional.find((o) => out[o.name] === undefined);
+    if (!next) throw usageError(`unexpected data '${w}'`);
+    out[next.name] = w;
+  }
+  for (const o of cmd.options) {
+    if (o.required && out[o.name] === undefined) {
+      throw usageError(`command '${cmd.name}' requires <${o.name}> option`);
+    }
+  }
+  return out;
+}
+
+/** virsh's `help COMMAND` layout. */
+export function commandHelp(cmd: CommandDef): string {
+  const synopsis = cmd.options
+    .map((o) => {
+      if (o.type === 'bool') return `[--${o.name}]`;
+      const word = o.type === 'data' ? `<${o.name}>` : `--${o.name} <string>`;
+      return o.required ? word : `[${word}]`;
+    })
+    .join(' ');
+  const options = cmd.options
+    .map((o) => {
+      const left =
+        o.type === 'bool'
+          ? `--${o.name}`
+          : o.type === 'data'
+            ? `[--${o.name}] <string>`
+            : `--${o.name} <string>`;
+      return `    ${left}  ${o.help}`;
+    })
+    .join('\n');
+  return `  NAME\n    ${cmd.name} - ${cmd.help}\n\n  SYNOPSIS\n    ${cmd.name} ${synopsis}\n\n  DESCRIPTION\n    ${cmd.desc}\n\n  OPTIONS\n${options}\n\n`;
+}
