@@ -8,3 +8,4 @@ export * from './context.js';
 export * from './layout.js';
 export * from './native.js';
 export { canonicalizeDomain, type PostParseStep } from './post-parse/index.js';
+export * from './import/index.js';

@@ -73,3 +73,26 @@ describe('qvirsh domxml-to-native', () => {
     );
   });
 });
+
+describe('qvirsh domxml-from-native', () => {
+  it('prints domain XML and warns on stderr about what it kept verbatim', async () => {
+    const argv = path.join(dir, 'argv.txt');
+    writeFileSync(
+      argv,
+      'LC_ALL=C /usr/bin/qemu-system-x86_64 -name g -m 64 -nographic -hda /tmp/a.img -frob\n',
+    );
+    const r = await run(['domxml-from-native', 'qemu-argv', argv]);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('<name>g</name>');
+    expect(r.out).toContain("<qemu:arg value='-frob'/>");
+    expect(r.err).toBe("warning: unknown QEMU argument '-frob', adding to the qemu namespace\n");
+  });
+
+  it('names the word it cannot read', async () => {
+    const argv = path.join(dir, 'bad.txt');
+    writeFileSync(argv, "/usr/bin/qemu -name 'oops\n");
+    expect((await run(['domxml-from-native', 'qemu-argv', argv])).err).toBe(
+      'error: unbalanced single quote at character 21\n',
+    );
+  });
+});

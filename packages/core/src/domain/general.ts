@@ -301,7 +301,7 @@ export const nvram = element({
   children: { source: one(nvramSource) },
   text: optText(),
 });
-export type NvramDef = Infer<typeof nvram>;
+export type OsNvramDef = Infer<typeof nvram>;
 
 /** `<os>` (the `<os>` block of virDomainDefFormatInternalSetRootName). */
 export const os = element({
