@@ -5,7 +5,7 @@ export * from './argv/props.js';
 export * from './caps/qemu-caps.js';
 export * from './caps/snapshot.js';
 export * from './context.js';
+export * from './import/index.js';
 export * from './layout.js';
 export * from './native.js';
 export { canonicalizeDomain, type PostParseStep } from './post-parse/index.js';
-export * from './import/index.js';
