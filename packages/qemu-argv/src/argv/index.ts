@@ -5,7 +5,9 @@
 import type { DomainDef } from '@qvirt/core';
 import type { QemuContext } from '../context.js';
 import { domainLibDir } from '../layout.js';
+import { pciAddresses } from '../post-parse/steps/pci-addresses.js';
 import { assignAliases } from './aliases.js';
+import { validateForCommandLine } from './validate-argv.js';
 import type { Build, Section } from './build.js';
 import type { CommandLine } from './command-line.js';
 import { audio, graphics, inputs, sounds, video, watchdogs } from './sections/av.js';
@@ -33,6 +35,7 @@ import {
   smartcards,
   tpms,
 } from './sections/io.js';
+import { rewriteInterfacesForNative } from './sections/io-net.js';
 import { cpu, loader, machine, tseg } from './sections/machine.js';
 import { iothreads, memory, numa, smp } from './sections/memory.js';
 import { memballoon, memoryDevices, nvram, panics, shmems, vmcoreinfo, vsock } from './sections/misc.js';
@@ -114,7 +117,13 @@ export const SECTIONS: Section[] = [
 
 /** Builds the command line of a definition that has been through `canonicalizeDomain`. */
 export function buildCommandLine(canonical: DomainDef, ctx: QemuContext): CommandLine {
+  validateForCommandLine(canonical, ctx);
   const def = structuredClone(canonical);
+  if (ctx.purpose === 'native') {
+    // domxml-to-native turns every <interface> into a fresh ethernet one, which is placed again.
+    rewriteInterfacesForNative(def);
+    pciAddresses(def, ctx);
+  }
   assignAliases(def);
   const b: Build = {
     def,

@@ -9,6 +9,7 @@
 
 import type { DomainDef } from '@qvirt/core';
 import { VirError } from '@qvirt/core';
+import { legacyVgaHoldsSlot2, pinPciLayout } from './legacy-pci.js';
 import { parseKeywords, type SplitArgv } from './split.js';
 
 type Obj = Record<string, any>;
@@ -188,7 +189,8 @@ function applyRbd(disk: Obj, spec: string): void {
     } else cur += spec[i];
   }
   parts.push(cur);
-  const source: Obj = { protocol: 'rbd', name: splitEscaped(parts[0]!, '\u0000')[0] };
+  const [image, snapshot] = splitEscaped(parts[0]!, '@');
+  const source: Obj = { protocol: 'rbd', name: image };
   let hasKey = false;
   for (const opt of parts.slice(1)) {
     const eq = opt.indexOf('=');
@@ -197,7 +199,9 @@ function applyRbd(disk: Obj, spec: string): void {
     if (k === 'mon_host' && v) source.host = hostList(v.split(/\\;|;/).map((h) => h));
     else if (k === 'id' && v) source.auth = { username: splitEscaped(v, '\u0000')[0] };
     else if (k === 'key' && v) hasKey = true;
+    else if (k === 'conf' && v) source.config = { file: splitEscaped(v, '\u0000')[0] };
   }
+  if (snapshot) source.snapshot = { name: snapshot };
   // The key itself cannot go into domain XML: it belongs in a libvirt secret, referred to by usage.
   if (hasKey && source.auth) source.auth.secret = { type: 'ceph', usage: `rbd/${source.name}` };
   disk.type = 'network';
@@ -607,6 +611,7 @@ export function importLegacyArgv(argv: SplitArgv): ImportResult {
       ...(qemuEnv.length ? { env: qemuEnv } : {}),
     };
   }
+  if (legacyVgaHoldsSlot2(out as DomainDef, argv.args)) pinPciLayout(out as DomainDef);
   return { def: out as DomainDef, warnings };
 }
 

@@ -1,19 +1,74 @@
 import type { PostParseStep } from './index.js';
 import {
-  diskDefaults,
-  diskOrder,
-  implicitAudio,
+  chardevSources,
+  chrDefaults,
+  chrParsePorts,
+  consoleAliasesSerial,
+  consoleCompat,
+  isaSerialPorts,
+} from './steps/devices-chr.js';
+import {
+  assignControllerIndexes,
+  controllerModels,
+  controllerParseOrder,
+  hostdevScsiAddresses,
   implicitControllers,
+  machineControllers,
+  parseHostdevScsiControllers,
+} from './steps/devices-controllers.js';
+import {
+  defaultAudio,
+  graphicsPostParse,
+  implicitVideo,
+  primaryVideo,
+  videoDefaults,
+  videoParseOrder,
+} from './steps/devices-display.js';
+import {
+  diskDefaults,
+  diskParseOrder,
   implicitInputs,
   implicitMemballoon,
-} from './steps/devices.js';
+  netDefaults,
+  otherDeviceDefaults,
+} from './steps/devices-misc.js';
 
-/** Device defaults and the devices libvirt adds implicitly. */
+/**
+ * Device defaults and the devices libvirt adds implicitly, in libvirt 9.0's order: what the parser
+ * does while reading `<devices>`, controller indexes, qemuDomainDefAddDefaultDevices, the per-device
+ * post-parse, then virDomainDefPostParseCommon's implicit devices, primary video and graphics.
+ */
 export const DEVICE_STEPS: PostParseStep[] = [
-  diskDefaults,
-  diskOrder,
-  implicitControllers,
+  // parse time
+  diskParseOrder,
+  controllerParseOrder,
+  parseHostdevScsiControllers,
+  videoParseOrder,
+  chrParsePorts,
+  // virDomainAssignControllerIndexes
+  assignControllerIndexes,
+  // qemuDomainDefAddDefaultDevices
   implicitInputs,
-  implicitAudio,
+  machineControllers,
   implicitMemballoon,
+  defaultAudio,
+  // virDomainChrIsaSerialDefPostParse
+  isaSerialPorts,
+  // per-device post-parse
+  diskDefaults,
+  netDefaults,
+  videoDefaults,
+  controllerModels,
+  chrDefaults,
+  chardevSources,
+  hostdevScsiAddresses,
+  otherDeviceDefaults,
+  // virDomainDefPostParseCommon
+  consoleCompat,
+  implicitControllers,
+  implicitVideo,
+  primaryVideo,
+  controllerModels,
+  graphicsPostParse,
+  consoleAliasesSerial,
 ];

@@ -1,18 +1,45 @@
 import type { PostParseStep } from './index.js';
-import { defaultCpuModel } from './steps/cpu.js';
-import { memoryUnits } from './steps/memory.js';
-import { clockDefault, defaultBootDevice, lifecycleDefaults, machineType } from './steps/os.js';
-import { dropUnknown } from './steps/unknown.js';
-import { vcpuPlacement } from './steps/vcpu.js';
-
-/** Everything outside `<devices>`: units, machine type, CPU, OS, clock, lifecycle. */
-export const GENERAL_STEPS: PostParseStep[] = [
-  dropUnknown,
-  memoryUnits,
-  vcpuPlacement,
-  machineType,
+import { cpuCanonical, cpuPostParse, defaultCpuModel } from './steps/cpu.js';
+import { defaultArchAndEmulator } from './steps/general-arch.js';
+import { featuresCanonical } from './steps/general-features.js';
+import { seclabelCanonical } from './steps/general-seclabel.js';
+import { memoryTuning, memoryUnits } from './steps/memory.js';
+import {
+  clockDefault,
   defaultBootDevice,
   lifecycleDefaults,
+  machineType,
+  nvramDefault,
+  osCanonical,
+} from './steps/os.js';
+import { dropUnknown, metadataSanitize } from './steps/unknown.js';
+import { cputuneCanonical, iothreadIds, numatuneCanonical, numaVcpus, vcpuPlacement } from './steps/vcpu.js';
+
+/**
+ * Everything outside `<devices>`, in libvirt's order: what its parser normalises (units, bitmaps,
+ * defaults of attributes), then qemuDomainDefPostParse (machine type, default CPU, CPU checks)
+ * and the generic virDomainDefPostParseCommon (memory totals, boot order).
+ */
+export const GENERAL_STEPS: PostParseStep[] = [
+  dropUnknown,
+  metadataSanitize,
+  defaultArchAndEmulator,
+  seclabelCanonical,
+  memoryUnits,
+  memoryTuning,
+  vcpuPlacement,
+  iothreadIds,
+  cputuneCanonical,
+  cpuCanonical,
+  numaVcpus,
+  numatuneCanonical,
+  featuresCanonical,
+  lifecycleDefaults,
   clockDefault,
+  osCanonical,
+  machineType,
+  nvramDefault,
   defaultCpuModel,
+  cpuPostParse,
+  defaultBootDevice,
 ];

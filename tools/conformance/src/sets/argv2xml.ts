@@ -38,14 +38,20 @@ function canonicalText(def: ReturnType<typeof parseDomainXML>): string[] {
 
 function check(dir: string, name: string): CaseResult {
   let actual: string[];
+  let imported: ReturnType<typeof domxmlFromNative>['def'];
   try {
-    actual = canonicalText(domxmlFromNative(readText(path.join(dir, `${name}.args`))).def);
+    imported = domxmlFromNative(readText(path.join(dir, `${name}.args`))).def;
+    actual = canonicalText(imported);
   } catch (err) {
     return { name, pass: false, reason: `import failed: ${errorLine(err)}`, family: 'refused' };
   }
   let expected: string[];
   try {
-    expected = canonicalText(parseDomainXML(readText(path.join(dir, `${name}.xml`)), { requireName: false }));
+    const def = parseDomainXML(readText(path.join(dir, `${name}.xml`)), { requireName: false });
+    // A command line without -M gets the target QEMU's default machine; the expected file holds
+    // the default of the suite's fake emulator, which says nothing about the import.
+    if (imported.os?.type?.machine === undefined && def.os?.type) delete def.os.type.machine;
+    expected = canonicalText(def);
   } catch (err) {
     return { name, pass: false, reason: `expected XML not accepted: ${errorLine(err)}`, family: 'expected' };
   }

@@ -1,0 +1,25 @@
+/** `<rom>` of a PCI device as `rombar`/`romfile` (qemuBuildRomProps). */
+import { VirError } from '@qvirt/core';
+import type { PropObject } from '../props.js';
+
+interface WithRom {
+  rom?: { enabled?: 'yes' | 'no'; bar?: 'on' | 'off'; file?: string };
+  address?: { type?: string };
+}
+
+export function romProps(dev: WithRom): PropObject {
+  const rom = dev.rom;
+  if (!rom || (rom.enabled === undefined && rom.bar === undefined && rom.file === undefined)) return {};
+  if (dev.address?.type !== 'pci') {
+    throw new VirError(
+      'CONFIG_UNSUPPORTED',
+      'qemu',
+      'unsupported configuration: ROM tuning is only supported for PCI devices',
+    );
+  }
+  if (rom.enabled === 'no') return { romfile: '' };
+  return {
+    rombar: rom.bar === undefined ? undefined : rom.bar === 'on' ? 1 : 0,
+    romfile: rom.file,
+  };
+}
