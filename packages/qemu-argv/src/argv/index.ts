@@ -7,7 +7,6 @@ import type { QemuContext } from '../context.js';
 import { domainLibDir } from '../layout.js';
 import { pciAddresses } from '../post-parse/steps/pci-addresses.js';
 import { assignAliases } from './aliases.js';
-import { validateForCommandLine } from './validate-argv.js';
 import type { Build, Section } from './build.js';
 import type { CommandLine } from './command-line.js';
 import { audio, graphics, inputs, sounds, video, watchdogs } from './sections/av.js';
@@ -53,6 +52,7 @@ import {
   vmgenid,
 } from './sections/platform.js';
 import { launchSecurity, msg, qemuCommandline, sandbox } from './sections/tail.js';
+import { validateForCommandLine } from './validate-argv.js';
 
 export const SECTIONS: Section[] = [
   environment,
