@@ -91,7 +91,7 @@ export class PciAddressSet {
   }
 
   slotInUse(a: PciAddr): boolean {
-    return this.buses[a.bus]!.slots[a.slot]!.functions !== 0;
+    return (this.buses[a.bus]?.slots[a.slot]?.functions ?? 0) !== 0;
   }
 
   /** virDomainPCIAddressFlagsCompatible. */
