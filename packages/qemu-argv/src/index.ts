@@ -5,6 +5,7 @@ export * from './argv/props.js';
 export * from './caps/qemu-caps.js';
 export * from './caps/snapshot.js';
 export * from './context.js';
+export * from './definition-xml.js';
 export * from './import/index.js';
 export * from './layout.js';
 export * from './native.js';

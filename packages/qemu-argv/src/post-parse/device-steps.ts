@@ -24,6 +24,7 @@ import {
   videoDefaults,
   videoParseOrder,
 } from './steps/devices-display.js';
+import { fixedUnitSizes, inactiveForm } from './steps/devices-inactive.js';
 import {
   diskDefaults,
   diskParseOrder,
@@ -71,4 +72,7 @@ export const DEVICE_STEPS: PostParseStep[] = [
   controllerModels,
   graphicsPostParse,
   consoleAliasesSerial,
+  // what the inactive, non-secure format leaves out
+  inactiveForm,
+  fixedUnitSizes,
 ];
