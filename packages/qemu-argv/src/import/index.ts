@@ -1,14 +1,19 @@
 /**
  * domxml-from-native qemu-argv: a QEMU command line back to domain XML (libvirt removed this in
- * 5.5; qvirt brings it back). Today the legacy syntax is understood; anything else is carried in
- * `<qemu:commandline>` with a warning, so nothing is lost.
+ * 5.5; qvirt brings it back). Two syntaxes: the legacy one of QEMU 0.x–2.x (`-hda`, `-drive`,
+ * `-net nic`, …; ./legacy.ts) and the modern one libvirt 9.0 emits (`-blockdev`, JSON `-device`,
+ * `-machine …,memory-backend=`, …; ./modern.ts), told apart by the options the line uses. Anything
+ * neither understands is carried in `<qemu:commandline>` with a warning, so nothing is lost.
  */
 
 import type { DomainDef } from '@qvirt/core';
 import { formatDomainXML, parseDomainXML } from '@qvirt/core';
 import { importLegacyArgv } from './legacy.js';
-import { splitCommandLine } from './split.js';
+import { importModernArgv, isModernArgv } from './modern.js';
+import { type SplitArgv, splitCommandLine } from './split.js';
 
+export { isModernArgv } from './modern.js';
+export { nativeRoundtripView } from './modern-view.js';
 export { parseKeywords, shellWords, splitCommandLine } from './split.js';
 
 export interface NativeImport {
@@ -17,11 +22,29 @@ export interface NativeImport {
   xml: string;
   /** One line per option or variable kept in the QEMU namespace. */
   warnings: string[];
+  /** Which importer read the line. */
+  syntax: 'legacy' | 'modern';
+}
+
+function importSplit(argv: SplitArgv): NativeImport {
+  const modern = isModernArgv(argv.args);
+  const { def, warnings } = modern ? importModernArgv(argv) : importLegacyArgv(argv);
+  // Through the formatter and parser once, so the result is exactly what the schema accepts.
+  const xml = formatDomainXML(def);
+  return {
+    def: parseDomainXML(xml, { requireName: false }),
+    xml,
+    warnings,
+    syntax: modern ? 'modern' : 'legacy',
+  };
 }
 
 export function domxmlFromNative(text: string): NativeImport {
-  const { def, warnings } = importLegacyArgv(splitCommandLine(text));
-  // Through the formatter and parser once, so the result is exactly what the schema accepts.
-  const xml = formatDomainXML(def);
-  return { def: parseDomainXML(xml, { requireName: false }), xml, warnings };
+  return importSplit(splitCommandLine(text));
+}
+
+/** The same from words already split (environment assignments, the binary, its arguments). */
+export function domxmlFromNativeWords(words: string[]): NativeImport {
+  const quoted = words.map((w) => `'${w.replace(/'/g, "'\\''")}'`).join(' ');
+  return importSplit(splitCommandLine(quoted));
 }
