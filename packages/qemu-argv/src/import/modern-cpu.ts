@@ -2,38 +2,15 @@
  * `-cpu MODEL,flags…` back to `<cpu>`, timers, `<features>` (KVM, Hyper-V, APIC EOI, PV
  * spinlocks, PMU) and the Hyper-V panic device: the reverse of ../argv/sections/head-cpu.ts.
  */
+import { HYPERV_FEATURES, X86_FEATURE_TO_QEMU } from '../libvirt-names.js';
 import { bad, type ModernState, num, type Obj } from './modern-util.js';
 
 /** QEMU's spelling of libvirt's x86 feature names, reversed. */
-const QEMU_TO_X86_FEATURE: Record<string, string> = {
-  'cmp-legacy': 'cmp_legacy',
-  'ds-cpl': 'ds_cpl',
-  'fxsr-opt': 'fxsr_opt',
-  'lahf-lm': 'lahf_lm',
-  'nodeid-msr': 'nodeid_msr',
-  pclmulqdq: 'pclmuldq',
-  'perfctr-core': 'perfctr_core',
-  'perfctr-nb': 'perfctr_nb',
-  'tsc-adjust': 'tsc_adjust',
-};
+const QEMU_TO_X86_FEATURE: Record<string, string> = Object.fromEntries(
+  Object.entries(X86_FEATURE_TO_QEMU).map(([libvirt, qemu]) => [qemu, libvirt]),
+);
 
-const HYPERV_ORDER = [
-  'relaxed',
-  'vapic',
-  'spinlocks',
-  'vpindex',
-  'runtime',
-  'synic',
-  'stimer',
-  'reset',
-  'vendor_id',
-  'frequencies',
-  'reenlightenment',
-  'tlbflush',
-  'ipi',
-  'evmcs',
-  'avic',
-];
+const HYPERV_ORDER: readonly string[] = HYPERV_FEATURES;
 
 export function importCpu(s: ModernState, value: string): void {
   const [model, ...flags] = value.split(',');

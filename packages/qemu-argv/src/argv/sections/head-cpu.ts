@@ -3,42 +3,10 @@
  * (or `host`/`max`) with its features, then paravirtual timers, KVM and Hyper-V enlightenments,
  * PMU, cache and physical address bits.
  */
+
+import { HYPERV_FEATURES, X86_FEATURE_TO_QEMU } from '../../libvirt-names.js';
 import type { Build } from '../build.js';
 import { binaryHasFlag, unsupported } from './head-util.js';
-
-/** libvirt's x86 feature names that QEMU spells differently (virQEMUCapsCPUFeaturesX86). */
-const X86_FEATURE_TO_QEMU: Record<string, string> = {
-  cmp_legacy: 'cmp-legacy',
-  ds_cpl: 'ds-cpl',
-  fxsr_opt: 'fxsr-opt',
-  kvm_pv_eoi: 'kvm-pv-eoi',
-  kvm_pv_unhalt: 'kvm-pv-unhalt',
-  lahf_lm: 'lahf-lm',
-  nodeid_msr: 'nodeid-msr',
-  pclmuldq: 'pclmulqdq',
-  perfctr_core: 'perfctr-core',
-  perfctr_nb: 'perfctr-nb',
-  tsc_adjust: 'tsc-adjust',
-};
-
-/** Hyper-V enlightenments in virDomainHyperv order. */
-const HYPERV = [
-  'relaxed',
-  'vapic',
-  'spinlocks',
-  'vpindex',
-  'runtime',
-  'synic',
-  'stimer',
-  'reset',
-  'vendor_id',
-  'frequencies',
-  'reenlightenment',
-  'tlbflush',
-  'ipi',
-  'evmcs',
-  'avic',
-] as const;
 
 function archOf(b: Build): string {
   return b.def.os?.type?.arch ?? b.ctx.caps.arch;
@@ -142,7 +110,7 @@ export function cpuArgument(b: Build): string | undefined {
   const hv = f?.hyperv;
   if (hv) {
     if (hv.mode === 'passthrough') flags += ',hv-passthrough=on';
-    for (const name of HYPERV) {
+    for (const name of HYPERV_FEATURES) {
       const feat = hv[name] as { state?: string; retries?: number; value?: string } | undefined;
       if (feat?.state !== 'on') {
         continue;

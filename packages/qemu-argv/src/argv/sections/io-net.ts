@@ -8,6 +8,7 @@
  * reaches QEMU as a descriptor, `{"type":"tap","fd":"N"}`.
  */
 import { type DomainDef, type DomainDevices, VirError } from '@qvirt/core';
+import { knownNetModel } from '../../libvirt-names.js';
 import { add, type Build } from '../build.js';
 import { deviceAddressProps } from '../device-address.js';
 import { jsonProps, type PropObject } from '../props.js';
@@ -27,35 +28,10 @@ const internal = (msg: string) => new VirError('INTERNAL_ERROR', 'qemu', `intern
  */
 const FIRST_TAP_FD = 3;
 
-/** libvirt's known NIC models (virDomainNetModel), matched without regard to case. */
-const NET_MODELS = [
-  'netfront',
-  'rtl8139',
-  'virtio',
-  'e1000',
-  'e1000e',
-  'virtio-transitional',
-  'virtio-non-transitional',
-  'usb-net',
-  'spapr-vlan',
-  'lan9118',
-  'scm91c111',
-  'vlance',
-  'vmxnet',
-  'vmxnet2',
-  'vmxnet3',
-  'Am79C970A',
-  'Am79C973',
-  '82540EM',
-  '82545EM',
-  '82543GC',
-];
-
 /** A model as libvirt keeps it: a known one in its own spelling (virDomainNetSetModelString). */
 export function netModelName(model: string | undefined): string | undefined {
   if (model === undefined) return undefined;
-  const lower = model.toLowerCase();
-  return NET_MODELS.find((m) => m.toLowerCase() === lower) ?? model;
+  return knownNetModel(model) ?? model;
 }
 
 /** virDomainNetIsVirtioModel */

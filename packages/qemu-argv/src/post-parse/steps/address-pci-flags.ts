@@ -3,6 +3,8 @@
  * qemuDomainDeviceCalculatePCIConnectFlags) and what each PCI controller model offers
  * downstream (virDomainPCIAddressBusSetModel).
  */
+
+import { knownNetModel } from '../../libvirt-names.js';
 import type { DeviceInfo } from './address-devices.js';
 
 export const AUTOASSIGN = 1 << 0;
@@ -120,32 +122,6 @@ export function busProperties(
   }
 }
 
-/** libvirt's net model names (virDomainNetModel); anything else is a free-form model string. */
-const NET_MODELS = new Set(
-  [
-    'netfront',
-    'rtl8139',
-    'virtio',
-    'e1000',
-    'e1000e',
-    'virtio-transitional',
-    'virtio-non-transitional',
-    'usb-net',
-    'spapr-vlan',
-    'lan9118',
-    'scm91c111',
-    'vlance',
-    'vmxnet',
-    'vmxnet2',
-    'vmxnet3',
-    'am79c970a',
-    'am79c973',
-    '82540em',
-    '82545em',
-    '82543gc',
-  ].map((m) => m.toLowerCase()),
-);
-
 export interface FlagContext {
   /** Flags for a PCI Express device (PCIe on a pcie-root machine, else conventional PCI). */
   pcie: number;
@@ -227,7 +203,7 @@ export function deviceConnectFlags(info: DeviceInfo, f: FlagContext): number {
       if (model === 'virtio' || model === 'virtio-non-transitional') return f.virtio;
       if (model === 'virtio-transitional') return PCI;
       if (model === 'e1000e') return f.pcie;
-      if (model !== undefined && (model === 'unknown' || !NET_MODELS.has(model))) return f.pcie;
+      if (model !== undefined && (model === 'unknown' || !knownNetModel(model))) return f.pcie;
       return PCI;
     }
     case 'sound':

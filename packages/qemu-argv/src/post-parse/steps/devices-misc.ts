@@ -9,6 +9,7 @@ import type { DomainDef } from '@qvirt/core';
 import { hasFlag } from '../../caps/qemu-caps.js';
 import type { QemuContext } from '../../context.js';
 import { devicesOf, isX86 } from '../../domain-util.js';
+import { knownNetModel } from '../../libvirt-names.js';
 import { type Disk, diskIndex } from './devices-util.js';
 
 /** virDomainDiskInsert, applied as each disk is parsed (with the bus as written). */
@@ -120,37 +121,13 @@ function generateMac(): string {
   return ['52', '54', '00', ...tail].join(':');
 }
 
-/** virDomainNetModel: models libvirt knows are matched without regard to case. */
-const NET_MODELS = [
-  'netfront',
-  'rtl8139',
-  'virtio',
-  'e1000',
-  'e1000e',
-  'virtio-transitional',
-  'virtio-non-transitional',
-  'usb-net',
-  'spapr-vlan',
-  'lan9118',
-  'smc91c111',
-  'vlance',
-  'vmxnet',
-  'vmxnet2',
-  'vmxnet3',
-  'Am79C970A',
-  'Am79C973',
-  '82540EM',
-  '82545EM',
-  '82543GC',
-];
-
 /** Interfaces: a generated MAC when none is given, and the machine's default NIC model. */
 export function netDefaults(def: DomainDef, ctx: QemuContext): void {
   for (const net of def.devices?.interface ?? []) {
     const n = net as { type?: string; mac?: { address?: string }; model?: { type?: string } };
     if (!n.mac?.address) n.mac = { ...n.mac, address: generateMac() };
     if (n.model?.type) {
-      const known = NET_MODELS.find((m) => m.toLowerCase() === n.model!.type!.toLowerCase());
+      const known = knownNetModel(n.model!.type!);
       if (known) n.model.type = known;
       continue;
     }

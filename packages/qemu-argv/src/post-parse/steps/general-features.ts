@@ -1,6 +1,7 @@
 import type { DomainDef } from '@qvirt/core';
 import { VirError } from '@qvirt/core';
 import { scaledToBytes } from '../../domain-util.js';
+import { HYPERV_FEATURES } from '../../libvirt-names.js';
 import { sizeKiB } from './memory.js';
 
 type Features = NonNullable<DomainDef['features']>;
@@ -27,24 +28,7 @@ export function prettySize(bytes: bigint): { value: number; unit: string } {
   return { value: Number(value), unit: units[i]! };
 }
 
-/** Hyper-V enlightenments libvirt 9.0 knows (virDomainHyperv). */
-const HYPERV_KNOWN = new Set([
-  'relaxed',
-  'vapic',
-  'spinlocks',
-  'vpindex',
-  'runtime',
-  'synic',
-  'stimer',
-  'reset',
-  'vendor_id',
-  'frequencies',
-  'reenlightenment',
-  'tlbflush',
-  'ipi',
-  'evmcs',
-  'avic',
-]);
+const HYPERV_KNOWN = new Set<string>(HYPERV_FEATURES);
 
 function hypervCanonical(hv: NonNullable<Features['hyperv']>): NonNullable<Features['hyperv']> {
   const out: Record<string, unknown> = { mode: hv.mode ?? 'custom' };
