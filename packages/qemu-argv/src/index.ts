@@ -1,3 +1,4 @@
+export { assignAliases } from './argv/aliases.js';
 export type { Build, Section } from './argv/build.js';
 export * from './argv/command-line.js';
 export { buildCommandLine, SECTIONS } from './argv/index.js';

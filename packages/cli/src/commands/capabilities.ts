@@ -1,0 +1,45 @@
+import {
+  capabilitiesXml,
+  guestsFromProbe,
+  probeHost,
+  type QemuIds,
+  readHostInfo,
+  resolveQemuIds,
+} from '@qvirt/host-prober';
+import type { CommandDef } from '../command.js';
+import { conversionContext } from '../conversion-context.js';
+
+/**
+ * `capabilities`: libvirt's capabilities XML for this host. Emulators are probed over QMP (cached
+ * under the instance's `<cacheDir>/capabilities`); a binary that fails to probe is left out with a
+ * one-line warning, as libvirt leaves it out of its guest list.
+ */
+export const capabilitiesCommand: CommandDef = {
+  name: 'capabilities',
+  help: 'capabilities',
+  desc: 'Returns capabilities of hypervisor/driver.',
+  options: [],
+  async run(session) {
+    const ctx = await conversionContext(session);
+    let ids: QemuIds;
+    try {
+      ids = resolveQemuIds(ctx.conf.user, ctx.conf.group);
+    } catch (err) {
+      ids = resolveQemuIds(undefined, undefined);
+      session.io.err(`warning: ${(err as Error).message}; probing as uid ${ids.uid}\n`);
+    }
+    const probe = await probeHost({
+      ...ids,
+      cacheDir: `${ctx.layout.cacheDir}/capabilities`,
+      path: session.env.PATH ?? '/usr/bin:/bin',
+      env: session.env,
+    });
+    for (const e of probe.errors) session.io.err(`warning: Failed to probe capabilities for ${e}\n`);
+    const xml = capabilitiesXml({
+      host: readHostInfo(),
+      guests: guestsFromProbe(probe),
+      secModels: [{ model: 'none', doi: '0' }],
+    });
+    session.io.out(`${xml}\n`);
+  },
+};

@@ -1,0 +1,106 @@
+/** dominfo, domstate, domid, domuuid, domname, dumpxml. */
+import { STATE_TEXT } from '@qvirt/driver';
+import type { CommandDef } from '../command.js';
+import { DOMAIN_OPT, lookupDomain, print, withDriver } from '../driver-connection.js';
+
+export const dominfoCommand: CommandDef = {
+  name: 'dominfo',
+  help: 'domain information',
+  desc: 'Returns basic information about the domain.',
+  options: [DOMAIN_OPT],
+  async run(session, opts) {
+    await withDriver(session, async (driver) => {
+      const dom = lookupDomain(driver, opts.domain as string);
+      const info = driver.getInfo(dom.name);
+      const rows: Array<[string, string]> = [
+        ['Id:', dom.id === -1 ? '-' : String(dom.id)],
+        ['Name:', dom.name],
+        ['UUID:', dom.uuid],
+        ['OS Type:', 'hvm'],
+        ['State:', STATE_TEXT[info.state]],
+        ['CPU(s):', String(info.nrVirtCpu)],
+      ];
+      if (info.cpuTime !== 0) rows.push(['CPU time:', `${(info.cpuTime / 1e9).toFixed(1)}s`]);
+      rows.push(
+        ['Max memory:', `${info.maxMem} KiB`],
+        ['Used memory:', `${info.memory} KiB`],
+        ['Persistent:', dom.persistent ? 'yes' : 'no'],
+        ['Autostart:', dom.autostart ? 'enable' : 'disable'],
+        ['Managed save:', 'no'],
+        ['Security model:', 'none'],
+        ['Security DOI:', '0'],
+      );
+      print(session.io, rows.map(([k, v]) => `${k.padEnd(15)} ${v}\n`).join(''));
+    });
+  },
+};
+
+export const domstateCommand: CommandDef = {
+  name: 'domstate',
+  help: 'domain state',
+  desc: 'Returns state about a domain.',
+  options: [DOMAIN_OPT, { name: 'reason', type: 'bool', help: 'also print reason for the state' }],
+  async run(session, opts) {
+    await withDriver(session, async (driver) => {
+      const dom = lookupDomain(driver, opts.domain as string);
+      const text = STATE_TEXT[dom.state];
+      print(session.io, opts.reason ? `${text} (${dom.reason})\n` : `${text}\n`);
+    });
+  },
+};
+
+export const domidCommand: CommandDef = {
+  name: 'domid',
+  help: 'convert a domain name or UUID to domain id',
+  desc: 'Convert a domain name (or UUID) to a domain id',
+  options: [{ ...DOMAIN_OPT, help: 'domain name or uuid' }],
+  async run(session, opts) {
+    await withDriver(session, async (driver) => {
+      const dom = lookupDomain(driver, opts.domain as string);
+      print(session.io, `${dom.id === -1 ? '-' : dom.id}\n`);
+    });
+  },
+};
+
+export const domuuidCommand: CommandDef = {
+  name: 'domuuid',
+  help: 'convert a domain name or id to domain UUID',
+  desc: 'Convert a domain name or id to domain UUID',
+  options: [{ ...DOMAIN_OPT, help: 'domain id or name' }],
+  async run(session, opts) {
+    await withDriver(session, async (driver) => {
+      print(session.io, `${lookupDomain(driver, opts.domain as string).uuid}\n`);
+    });
+  },
+};
+
+export const domnameCommand: CommandDef = {
+  name: 'domname',
+  help: 'convert a domain id or UUID to domain name',
+  desc: 'Convert a domain id or UUID to domain name',
+  options: [{ ...DOMAIN_OPT, help: 'domain id or uuid' }],
+  async run(session, opts) {
+    await withDriver(session, async (driver) => {
+      print(session.io, `${lookupDomain(driver, opts.domain as string).name}\n`);
+    });
+  },
+};
+
+export const dumpxmlCommand: CommandDef = {
+  name: 'dumpxml',
+  help: 'domain information in XML',
+  desc: 'Output the domain information as an XML dump to stdout.',
+  options: [
+    DOMAIN_OPT,
+    { name: 'inactive', type: 'bool', help: 'show inactive defined XML' },
+    { name: 'security-info', type: 'bool', help: 'include security sensitive information in XML dump' },
+    { name: 'update-cpu', type: 'bool', help: 'update guest CPU according to host CPU' },
+    { name: 'migratable', type: 'bool', help: 'provide XML suitable for migrations' },
+  ],
+  async run(session, opts) {
+    await withDriver(session, async (driver) => {
+      const dom = lookupDomain(driver, opts.domain as string);
+      print(session.io, driver.getXMLDesc(dom.name, { inactive: opts.inactive === true }));
+    });
+  },
+};

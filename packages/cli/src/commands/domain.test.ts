@@ -1,0 +1,98 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { greetingBootSector } from '@qvirt/driver';
+import { afterEach, describe, expect, it } from 'vitest';
+import { main } from '../index.js';
+
+let root: string | undefined;
+
+function killUnder(dir: string): void {
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      if (readFileSync(`/proc/${e}/cmdline`, 'utf8').includes(dir)) process.kill(Number(e), 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+}
+
+afterEach(() => {
+  if (!root) return;
+  killUnder(root);
+  rmSync(root, { recursive: true, force: true });
+  root = undefined;
+});
+
+async function qvirsh(...argv: string[]) {
+  let out = '';
+  let err = '';
+  const code = await main(['-c', `qemu:///embed?root=${root}`, ...argv], {
+    out: (t) => (out += t),
+    err: (t) => (err += t),
+  });
+  return { code, out, err };
+}
+
+describe('qvirsh domain commands (embed, TCG)', () => {
+  it('define, list, start, dominfo, domstate, destroy, undefine, with virsh output', async () => {
+    root = mkdtempSync(path.join(tmpdir(), 'qvirt-cli-'));
+    writeFileSync(`${root}/boot.img`, greetingBootSector());
+    const file = `${root}/g.xml`;
+    writeFileSync(
+      file,
+      `<domain type='qemu'><name>g1</name><uuid>c7a5fdbd-edaf-9455-926a-d65c16db1809</uuid>
+       <memory>65536</memory><vcpu>1</vcpu><os><type arch='i686' machine='pc'>hvm</type></os>
+       <devices><emulator>/usr/bin/qemu-system-x86_64</emulator>
+       <disk type='file' device='disk'><source file='${root}/boot.img'/><target dev='hda' bus='ide'/></disk>
+       </devices></domain>`,
+    );
+    expect(await qvirsh('define', file)).toEqual({
+      code: 0,
+      out: `Domain 'g1' defined from ${file}\n\n`,
+      err: '',
+    });
+    expect((await qvirsh('list', '--all')).out).toBe(
+      ' Id   Name   State\n-----------------------\n -    g1     shut off\n\n',
+    );
+    expect((await qvirsh('domstate', 'g1', '--reason')).out).toBe('shut off (unknown)\n\n');
+    expect((await qvirsh('domid', 'g1')).out).toBe('-\n\n');
+    expect(await qvirsh('start', 'g1')).toEqual({ code: 0, out: "Domain 'g1' started\n\n", err: '' });
+    expect(await qvirsh('start', 'g1')).toEqual({
+      code: 1,
+      out: '',
+      err: "error: Domain 'g1' is already active\n",
+    });
+    expect((await qvirsh('list')).out).toBe(
+      ' Id   Name   State\n----------------------\n 1    g1     running\n\n',
+    );
+    expect((await qvirsh('domstate', '1', '--reason')).out).toBe('running (booted)\n\n');
+    expect((await qvirsh('domname', 'c7a5fdbd-edaf-9455-926a-d65c16db1809')).out).toBe('g1\n\n');
+    const info = (await qvirsh('dominfo', 'g1')).out;
+    expect(info).toMatch(
+      /^Id: {13}1\nName: {11}g1\nUUID: {11}c7a5fdbd-edaf-9455-926a-d65c16db1809\nOS Type: {8}hvm\nState: {10}running\n/,
+    );
+    expect(info).toContain('Max memory:     65536 KiB\n');
+    expect((await qvirsh('dumpxml', 'g1')).out).toMatch(/^<domain type='qemu' id='1'>/);
+    expect((await qvirsh('dumpxml', '--inactive', 'g1')).out).toMatch(/^<domain type='qemu'>/);
+    expect(await qvirsh('suspend', 'g1')).toEqual({ code: 0, out: "Domain 'g1' suspended\n\n", err: '' });
+    expect((await qvirsh('domstate', 'g1', '--reason')).out).toBe('paused (user)\n\n');
+    expect(await qvirsh('resume', 'g1')).toMatchObject({ code: 0, out: "Domain 'g1' resumed\n\n" });
+    expect(await qvirsh('destroy', 'g1')).toEqual({ code: 0, out: "Domain 'g1' destroyed\n\n", err: '' });
+    expect(await qvirsh('destroy', 'g1')).toEqual({
+      code: 1,
+      out: '',
+      err: "error: Failed to destroy domain 'g1'\nerror: Requested operation is not valid: domain is not running\n",
+    });
+    expect(await qvirsh('dominfo', 'nosuch')).toEqual({
+      code: 1,
+      out: '',
+      err: "error: failed to get domain 'nosuch'\n",
+    });
+    expect(await qvirsh('autostart', 'g1')).toMatchObject({ out: "Domain 'g1' marked as autostarted\n\n" });
+    expect((await qvirsh('list', '--all', '--autostart', '--name')).out).toBe('g1\n\n');
+    expect(await qvirsh('undefine', 'g1')).toMatchObject({ out: "Domain 'g1' has been undefined\n\n" });
+    expect((await qvirsh('list', '--all', '--uuid')).out).toBe('\n');
+  });
+});

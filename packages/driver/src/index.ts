@@ -1,0 +1,15 @@
+export { type AtomicWriteOptions, isTempFile, removeStaleTempFiles, writeFileAtomic } from './atomic-file.js';
+export { DEFAULT_GREETING, greetingBootSector } from './boot-sector.js';
+export * from './driver.js';
+export * from './instance.js';
+export { JobQueue } from './job-queue.js';
+export { type LaunchHook, type LaunchSpec, launch } from './launch.js';
+export {
+  QmpClient,
+  QmpCommandError,
+  type QmpConnectOptions,
+  type QmpEvent,
+  type QmpGreeting,
+} from './qmp.js';
+export * from './state.js';
+export { type DomainStatus, formatStatus, parseStatus } from './status.js';

@@ -1,0 +1,75 @@
+/**
+ * Which instance a connection URI names, and where that instance keeps things (design.md,
+ * "Instances"): `qemu:///system`, `qemu:///session`, and `qemu:///embed?root=DIR` with
+ * everything under DIR and its configuration in `DIR/etc/qemu.conf`.
+ */
+import { homedir } from 'node:os';
+import { type ConnectionUri, defaultUri, parseConnectionUri, type UriInstance, VirError } from '@qvirt/core';
+import { type DirLayout, embedLayout, sessionLayout, systemLayout } from '@qvirt/qemu-argv';
+
+export interface InstanceSpec {
+  instance: UriInstance;
+  /** The URI as given (or resolved from the environment). */
+  uri: string;
+  layout: DirLayout;
+  /** `qemu.conf` of the instance. */
+  confPath: string;
+  /** libvirt's notion: the system instance, or an embed one run as root. */
+  privileged: boolean;
+  /** Autostart directory (`configDir/autostart`). */
+  autostartDir: string;
+}
+
+export interface InstanceEnv {
+  env?: Readonly<Record<string, string | undefined>>;
+  uid?: number;
+  home?: string;
+}
+
+export function resolveInstance(uri: string | undefined, options: InstanceEnv = {}): InstanceSpec {
+  const env = options.env ?? process.env;
+  const uid = options.uid ?? process.geteuid?.() ?? 0;
+  const text = uri ?? defaultUri({ uid, env });
+  const parsed: ConnectionUri = parseConnectionUri(text);
+  if (parsed.host !== undefined) {
+    throw new VirError(
+      'NO_SUPPORT',
+      'remote',
+      `this function is not supported by the connection driver: remote URI ${text} needs qvirtd`,
+    );
+  }
+  let layout: DirLayout;
+  let confPath: string;
+  let privileged: boolean;
+  switch (parsed.instance) {
+    case 'embed': {
+      const root = parsed.root;
+      if (!root?.startsWith('/')) {
+        throw new VirError('INVALID_ARG', 'uri', 'invalid argument: root path must be absolute');
+      }
+      layout = embedLayout(root);
+      confPath = `${root}/etc/qemu.conf`;
+      privileged = uid === 0;
+      break;
+    }
+    case 'session': {
+      const home = options.home ?? env.HOME ?? homedir();
+      layout = sessionLayout(env, home);
+      confPath = `${env.XDG_CONFIG_HOME || `${home}/.config`}/qvirt/qemu.conf`;
+      privileged = false;
+      break;
+    }
+    default:
+      layout = systemLayout();
+      confPath = '/etc/qvirt/qemu.conf';
+      privileged = true;
+  }
+  return {
+    instance: parsed.instance,
+    uri: text,
+    layout,
+    confPath,
+    privileged,
+    autostartDir: `${layout.configDir}/autostart`,
+  };
+}

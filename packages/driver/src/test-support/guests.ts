@@ -1,0 +1,110 @@
+/** Helpers for tests on real (TCG) guests: temp roots, guest XML, waiting, and cleanup. */
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { DEFAULT_GREETING, greetingBootSector } from '../boot-sector.js';
+
+export const QEMU = '/usr/bin/qemu-system-x86_64';
+export const GREETING = DEFAULT_GREETING;
+
+const roots: string[] = [];
+/** Every root of this test process starts with this, so a final sweep finds any stray QEMU. */
+export const RUN_PREFIX = `qvirt-driver-test-${process.pid}-`;
+
+/** Kills every process mentioning this run's roots (afterAll safety net). */
+export async function sweepRun(): Promise<void> {
+  for (let round = 0; round < 3; round++) {
+    const pids = pidsMentioning(path.join(tmpdir(), RUN_PREFIX));
+    if (pids.length === 0) return;
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    await sleep(50);
+  }
+}
+
+export function makeRoot(): string {
+  const root = mkdtempSync(path.join(tmpdir(), `${RUN_PREFIX}`));
+  roots.push(root);
+  return root;
+}
+
+export function guestXml(
+  root: string,
+  name: string,
+  options: { disk?: string; emulator?: string; uuid?: string } = {},
+): string {
+  const disk = options.disk ?? path.join(root, `${name}.img`);
+  if (options.disk === undefined) writeFileSync(disk, greetingBootSector());
+  return `<domain type='qemu'>
+  <name>${name}</name>
+  ${options.uuid ? `<uuid>${options.uuid}</uuid>` : ''}
+  <memory unit='KiB'>65536</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='i686' machine='pc'>hvm</type><boot dev='hd'/></os>
+  <on_poweroff>destroy</on_poweroff>
+  <devices>
+    <emulator>${options.emulator ?? QEMU}</emulator>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='raw'/>
+      <source file='${disk}'/>
+      <target dev='hda' bus='ide'/>
+    </disk>
+    <serial type='file'><source path='${path.join(root, `${name}-serial.log`)}'/><target port='0'/></serial>
+  </devices>
+</domain>
+`;
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function waitFor(check: () => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+export function serialText(root: string, name: string): string {
+  try {
+    return readFileSync(path.join(root, `${name}-serial.log`), 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** PIDs of processes whose command line mentions `text`. */
+export function pidsMentioning(text: string): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+      if (state !== 'Z' && cmdline.includes(text)) out.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/** Kills every QEMU a test root started and removes the roots. */
+export function cleanupRoots(): void {
+  for (const root of roots.splice(0)) {
+    for (const pid of pidsMentioning(root)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    if (existsSync(root)) rmSync(root, { recursive: true, force: true });
+  }
+}
