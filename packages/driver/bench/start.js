@@ -59,10 +59,14 @@ try {
     }
     truncateSync(serial, 0);
     const t = performance.now();
-    const child = spawn(commandLine.binary, commandLine.args.filter((a) => a !== '-S'), {
-      env: Object.fromEntries(commandLine.env),
-      stdio: 'ignore',
-    });
+    const child = spawn(
+      commandLine.binary,
+      commandLine.args.filter((a) => a !== '-S'),
+      {
+        env: Object.fromEntries(commandLine.env),
+        stdio: 'ignore',
+      },
+    );
     floors.push(await greeting(t));
     const exited = new Promise((r) => child.once('exit', r));
     child.kill('SIGKILL');

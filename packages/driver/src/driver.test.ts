@@ -191,6 +191,23 @@ describe('real guests (TCG)', () => {
     expectNoLeftovers(root, 'g');
   });
 
+  it('autostart domains start once per boot of the host (the run directory marks it)', async () => {
+    const root = makeRoot();
+    const a = await openDriver(root);
+    await a.defineXML(guestXml(root, 'g1'));
+    await a.setAutostart('g1', true);
+    await a.close();
+    const again = await openDriver(root);
+    expect(again.getState('g1').state).toBe('shutoff');
+    await again.close();
+    // A host reboot empties the run directory, and with it the marker.
+    execFileSync('rm', ['-f', path.join(root, 'run/qemu/autostarted')]);
+    const booted = await openDriver(root);
+    expect(booted.getState('g1')).toEqual({ state: 'running', reason: 'booted' });
+    await booted.destroy('g1');
+    expectNoLeftovers(root, 'g1');
+  });
+
   it('shutdown of a guest that ignores ACPI ends by timeout and destroy', async () => {
     const root = makeRoot();
     const d = await openDriver(root);

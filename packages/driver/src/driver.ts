@@ -33,6 +33,7 @@ import {
   type CommandLine,
   canonicalizeDomain,
   domainLibDir,
+  formatDefinition,
   type QemuCaps,
   type QemuContext,
   qemu72Caps,
@@ -54,6 +55,11 @@ export interface DriverOptions extends InstanceEnv {
   launchHooks?: LaunchHook[];
   /** Reconnect to running domains when opening (default true). */
   reconnect?: boolean;
+  /**
+   * Start autostart domains when the instance is first opened (default true). As libvirt, once:
+   * a marker in the run directory says it was done, so reopening does not start them again.
+   */
+  autostart?: boolean;
   /** How long to wait for QEMU's monitor at start and reconnect (default 30 s / 5 s). */
   monitorTimeoutMs?: number;
   reconnectTimeoutMs?: number;
@@ -278,6 +284,23 @@ export class QemuDriver {
     }
     for (const [status] of statuses) this.#lastId = Math.max(this.#lastId, status.def.id ?? 0);
     await Promise.all(statuses.map(([status]) => this.#reconnect(status)));
+    await this.#autostart();
+  }
+
+  /** virDriverShouldAutostart + qemuAutostartDomains. */
+  async #autostart(): Promise<void> {
+    if (this.#options.autostart === false) return;
+    const marker = path.join(this.layout.runDir, 'autostarted');
+    if (await exists(marker)) return;
+    await writeFileAtomic(marker, '');
+    for (const obj of [...this.#domains.values()]) {
+      if (!obj.autostart || isActiveState(obj.state)) continue;
+      try {
+        await this.start(obj.def.name);
+      } catch (err) {
+        this.loadErrors.push(`autostart of ${obj.def.name}: ${(err as Error).message}`);
+      }
+    }
   }
 
   #newObj(def: DomainDef, persistent: boolean, autostart: boolean): DomainObj {
@@ -508,10 +531,11 @@ export class QemuDriver {
     });
   }
 
-  getXMLDesc(name: string, options: { inactive?: boolean } = {}): string {
+  /** dumpxml: secrets (cookies, graphics passwords) only with `secure`, as `--security-info`. */
+  getXMLDesc(name: string, options: { inactive?: boolean; secure?: boolean } = {}): string {
     const obj = this.#byName(name);
-    if (options.inactive || !obj.live) return formatDomainXML(obj.newDef ?? obj.def);
-    return formatDomainXML(obj.live);
+    const def = options.inactive || !obj.live ? (obj.newDef ?? obj.def) : obj.live;
+    return formatDefinition(def, { secure: options.secure ?? false });
   }
 
   getState(name: string): { state: DomainState; reason: StateReason } {
