@@ -4,11 +4,13 @@
  * the command; guests keep running.
  */
 import { VirError } from '@qvirt/core';
-import { type DomainSummary, QemuDriver } from '@qvirt/driver';
+import type { DomainSummary, QemuDriver } from '@qvirt/driver';
 import type { Io, Session } from './command.js';
 
 export async function withDriver<T>(session: Session, fn: (driver: QemuDriver) => Promise<T>): Promise<T> {
-  const driver = await QemuDriver.open(session.uri, { env: session.env });
+  // Loaded here, not at the top, so commands that need no driver start faster.
+  const { QemuDriver: Driver } = await import('@qvirt/driver');
+  const driver = await Driver.open(session.uri, { env: session.env });
   try {
     return await fn(driver);
   } finally {

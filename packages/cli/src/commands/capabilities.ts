@@ -1,11 +1,4 @@
-import {
-  capabilitiesXml,
-  guestsFromProbe,
-  probeHost,
-  type QemuIds,
-  readHostInfo,
-  resolveQemuIds,
-} from '@qvirt/host-prober';
+import type { QemuIds } from '@qvirt/host-prober';
 import type { CommandDef } from '../command.js';
 import { conversionContext } from '../conversion-context.js';
 
@@ -20,6 +13,9 @@ export const capabilitiesCommand: CommandDef = {
   desc: 'Returns capabilities of hypervisor/driver.',
   options: [],
   async run(session) {
+    const { capabilitiesXml, guestsFromProbe, probeHost, readHostInfo, resolveQemuIds } = await import(
+      '@qvirt/host-prober'
+    );
     const ctx = await conversionContext(session);
     let ids: QemuIds;
     try {

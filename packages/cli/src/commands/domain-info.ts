@@ -1,5 +1,4 @@
 /** dominfo, domstate, domid, domuuid, domname, dumpxml. */
-import { STATE_TEXT } from '@qvirt/driver';
 import type { CommandDef } from '../command.js';
 import { DOMAIN_OPT, lookupDomain, print, withDriver } from '../driver-connection.js';
 
@@ -17,7 +16,7 @@ export const dominfoCommand: CommandDef = {
         ['Name:', dom.name],
         ['UUID:', dom.uuid],
         ['OS Type:', 'hvm'],
-        ['State:', STATE_TEXT[info.state]],
+        ['State:', (await import('@qvirt/driver')).STATE_TEXT[info.state]],
         ['CPU(s):', String(info.nrVirtCpu)],
       ];
       if (info.cpuTime !== 0) rows.push(['CPU time:', `${(info.cpuTime / 1e9).toFixed(1)}s`]);
@@ -43,7 +42,7 @@ export const domstateCommand: CommandDef = {
   async run(session, opts) {
     await withDriver(session, async (driver) => {
       const dom = lookupDomain(driver, opts.domain as string);
-      const text = STATE_TEXT[dom.state];
+      const text = (await import('@qvirt/driver')).STATE_TEXT[dom.state];
       print(session.io, opts.reason ? `${text} (${dom.reason})\n` : `${text}\n`);
     });
   },
