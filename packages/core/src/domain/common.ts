@@ -7,9 +7,19 @@ const pciAddress = element({
   attrs: {
     type: enumOf('pci'),
     domain: hex(4, { max: 0xffff }),
-    bus: hex(2, { max: 0xff }),
-    slot: hex(2, { max: 0x1f }),
-    function: hex(1, { max: 7 }),
+    // libvirt's virPCIDeviceAddressIsValid wording.
+    bus: hex(2, {
+      max: 0xff,
+      aboveMax: (n) => `Invalid PCI address bus='0x${n.toString(16)}', must be <= 0xFF`,
+    }),
+    slot: hex(2, {
+      max: 0x1f,
+      aboveMax: (n) => `Invalid PCI address slot='0x${n.toString(16)}', must be <= 0x1F`,
+    }),
+    function: hex(1, {
+      max: 7,
+      aboveMax: (n) => `Invalid PCI address function=0x${n.toString(16)}, must be <= 7`,
+    }),
     multifunction: onOff(),
   },
   children: { zpci: one(element({ attrs: { uid: hex(4), fid: hex(8) } })) },

@@ -53,7 +53,8 @@ const controllerDriver = element({
 export const controller = element({
   attrs: {
     type: str(),
-    index: uint(),
+    // libvirt reads it with virXMLPropInt(NONNEGATIVE), hence its "non-negative value" wording
+    index: uint({ nonNegativeWording: 'plain' }),
     model: str(),
     // virtio-serial and usb
     ports: uint(),

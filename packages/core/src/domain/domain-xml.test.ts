@@ -74,10 +74,27 @@ describe('parseDomainXML bad input', () => {
 
   it('refuses a number out of range, naming the element path and attribute', () => {
     const xml = wrap(
-      `<devices><disk type='file' device='disk'><address type='pci' slot='0x20'/></disk></devices>\n`,
+      `<devices><disk type='file' device='disk'><address type='pci' domain='0x10000'/></disk></devices>\n`,
     );
     expect(errorOf(() => parseDomainXML(xml)).message).toBe(
-      "XML error: invalid value '0x20' for attribute 'slot' of <domain/devices/disk[1]/address>: must be at most 31",
+      "XML error: invalid value '0x10000' for attribute 'domain' of <domain/devices/disk[1]/address>: must be at most 65535",
+    );
+  });
+
+  it("uses libvirt's wording where libvirt has its own check", () => {
+    const slot = wrap(
+      `<devices><disk type='file' device='disk'><address type='pci' slot='0x20'/></disk></devices>\n`,
+    );
+    expect(errorOf(() => parseDomainXML(slot)).message).toBe(
+      "XML error: Invalid PCI address slot='0x20', must be <= 0x1F",
+    );
+    const unit = wrap(`<devices><disk type='file'><address type='drive' unit='-1'/></disk></devices>\n`);
+    expect(errorOf(() => parseDomainXML(unit)).message).toBe(
+      "XML error: Invalid value for attribute 'unit' in element 'address': '-1'. Expected non-negative integer value",
+    );
+    const index = wrap(`<devices><controller type='pci' index='-1'/></devices>\n`);
+    expect(errorOf(() => parseDomainXML(index)).message).toBe(
+      "XML error: Invalid value for attribute 'index' in element 'controller': '-1'. Expected non-negative value",
     );
   });
 

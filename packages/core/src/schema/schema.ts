@@ -10,7 +10,7 @@
 import { XmlError } from '../errors.js';
 import type { XmlElement, XmlNode } from '../xml/xml-tree.js';
 import { textOf } from '../xml/xml-tree.js';
-import type { ValueType } from './value-types.js';
+import { ValueError, type ValueType } from './value-types.js';
 
 export interface ParseContext {
   /** Refuse undeclared attributes and elements instead of keeping them. */
@@ -107,6 +107,16 @@ function parseScalar<T>(type: ValueType<T>, raw: string, path: string, what: str
   try {
     return type.parse(raw);
   } catch (err) {
+    if (err instanceof ValueError && err.libvirt) {
+      const element = (path.split('/').at(-1) ?? path).replace(/\[\d+\]$/, '');
+      const attribute = /^attribute '(.*)'$/.exec(what)?.[1];
+      throw new XmlError(
+        `XML error: ${err.libvirt({ ...(attribute === undefined ? {} : { attribute }), element, raw })}`,
+        {
+          where: path,
+        },
+      );
+    }
     const why = err instanceof Error ? err.message : String(err);
     throw new XmlError(`XML error: invalid value '${printable(raw)}' for ${what} of <${path}>: ${why}`, {
       where: path,

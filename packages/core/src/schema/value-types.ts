@@ -12,9 +12,28 @@ export function str(): ValueType<string> {
   return { description: 'a string', parse: (raw) => raw, format: (v) => v };
 }
 
+/**
+ * A value refused with libvirt's own wording. `libvirt` builds the whole message from the
+ * attribute and element at fault; the schema engine prefixes it with `XML error: `.
+ */
+export class ValueError extends Error {
+  readonly libvirt: ((where: { attribute?: string; element: string; raw: string }) => string) | undefined;
+  constructor(message: string, libvirt?: ValueError['libvirt']) {
+    super(message);
+    this.libvirt = libvirt;
+  }
+}
+
 export interface IntOptions {
   min?: number;
   max?: number;
+  /** libvirt's message when the value is above `max` (e.g. PCI address limits). */
+  aboveMax?: (value: number) => string;
+  /**
+   * libvirt's wording for a negative value where `min` is 0: virXMLPropUInt says "non-negative
+   * integer value" (the default), virXMLPropInt with NONNEGATIVE says "non-negative value".
+   */
+  nonNegativeWording?: 'integer' | 'plain';
   /** Accept `0x…` (and `0…` octal is never accepted) as libvirt's base-0 parsers do for addresses. */
   hex?: boolean;
 }
@@ -29,8 +48,22 @@ function parseInteger(raw: string, opts: IntOptions, what: string): number {
   else if (opts.hex && HEX.test(t)) n = Number.parseInt(t.slice(2), 16);
   else throw new Error(`expected ${what}`);
   if (!Number.isSafeInteger(n)) throw new Error('out of range');
-  if (opts.min !== undefined && n < opts.min) throw new Error(`must be at least ${opts.min}`);
-  if (opts.max !== undefined && n > opts.max) throw new Error(`must be at most ${opts.max}`);
+  if (opts.min !== undefined && n < opts.min) {
+    const word = opts.nonNegativeWording === 'plain' ? 'non-negative value' : 'non-negative integer value';
+    throw new ValueError(
+      `must be at least ${opts.min}`,
+      opts.min === 0
+        ? ({ attribute, element, raw }) =>
+            attribute === undefined
+              ? `Invalid value in element '${element}': '${raw}'. Expected ${word}`
+              : `Invalid value for attribute '${attribute}' in element '${element}': '${raw}'. Expected ${word}`
+        : undefined,
+    );
+  }
+  if (opts.max !== undefined && n > opts.max) {
+    const above = opts.aboveMax;
+    throw new ValueError(`must be at most ${opts.max}`, above ? () => above(n) : undefined);
+  }
   return n;
 }
 
