@@ -33,6 +33,7 @@ import {
   netDefaults,
   otherDeviceDefaults,
 } from './steps/devices-misc.js';
+import { netParseQuirks } from './steps/devices-net-parse.js';
 
 /**
  * Device defaults and the devices libvirt adds implicitly, in libvirt 9.0's order: what the parser
@@ -56,6 +57,7 @@ export const DEVICE_STEPS: PostParseStep[] = [
   // virDomainChrIsaSerialDefPostParse
   isaSerialPorts,
   // per-device post-parse
+  netParseQuirks,
   diskDefaults,
   netDefaults,
   videoDefaults,
