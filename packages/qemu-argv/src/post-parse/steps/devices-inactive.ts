@@ -61,21 +61,19 @@ function toUnit(
 
 /** `<metadata_cache><max_size>` is stored in bytes, `<pcihole64>` in KiB. */
 export function fixedUnitSizes(def: DomainDef): void {
-  const chains = (def.devices?.disk ?? []).map(
-    (d) =>
-      d as unknown as {
-        driver?: { metadata_cache?: { max_size?: { unit?: string; value?: unknown } } };
-        backingStore?: unknown;
-      },
-  );
-  for (const disk of chains) {
-    const size = disk.driver?.metadata_cache?.max_size;
-    if (size?.value !== undefined) {
-      disk.driver!.metadata_cache!.max_size = {
-        unit: 'bytes',
-        value: String(toUnit(size.value, size.unit, 'bytes', 1n, 'max_size')),
-      };
-    }
+  type Cache = { metadata_cache?: { max_size?: { unit?: string; value?: unknown } } };
+  type Layer = { driver?: Cache; format?: Cache; backingStore?: Layer };
+  const toBytes = (holder: Cache | undefined): void => {
+    const size = holder?.metadata_cache?.max_size;
+    if (size?.value === undefined) return;
+    holder!.metadata_cache!.max_size = {
+      unit: 'bytes',
+      value: String(toUnit(size.value, size.unit, 'bytes', 1n, 'max_size')),
+    };
+  };
+  for (const disk of (def.devices?.disk ?? []) as unknown as Layer[]) {
+    toBytes(disk.driver);
+    for (let layer = disk.backingStore; layer; layer = layer.backingStore) toBytes(layer.format);
   }
   for (const c of def.devices?.controller ?? []) {
     const hole = (c as { pcihole64?: { unit?: string; value?: unknown } }).pcihole64;

@@ -179,6 +179,14 @@ export function otherDeviceDefaults(def: DomainDef, ctx: QemuContext): void {
     }
   }
   for (const panic of devices.panic ?? []) panic.model ??= 'isa';
+  // A D-Bus redirection channel defaults to QEMU's usbredir one (virDomainChrSourceDefPostParse).
+  for (const redir of devices.redirdev ?? []) {
+    if (redir.type === 'dbus' && !redir.source?.some((s) => (s as { channel?: string }).channel)) {
+      redir.source = [
+        { ...redir.source?.[0], channel: 'org.qemu.usbredir' } as NonNullable<typeof redir.source>[number],
+      ];
+    }
+  }
   for (const u of devices.redirfilter?.usbdev ?? []) {
     const dev = u as Record<string, unknown>;
     for (const k of ['class', 'vendor', 'product', 'version'])
