@@ -23,9 +23,14 @@ import path from 'node:path';
 import {
   type DomainDef,
   formatDomainXML,
+  type HostPort,
   loadQemuConf,
+  nodeHost,
   parseDomainXML,
   type QemuConf,
+  type SecModelInfo,
+  type SecurityManager,
+  SecurityRegistry,
   VirError,
 } from '@qvirt/core';
 import {
@@ -42,7 +47,7 @@ import {
 import { removeStaleTempFiles, writeFileAtomic } from './atomic-file.js';
 import { type InstanceEnv, type InstanceSpec, resolveInstance } from './instance.js';
 import { JobQueue } from './job-queue.js';
-import { type LaunchHook, type LaunchSpec, launch } from './launch.js';
+import { type LaunchHandle, type LaunchHook, type LaunchSpec, launch } from './launch.js';
 import { withAliases } from './live-xml.js';
 import { QmpClient, type QmpEvent } from './qmp.js';
 import { type DomainState, isActiveState, type StateReason } from './state.js';
@@ -51,8 +56,22 @@ import { type DomainStatus, formatStatus, parseStatus } from './status.js';
 export interface DriverOptions extends InstanceEnv {
   /** The QEMU description commands are built for (default: the QEMU 7.2 snapshot). */
   caps?: QemuCaps;
-  /** Edit the launch spec of every QEMU (security drivers, cgroups). */
+  /** Edit the launch spec of every QEMU, after the security drivers have. */
   launchHooks?: LaunchHook[];
+  /**
+   * Where qemu.conf `security_driver` names are looked up; `register(factory)` on it composes
+   * drivers in code (default: a fresh registry that finds the backend packages).
+   */
+  securityRegistry?: SecurityRegistry;
+  /** The host port handed to the security drivers (default: the real host). */
+  host?: HostPort;
+  /**
+   * libvirt's build-time QEMU_USER/QEMU_GROUP: what an unset qemu.conf `user`/`group` means in a
+   * privileged instance. Default `libvirt-qemu` when that user exists (Debian's build), else root
+   * (upstream's default).
+   */
+  qemuUser?: string;
+  qemuGroup?: string;
   /** Reconnect to running domains when opening (default true). */
   reconnect?: boolean;
   /**
@@ -113,6 +132,8 @@ interface DomainObj {
   child?: ChildProcess;
   childExit?: Promise<void>;
   qmp?: QmpClient;
+  /** The labels of the current run: generated (Gen), and applied (SetAll) when `labelled`. */
+  security?: { def: DomainDef; labelled: boolean };
   /** A monitor reconnection in progress (after a driver restart). */
   attaching?: Promise<void>;
   /** Bumped at every start and stop, so late events of an old process are ignored. */
@@ -233,21 +254,66 @@ export class QemuDriver {
   readonly #abort = new AbortController();
   /** Problems met while loading definitions and status files (libvirt logs and skips them). */
   readonly loadErrors: string[] = [];
+  /** libvirt's VIR_WARNs: labels that could not be restored, failed rollbacks. */
+  readonly warnings: string[] = [];
+  /** The security stack of the instance (qemu.conf `security_driver`). */
+  readonly security: SecurityManager;
 
-  private constructor(instance: InstanceSpec, conf: QemuConf, options: DriverOptions) {
+  private constructor(
+    instance: InstanceSpec,
+    conf: QemuConf,
+    options: DriverOptions,
+    security: SecurityManager,
+  ) {
     this.instance = instance;
     this.conf = conf;
     this.caps = options.caps ?? qemu72Caps();
     this.#options = options;
+    this.security = security;
   }
 
   /** Opens an instance: reads its qemu.conf, definitions and status, reconnects to its guests. */
   static async open(uri?: string, options: DriverOptions = {}): Promise<QemuDriver> {
     const instance = resolveInstance(uri, options);
-    const conf = await loadQemuConf(instance.confPath, { privileged: instance.privileged });
-    const driver = new QemuDriver(instance, conf, options);
+    const host = options.host ?? nodeHost();
+    const qemuUser = options.qemuUser ?? ((await host.lookupUser('libvirt-qemu')) ? 'libvirt-qemu' : 'root');
+    const qemuGroup =
+      options.qemuGroup ?? ((await host.lookupGroup('libvirt-qemu')) ? 'libvirt-qemu' : 'root');
+    const conf = await loadQemuConf(instance.confPath, {
+      privileged: instance.privileged,
+      qemuUser,
+      qemuGroup,
+    });
+    const warnings: string[] = [];
+    const l = instance.layout;
+    const security = await (options.securityRegistry ?? new SecurityRegistry()).createManager({
+      conf,
+      host,
+      privileged: instance.privileged,
+      confPath: instance.confPath,
+      // the config's folder first (by the registry), then the application, then this package's
+      // own dependencies (the built-in backends)
+      resolveFrom: [
+        ...(process.argv[1] ? [path.dirname(path.resolve(process.argv[1]))] : []),
+        process.cwd(),
+        import.meta.url,
+      ],
+      dirs: { config: l.configDir, run: l.runDir, lib: l.libDir, cache: l.cacheDir, log: l.logDir },
+      warn: (m) => warnings.push(m),
+    });
+    const driver = new QemuDriver(instance, conf, options, security);
+    driver.warnings.push(...warnings);
     await driver.#init();
     return driver;
+  }
+
+  /** The capabilities XML's `<secmodel>` list: one per stacked driver (libvirt mode hides capng and cgroup-devices). */
+  secModels(): Promise<SecModelInfo[]> {
+    return this.security.secModels(['kvm', 'qemu']);
+  }
+
+  #warn(message: string): void {
+    this.warnings.push(message);
   }
 
   get layout() {
@@ -339,9 +405,20 @@ export class QemuDriver {
       logFile: status.logFile,
     };
     obj.generation++;
+    // The previous driver labelled this run: whatever happens now, stopping restores.
+    obj.security = { def: status.def, labelled: true };
     const ours = await isOurQemu(status.pid, status.monitorPath);
     if (!ours) {
       await this.#stopped(obj, 'crashed');
+      return;
+    }
+    try {
+      await this.security.reserveLabel(status.def, status.pid);
+    } catch (err) {
+      // qemuProcessReconnect fails the domain when its labels cannot be reserved
+      this.loadErrors.push(`${obj.def.name}: ${(err as Error).message}`);
+      await this.#killProcess(obj).catch(() => {});
+      await this.#stopped(obj, 'failed');
       return;
     }
     if (this.#options.reconnect === false) return;
@@ -597,6 +674,8 @@ export class QemuDriver {
     const emulator = def.devices?.emulator ?? this.caps.emulator;
     await checkEmulator(emulator);
     await checkDisks(def);
+    // qemuProcessStartValidate: every <seclabel model=…> names a stacked driver
+    this.security.checkAllLabel(def);
     const commandLine = buildCommandLine(def, ctx);
     const libDir = domainLibDir(this.layout, id, name);
     const monitorPath = `${libDir}/monitor.sock`;
@@ -619,15 +698,28 @@ export class QemuDriver {
     obj.gotShutdown = false;
     obj.fakeReboot = false;
 
-    // PrepareHost: the private directory (HOME of QEMU) and the master key.
-    await rm(libDir, { recursive: true, force: true });
-    await mkdir(libDir, { recursive: true, mode: 0o750 });
-    await writeFileAtomic(`${libDir}/master-key.aes`, randomBytes(32), { mode: 0o600 });
+    // qemuProcessPrepareDomain: the domain's labels (an implicit <seclabel> per model), with the
+    // id it runs under (cgroup placement names it).
+    def.id = id;
+    this.security.assignDefaultModel(def);
+    await this.security.genLabel(def);
+    obj.security = { def, labelled: false };
 
-    const logFh = await open(logFile, 'a', 0o600);
+    let logFh: Awaited<ReturnType<typeof open>> | undefined;
+    let handle: LaunchHandle | undefined;
     let child: ChildProcess | undefined;
     let logStart = 0;
     try {
+      // PrepareHost: the private directory (HOME of QEMU) and the master key, labelled for QEMU.
+      await rm(libDir, { recursive: true, force: true });
+      await mkdir(libDir, { recursive: true, mode: 0o750 });
+      await this.security.setPathLabel(def, libDir, true);
+      await writeFileAtomic(`${libDir}/master-key.aes`, randomBytes(32), { mode: 0o600 });
+      await this.security.setPathLabel(def, `${libDir}/master-key.aes`, false);
+      // libvirt opens file chardevs and logs itself before labelling; here QEMU still opens
+      // them, so they are made to exist for the security drivers to label.
+      await createChardevFiles(def);
+      logFh = await open(logFile, 'a', 0o600);
       await logFh.write(
         `${timestamp()}: starting up qvirt (libvirt 9.0.0 compatible), qemu version: ${qemuVersion(this.caps.version)}, kernel: ${release()}, hostname: ${hostname()}\n`,
       );
@@ -641,10 +733,15 @@ export class QemuDriver {
         logFd: logFh.fd,
         cgroupPaths: [],
       };
+      // qemuProcessLaunch: each security driver adds its part (ids, caps, labels, cgroups, /dev)
+      await this.security.setChildProcessLabel(def, spec);
       for (const hook of this.#options.launchHooks ?? []) await hook(spec);
-      child = launch(spec);
+      // The chain stops before exec'ing QEMU until the resources are labelled (the handshake).
+      handle = launch(spec, { handshake: true });
+      child = handle.child;
     } catch (err) {
-      await logFh.close();
+      await logFh?.close();
+      await this.#securityTeardown(obj);
       await this.#cleanupFiles(name, libDir);
       obj.generation++;
       throw err;
@@ -668,6 +765,7 @@ export class QemuDriver {
     obj.child = child;
     // (listeners first: a QEMU that fails at once may exit during any await)
     await logFh.close();
+    const launchHandle = handle;
     const startTime = new Date().toISOString();
 
     try {
@@ -679,6 +777,22 @@ export class QemuDriver {
           `Cannot execute QEMU binary ${commandLine.binary}: ${errnoText(spawnError)}`,
         );
       }
+      try {
+        await launchHandle.ready();
+      } catch {
+        if (!exitInfo) await Promise.race([obj.childExit, sleep(1000)]);
+        const why = await logTail(logFile, logStart);
+        throw new VirError(
+          'INTERNAL_ERROR',
+          'qemu',
+          `internal error: process exited while starting QEMU: ${why || describeExit(exitInfo)}`,
+        );
+      }
+      // qemuProcessLaunch, in the handshake window: the process is there (pid known, namespace
+      // made), QEMU is not exec'd yet. Label everything it opens, then let it go.
+      await this.security.setAllLabel(def, {}, child.pid);
+      obj.security.labelled = true;
+      launchHandle.proceed();
       obj.proc = { pid: child.pid, monitorPath, startTime, libDir, logFile, commandLine };
       obj.live = withAliases({ ...def, id });
       obj.id = id;
@@ -861,6 +975,7 @@ export class QemuDriver {
     if (proc) {
       await appendFile(proc.logFile, `${timestamp()}: shutting down, reason=${reason}\n`).catch(() => {});
     }
+    await this.#securityTeardown(obj);
     await this.#cleanupFiles(name, proc?.libDir);
     obj.proc = undefined;
     obj.live = undefined;
@@ -874,6 +989,28 @@ export class QemuDriver {
       obj.newDef = undefined;
     }
     if (!obj.persistent) this.#domains.delete(obj.def.uuid!);
+  }
+
+  /**
+   * qemuProcessStop's part: RestoreAllLabel when the run was labelled (libvirt's NO_RELABEL
+   * otherwise), then ReleaseLabel. Failures are warnings: the domain is stopped regardless.
+   */
+  async #securityTeardown(obj: DomainObj): Promise<void> {
+    const sec = obj.security;
+    obj.security = undefined;
+    if (!sec) return;
+    if (sec.labelled) {
+      try {
+        await this.security.restoreAllLabel(sec.def);
+      } catch (err) {
+        this.#warn(`Unable to restore security labels of domain ${sec.def.name}: ${(err as Error).message}`);
+      }
+    }
+    try {
+      await this.security.releaseLabel(sec.def);
+    } catch (err) {
+      this.#warn(`Unable to release security labels of domain ${sec.def.name}: ${(err as Error).message}`);
+    }
   }
 
   async #cleanupFiles(name: string, libDir: string | undefined): Promise<void> {
@@ -1027,6 +1164,24 @@ async function checkDisks(def: DomainDef): Promise<void> {
 }
 
 /** Is `pid` alive and the QEMU that owns this monitor (not a recycled pid)? */
+/** Creates (without truncating) the files of `type='file'` chardevs and chardev `<log>`s. */
+async function createChardevFiles(def: DomainDef): Promise<void> {
+  const d = def.devices;
+  for (const list of [d?.serial, d?.parallel, d?.console, d?.channel]) {
+    for (const chr of list ?? []) {
+      const files = [chr.type === 'file' ? chr.source?.[0]?.path : undefined, chr.log?.file];
+      for (const f of files) {
+        if (!f) continue;
+        try {
+          await (await open(f, 'a', 0o600)).close();
+        } catch {
+          // QEMU reports it with its own words
+        }
+      }
+    }
+  }
+}
+
 async function isOurQemu(pid: number, monitorPath: string): Promise<boolean> {
   if (!Number.isInteger(pid) || pid <= 0 || !isProcessAlive(pid)) return false;
   try {

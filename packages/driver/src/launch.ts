@@ -1,60 +1,176 @@
 /**
- * The launch spec: everything about how QEMU's process is made, gathered before it is made, so
- * later layers (DAC uid/gid, capabilities, SELinux/AppArmor exec labels, cgroups) add to it
- * rather than reach into the spawn (design.md, "Starting QEMU"). Today the spec runs QEMU as the
- * calling user; `uid`, `gid`, `cgroupPaths` and the label fields are carried for the security
- * drivers and the setpriv/cgroup launch chain that come later, and a spec that asks for them is
- * refused instead of being silently ignored.
+ * Executing the launch spec (`@qvirt/core`'s `LaunchSpec`, filled by the driver and by each
+ * security driver's `domainSetSecurityChildProcessLabel`). A spec that asks for nothing special
+ * spawns QEMU directly. Otherwise QEMU is reached through a chain of standard tools, so no native
+ * code runs between fork and exec (design.md, "Starting QEMU"):
+ *
+ *   sh -c 'echo $$ > CG/cgroup.procs …; exec [unshare --mount --propagation private sh -c PRIVATE_DEV]
+ *          setpriv --reuid … --regid … --groups … --inh-caps … --bounding-set … --no-new-privs
+ *          [--selinux-label …] [--apparmor-profile …] -- QEMU ARGS…'
+ *
+ * The cgroups are joined by the shell that then becomes QEMU, so QEMU's first instruction already
+ * runs inside them. The private /dev is a tmpfs holding only the spec's nodes (plus bind mounts of
+ * /dev/pts and the like) moved onto /dev in a new mount namespace, as libvirt's qemu_namespace.c
+ * does. Every step fails loudly (`set -e`): its message lands in the domain log.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { VirError } from '@qvirt/core';
+import { existsSync } from 'node:fs';
+import type { LaunchSpec } from '@qvirt/core';
 
-export interface LaunchSpec {
-  binary: string;
-  args: string[];
-  /** The complete environment of QEMU (nothing inherited). */
-  env: Array<[string, string]>;
-  cwd: string;
-  /** File descriptor QEMU's stdout and stderr go to (the domain log). */
-  logFd: number;
-  /** Drop to these ids before exec (setpriv --reuid/--regid); undefined keeps the caller's. */
-  uid?: number;
-  gid?: number;
-  groups?: number[];
-  /** Capabilities to keep; undefined keeps the caller's. */
-  keepCaps?: string[];
-  noNewPrivs?: boolean;
-  seLinuxLabel?: string;
-  appArmorProfile?: string;
-  /** cgroup directories the process joins before QEMU is exec'd. */
-  cgroupPaths: string[];
-}
+export type { LaunchDevNode, LaunchPrivateDev, LaunchSpec } from '@qvirt/core';
 
-/** A hook that edits the spec before launch (security drivers' SetChildProcessLabel, cgroups). */
+/** A hook that edits the spec before launch (in addition to the security drivers). */
 export type LaunchHook = (spec: LaunchSpec) => void | Promise<void>;
 
-export function launch(spec: LaunchSpec): ChildProcess {
-  const needsChain =
-    spec.uid !== undefined ||
-    spec.gid !== undefined ||
-    spec.groups !== undefined ||
-    spec.keepCaps !== undefined ||
-    spec.noNewPrivs ||
-    spec.seLinuxLabel !== undefined ||
-    spec.appArmorProfile !== undefined ||
-    spec.cgroupPaths.length > 0;
-  if (needsChain) {
-    throw new VirError(
-      'NO_SUPPORT',
-      'qemu',
-      'this function is not supported by the connection driver: launching QEMU with other ids, labels or cgroups',
+function tool(name: string): string {
+  for (const dir of ['/usr/bin', '/bin', '/usr/sbin', '/sbin']) {
+    if (existsSync(`${dir}/${name}`)) return `${dir}/${name}`;
+  }
+  return name;
+}
+
+/** POSIX shell single-quoting. */
+export function sq(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+const CAP_NAME = /^[a-z_]+$/;
+
+/** setpriv's options for the spec's ids, capabilities and labels (empty when none apply). */
+export function setprivArgs(spec: LaunchSpec): string[] {
+  const a: string[] = [];
+  if (spec.uid !== undefined) a.push(`--reuid=${spec.uid}`);
+  if (spec.gid !== undefined) a.push(`--regid=${spec.gid}`);
+  if (spec.groups !== undefined) {
+    a.push(spec.groups.length > 0 ? `--groups=${spec.groups.join(',')}` : '--clear-groups');
+  } else if (spec.gid !== undefined || spec.uid !== undefined) {
+    // setpriv needs a choice once ids change; never leak the daemon's groups
+    a.push('--clear-groups');
+  }
+  if (spec.keepCaps !== undefined) {
+    for (const c of spec.keepCaps) {
+      if (!CAP_NAME.test(c)) throw new Error(`invalid capability name '${c}'`);
+    }
+    const list = ['-all', ...spec.keepCaps.map((c) => `+${c}`)].join(',');
+    a.push(`--inh-caps=${list}`, `--bounding-set=${list}`);
+    if (spec.keepCaps.length > 0 && spec.uid !== undefined && spec.uid !== 0) {
+      a.push('--keep-caps', `--ambient-caps=${list}`);
+    }
+  }
+  if (spec.noNewPrivs) a.push('--no-new-privs');
+  if (spec.seLinuxLabel !== undefined) a.push(`--selinux-label=${spec.seLinuxLabel}`);
+  if (spec.appArmorProfile !== undefined) a.push(`--apparmor-profile=${spec.appArmorProfile}`);
+  return a;
+}
+
+/** The script run in the new mount namespace: build the private /dev, then exec the rest ("$@"). */
+export function privateDevScript(spec: LaunchSpec): string {
+  const dev = spec.privateDev!;
+  const lines = [
+    'set -e',
+    `T=$(${tool('mktemp')} -d /tmp/qvirt-dev.XXXXXX)`,
+    `${tool('mount')} -t tmpfs -o mode=755,size=65536k,nosuid devfs "$T"`,
+  ];
+  for (const n of dev.nodes) {
+    const rel = n.path.replace(/^\/dev\/?/, '');
+    if (rel === '' || rel.split('/').includes('..')) throw new Error(`invalid device path '${n.path}'`);
+    const parent = rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '';
+    if (parent) lines.push(`${tool('mkdir')} -p "$T"/${sq(parent)}`);
+    lines.push(
+      `${tool('mknod')} -m ${(n.mode & 0o7777).toString(8)} "$T"/${sq(rel)} ${n.kind} ${n.major} ${n.minor}`,
+      `${tool('chown')} ${n.uid}:${n.gid} "$T"/${sq(rel)}`,
     );
   }
-  return spawn(spec.binary, spec.args, {
+  for (const b of dev.binds) {
+    const rel = b.replace(/^\/dev\/?/, '');
+    if (rel === '' || rel.split('/').includes('..')) throw new Error(`invalid bind path '${b}'`);
+    lines.push(
+      `if [ -d ${sq(b)} ]; then ${tool('mkdir')} -p "$T"/${sq(rel)}; else ${tool('mkdir')} -p "$(dirname "$T"/${sq(rel)})"; : > "$T"/${sq(rel)}; fi`,
+      `${tool('mount')} --bind ${sq(b)} "$T"/${sq(rel)}`,
+    );
+  }
+  lines.push(`${tool('mount')} --move "$T" /dev`, `${tool('rmdir')} "$T" 2>/dev/null || true`, 'exec "$@"');
+  return lines.join('\n');
+}
+
+/** Options of `launchCommand` / `launch`. */
+export interface LaunchOptions {
+  /**
+   * Stop just before QEMU is exec'd (ids, namespace and /dev in place, cgroups not yet joined)
+   * and wait for `proceed()`: the window in which the driver labels the domain's resources with
+   * QEMU's pid known, as libvirt's virCommandHandshakeWait/Notify. Uses file descriptor 3.
+   */
+  handshake?: boolean;
+}
+
+/** The argv that executes the spec: `[file, ...args]`. */
+export function launchCommand(spec: LaunchSpec, options: LaunchOptions = {}): string[] {
+  const priv = setprivArgs(spec);
+  let exec: string[] = [spec.binary, ...spec.args];
+  if (priv.length > 0) exec = [tool('setpriv'), ...priv, '--', ...exec];
+  const stage: string[] = ['set -e'];
+  if (options.handshake) stage.push('echo ready >&3', 'read -r _go <&3', 'exec 3<&-');
+  for (const p of spec.cgroupPaths) stage.push(`echo $$ > ${sq(`${p}/cgroup.procs`)}`);
+  if (stage.length > 1)
+    exec = [tool('sh'), '-c', [...stage, 'exec "$@"'].join('\n'), 'qvirt-launch', ...exec];
+  if (spec.privateDev) {
+    exec = [
+      tool('unshare'),
+      '--mount',
+      '--propagation',
+      'private',
+      tool('sh'),
+      '-c',
+      privateDevScript(spec),
+      'qvirt-ns',
+      ...exec,
+    ];
+  }
+  return exec;
+}
+
+/** A started launch chain. */
+export interface LaunchHandle {
+  child: ChildProcess;
+  /** Resolves when the chain waits at the handshake; rejects if it ends first. */
+  ready(): Promise<void>;
+  /** Let the chain go on and exec QEMU. */
+  proceed(): void;
+}
+
+export function launch(spec: LaunchSpec): ChildProcess;
+export function launch(spec: LaunchSpec, options: LaunchOptions & { handshake: true }): LaunchHandle;
+export function launch(spec: LaunchSpec, options: LaunchOptions = {}): ChildProcess | LaunchHandle {
+  const [file, ...args] = launchCommand(spec, options);
+  const child = spawn(file!, args, {
     cwd: spec.cwd,
     env: Object.fromEntries(spec.env),
     // Its own session: QEMU outlives the process that started it (a qvirsh run, an embed user).
     detached: true,
-    stdio: ['ignore', spec.logFd, spec.logFd],
+    stdio: options.handshake
+      ? ['ignore', spec.logFd, spec.logFd, 'pipe']
+      : ['ignore', spec.logFd, spec.logFd],
   });
+  if (!options.handshake) return child;
+  const channel = child.stdio[3] as import('node:net').Socket;
+  channel.on('error', () => {});
+  const ready = new Promise<void>((resolve, reject) => {
+    let got = '';
+    const fail = () => reject(new Error('the launch chain ended before QEMU was started'));
+    channel.on('data', (chunk: Buffer) => {
+      got += chunk.toString();
+      if (got.includes('ready\n')) resolve();
+    });
+    channel.once('end', fail);
+    channel.once('close', fail);
+    child.once('error', reject);
+  });
+  ready.catch(() => {});
+  return {
+    child,
+    ready: () => ready,
+    proceed: () => {
+      channel.end('go\n');
+    },
+  };
 }

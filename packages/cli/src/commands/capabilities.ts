@@ -1,6 +1,21 @@
-import type { QemuIds } from '@qvirt/host-prober';
+import type { QemuIds, SecModel } from '@qvirt/host-prober';
 import type { CommandDef } from '../command.js';
 import { conversionContext } from '../conversion-context.js';
+
+/** One `<secmodel>` per stacked security driver of the instance (qemu.conf `security_driver`). */
+async function secModels(session: Parameters<CommandDef['run']>[0]): Promise<SecModel[]> {
+  const { QemuDriver } = await import('@qvirt/driver');
+  let driver: Awaited<ReturnType<typeof QemuDriver.open>> | undefined;
+  try {
+    driver = await QemuDriver.open(session.uri, { env: session.env, reconnect: false, autostart: false });
+    return await driver.secModels();
+  } catch (err) {
+    session.io.err(`warning: ${(err as Error).message}; no security model listed\n`);
+    return [{ model: 'none', doi: '0' }];
+  } finally {
+    await driver?.close();
+  }
+}
 
 /**
  * `capabilities`: libvirt's capabilities XML for this host. Emulators are probed over QMP (cached
@@ -34,7 +49,7 @@ export const capabilitiesCommand: CommandDef = {
     const xml = capabilitiesXml({
       host: readHostInfo(),
       guests: guestsFromProbe(probe),
-      secModels: [{ model: 'none', doi: '0' }],
+      secModels: await secModels(session),
     });
     session.io.out(`${xml}\n`);
   },
