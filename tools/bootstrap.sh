@@ -5,20 +5,37 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PNPM_VERSION=12.4.2
-# Debian packages qvirt uses at run time or in its tests, with a command that shows each is there.
+# Debian packages qvirt uses at run time or in its tests, with a command (or a file) that shows
+# each is there. libvirt-clients, python3-libvirt, openssh-server, sasl2-bin, libsasl2-modules,
+# gnutls-bin and openssl are test dependencies: real virsh and libvirt-python against qvirtd,
+# sshd on loopback, SASL and TLS with certificates the tests make.
 declare -A PACKAGES=(
   [qemu-system-x86]=qemu-system-x86_64
   [qemu-utils]=qemu-img
   [attr]=getfattr
   [apparmor]=apparmor_parser
   [util-linux]=setpriv
+  [libvirt-clients]=virsh
+  [python3-libvirt]=/usr/lib/python3/dist-packages/libvirt.py
+  [openssh-server]=sshd
+  [openssh-client]=ssh
+  [sasl2-bin]=saslpasswd2
+  [libsasl2-modules]=/usr/lib/x86_64-linux-gnu/sasl2/libscram.so
+  [gnutls-bin]=certtool
+  [openssl]=openssl
 )
 
 sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
+present() {
+  case "$1" in
+    /*) [ -e "$1" ] ;;
+    *) PATH="$PATH:/usr/sbin:/sbin" command -v "$1" >/dev/null 2>&1 ;;
+  esac
+}
 missing=()
 for pkg in "${!PACKAGES[@]}"; do
-  command -v "${PACKAGES[$pkg]}" >/dev/null 2>&1 || PATH="$PATH:/usr/sbin:/sbin" command -v "${PACKAGES[$pkg]}" >/dev/null 2>&1 || missing+=("$pkg")
+  present "${PACKAGES[$pkg]}" || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "bootstrap: installing ${missing[*]}"
