@@ -176,7 +176,7 @@ describe('set and restore on the real host', () => {
     const b = domain(
       'b',
       fileDisk(disk, 'vda'),
-      "<seclabel type='static' model='dac'><label>+0:+0</label></seclabel>",
+      "<seclabel type='static' model='dac' relabel='yes'><label>+0:+0</label></seclabel>",
     );
     await d.domainGenSecurityLabel!(a);
     await d.domainGenSecurityLabel!(b);
@@ -187,6 +187,21 @@ describe('set and restore on the real host', () => {
     expect((await xattrs(disk)).ref).toBe('1');
     expect(await owner(disk)).toBe(`${QEMU_UID}:${QEMU_GID}`);
     await d.domainRestoreSecurityAllLabel!(a, {});
+    expect(await owner(disk)).toBe('1234:1235');
+  });
+
+  it("a static label without relabel leaves files alone, as libvirt's default relabel='no'", async () => {
+    const disk = await image('static.img');
+    const d = driver(host);
+    const def = domain(
+      's',
+      fileDisk(disk, 'vda'),
+      "<seclabel type='static' model='dac'><label>+0:+0</label></seclabel>",
+    );
+    await d.domainGenSecurityLabel!(def);
+    await d.domainSetSecurityAllLabel!(def, {});
+    expect(await owner(disk)).toBe('1234:1235');
+    await d.domainRestoreSecurityAllLabel!(def, {});
     expect(await owner(disk)).toBe('1234:1235');
   });
 

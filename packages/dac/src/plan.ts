@@ -38,7 +38,8 @@ export interface RestoreItem {
 export function relabelOf(sec: { relabel?: 'yes' | 'no'; type?: string } | undefined): boolean {
   if (!sec) return true;
   if (sec.relabel !== undefined) return sec.relabel === 'yes';
-  return sec.type !== 'none';
+  // libvirt's parser: static and none labels default to relabel='no', dynamic ones to 'yes'.
+  return sec.type !== 'none' && sec.type !== 'static';
 }
 
 export function dacSeclabel(def: DomainDef): SeclabelDef | undefined {

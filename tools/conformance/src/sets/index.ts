@@ -2,6 +2,7 @@ import type { ConformanceSet } from '../set.js';
 import { argvRoundtripSet } from './argv-roundtrip.js';
 import { argv2xmlSet } from './argv2xml.js';
 import { qemuConfSet } from './qemu-conf.js';
+import { selinuxLabelsSet } from './selinux-labels.js';
 import { xmlRoundtripSet } from './xml-roundtrip.js';
 import { xml2argvSet } from './xml2argv.js';
 import { xml2xmlSet } from './xml2xml.js';
@@ -14,4 +15,5 @@ export const allSets: ConformanceSet[] = [
   xml2argvSet,
   argv2xmlSet,
   argvRoundtripSet,
+  selinuxLabelsSet,
 ];
