@@ -82,7 +82,19 @@ export interface DriverOptions extends InstanceEnv {
   /** How long to wait for QEMU's monitor at start and reconnect (default 30 s / 5 s). */
   monitorTimeoutMs?: number;
   reconnectTimeoutMs?: number;
+  /**
+   * Test-only (tools/stress's fault runs): awaited at each phase of a start, so a test can kill
+   * the driver or QEMU exactly there. Nothing in qvirt sets it.
+   */
+  startPhaseHook?: (phase: StartPhase, info: { name: string; pid?: number }) => void | Promise<void>;
 }
+
+/**
+ * The phases of a start a fault test stops at: labels generated (nothing on the host yet),
+ * resources labelled (owners, xattrs, cgroup; QEMU not exec'd), QEMU exec'd (paused, status
+ * written), monitor connected and `cont` next.
+ */
+export type StartPhase = 'labels-generated' | 'labelled' | 'spawned' | 'before-cont';
 
 /** What a caller sees of a domain (a snapshot, not a live object). */
 export interface DomainSummary {
@@ -105,6 +117,22 @@ export interface DomainInfo {
   nrVirtCpu: number;
   /** Nanoseconds of CPU used by QEMU (0 when not running). */
   cpuTime: number;
+}
+
+/**
+ * A change of a domain's life, for event listeners ({@link QemuDriver.onLifecycle}): a definition
+ * stored (`updated` when it replaced one), a definition removed, or a state change (with the
+ * state before it). The remote protocol maps these onto libvirt's lifecycle events.
+ */
+export interface LifecycleChange {
+  kind: 'defined' | 'undefined' | 'state';
+  name: string;
+  uuid: string;
+  id: number;
+  state: DomainState;
+  reason: StateReason;
+  previous?: DomainState;
+  updated?: boolean;
 }
 
 export interface LiveProcess {
@@ -252,6 +280,7 @@ export class QemuDriver {
   #lastId = 0;
   #closed = false;
   readonly #abort = new AbortController();
+  readonly #lifecycleListeners = new Set<(change: LifecycleChange) => void>();
   /** Problems met while loading definitions and status files (libvirt logs and skips them). */
   readonly loadErrors: string[] = [];
   /** libvirt's VIR_WARNs: labels that could not be restored, failed rollbacks. */
@@ -299,6 +328,9 @@ export class QemuDriver {
         import.meta.url,
       ],
       dirs: { config: l.configDir, run: l.runDir, lib: l.libDir, cache: l.cacheDir, log: l.logDir },
+      // libvirt names an embedded instance's machines apart (qemu-embed-HASH-ID-NAME), so two
+      // instances never share a cgroup.
+      ...(instance.embedRoot ? { extraOptions: { embedRoot: instance.embedRoot } } : {}),
       warn: (m) => warnings.push(m),
     });
     const driver = new QemuDriver(instance, conf, options, security);
@@ -349,6 +381,13 @@ export class QemuDriver {
       }
     }
     for (const [status] of statuses) this.#lastId = Math.max(this.#lastId, status.def.id ?? 0);
+    // A driver killed after making a run's private directory but before writing its status
+    // leaves the directory with nothing that refers to it: it goes.
+    const inUse = new Set(statuses.map(([st]) => path.resolve(st.libDir)));
+    for (const name of (await readdir(l.libDir)).filter((n) => /^domain--?\d+-/.test(n))) {
+      const dir = path.join(l.libDir, name);
+      if (!inUse.has(path.resolve(dir))) await rm(dir, { recursive: true, force: true });
+    }
     await Promise.all(statuses.map(([status]) => this.#reconnect(status)));
     await this.#autostart();
   }
@@ -417,6 +456,14 @@ export class QemuDriver {
     } catch (err) {
       // qemuProcessReconnect fails the domain when its labels cannot be reserved
       this.loadErrors.push(`${obj.def.name}: ${(err as Error).message}`);
+      await this.#killProcess(obj).catch(() => {});
+      await this.#stopped(obj, 'failed');
+      return;
+    }
+    if (status.state === 'paused' && status.reason === 'starting up') {
+      // the previous driver died in the middle of this start (libvirt: the start job cannot be
+      // recovered): the half-started QEMU goes, its labels are rolled back
+      this.loadErrors.push(`${obj.def.name}: the driver stopped while it was starting; shut off`);
       await this.#killProcess(obj).catch(() => {});
       await this.#stopped(obj, 'failed');
       return;
@@ -574,13 +621,24 @@ export class QemuDriver {
         if (isActiveState(existing.state)) existing.newDef = def;
         else existing.def = def;
         existing.persistent = true;
+        this.#emitLifecycle(existing, { kind: 'defined', updated: true });
         return this.#summary(existing);
       });
     }
-    await this.#writeConfig(def);
+    // virDomainObjListAdd holds the list lock from the check to the insertion: the name is taken
+    // before the first await, so a concurrent define of the same name is refused by #checkUnique.
     const obj = this.#newObj(def, true, false);
     this.#domains.set(def.uuid!, obj);
-    return this.#summary(obj);
+    return this.#jobs.run(def.uuid!, async () => {
+      try {
+        await this.#writeConfig(def);
+      } catch (err) {
+        this.#domains.delete(def.uuid!);
+        throw err;
+      }
+      this.#emitLifecycle(obj, { kind: 'defined', updated: false });
+      return this.#summary(obj);
+    });
   }
 
   async undefine(name: string): Promise<void> {
@@ -595,6 +653,7 @@ export class QemuDriver {
         obj.persistent = false;
         obj.newDef = undefined;
       } else this.#domains.delete(obj.def.uuid!);
+      this.#emitLifecycle(obj, { kind: 'undefined' });
     });
   }
 
@@ -704,6 +763,7 @@ export class QemuDriver {
     this.security.assignDefaultModel(def);
     await this.security.genLabel(def);
     obj.security = { def, labelled: false };
+    await this.#options.startPhaseHook?.('labels-generated', { name });
 
     let logFh: Awaited<ReturnType<typeof open>> | undefined;
     let handle: LaunchHandle | undefined;
@@ -788,17 +848,22 @@ export class QemuDriver {
           `internal error: process exited while starting QEMU: ${why || describeExit(exitInfo)}`,
         );
       }
-      // qemuProcessLaunch, in the handshake window: the process is there (pid known, namespace
-      // made), QEMU is not exec'd yet. Label everything it opens, then let it go.
-      await this.security.setAllLabel(def, {}, child.pid);
-      obj.security.labelled = true;
-      launchHandle.proceed();
+      // qemuProcessLaunch: "Writing early domain status to disk" once the pid is known and
+      // before labelling, so a driver killed from here on finds the run at its next start and
+      // rolls the labels back (the pid is the launch chain's until QEMU is exec'd in its place).
       obj.proc = { pid: child.pid, monitorPath, startTime, libDir, logFile, commandLine };
       obj.live = withAliases({ ...def, id });
       obj.id = id;
       await writeFileAtomic(pidFile, `${child.pid}\n`, { mode: 0o644 });
       this.#setState(obj, 'paused', 'starting up');
       await this.#saveStatus(obj);
+      // In the handshake window: the process is there (pid known, namespace made), QEMU is not
+      // exec'd yet. Label everything it opens, then let it go.
+      await this.security.setAllLabel(def, {}, child.pid);
+      obj.security.labelled = true;
+      await this.#options.startPhaseHook?.('labelled', { name, pid: child.pid });
+      launchHandle.proceed();
+      await this.#options.startPhaseHook?.('spawned', { name, pid: child.pid });
       const exitedEarly = () => (exitInfo || spawnError ? new Error('qemu exited') : undefined);
       try {
         await this.#attachMonitor(obj, this.#options.monitorTimeoutMs ?? 30_000, true, exitedEarly);
@@ -815,6 +880,7 @@ export class QemuDriver {
         }
         throw err;
       }
+      await this.#options.startPhaseHook?.('before-cont', { name, pid: child.pid });
       if (!paused) {
         await obj.qmp!.execute('cont');
         this.#setState(obj, 'running', 'booted');
@@ -858,8 +924,35 @@ export class QemuDriver {
   }
 
   #setState(obj: DomainObj, state: DomainState, reason: StateReason): void {
+    const previous = obj.state;
     obj.state = state;
     obj.reason = reason;
+    this.#emitLifecycle(obj, { kind: 'state', previous });
+  }
+
+  /** Calls `listener` at every definition, removal and state change; returns the unsubscriber. */
+  onLifecycle(listener: (change: LifecycleChange) => void): () => void {
+    this.#lifecycleListeners.add(listener);
+    return () => this.#lifecycleListeners.delete(listener);
+  }
+
+  #emitLifecycle(obj: DomainObj, change: Pick<LifecycleChange, 'kind' | 'previous' | 'updated'>): void {
+    if (this.#lifecycleListeners.size === 0) return;
+    const full: LifecycleChange = {
+      ...change,
+      name: obj.def.name,
+      uuid: obj.def.uuid!,
+      id: obj.id,
+      state: obj.state,
+      reason: obj.reason,
+    };
+    for (const l of this.#lifecycleListeners) {
+      try {
+        l(full);
+      } catch {
+        // a listener's failure is its own
+      }
+    }
   }
 
   async #saveStatus(obj: DomainObj): Promise<void> {

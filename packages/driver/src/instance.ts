@@ -18,6 +18,8 @@ export interface InstanceSpec {
   privileged: boolean;
   /** Autostart directory (`configDir/autostart`). */
   autostartDir: string;
+  /** The root of an embedded instance (names its cgroups apart from other instances'). */
+  embedRoot?: string;
 }
 
 export interface InstanceEnv {
@@ -67,6 +69,7 @@ export function resolveInstance(uri: string | undefined, options: InstanceEnv = 
   return {
     instance: parsed.instance,
     uri: text,
+    ...(parsed.instance === 'embed' && parsed.root ? { embedRoot: parsed.root } : {}),
     layout,
     confPath,
     privileged,

@@ -6,6 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { machineName } from '@qvirt/cgroup-devices';
 import { nodeHost, parseDomainXML, type SecurityDriverFactory, SecurityRegistry } from '@qvirt/core';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { QemuDriver } from './driver.js';
@@ -90,12 +91,12 @@ async function runAndCheck(d: QemuDriver, dir: string): Promise<void> {
   const v1 = devicesCgroup(pid);
   let cgDir: string;
   if (v1 && v1 !== '/') {
-    expect(v1).toMatch(/\/machine\/qemu-1-g1\.qvirt-qemu$/);
+    expect(v1).toMatch(/\/machine\/qemu-embed-[0-9a-f]{8}-1-g1\.qvirt-qemu$/);
     cgDir = `/sys/fs/cgroup/devices${v1}`;
     expect(readFileSync(`${cgDir}/devices.list`, 'utf8').trim().split('\n').sort()).toEqual(expected);
   } else {
     const v2 = readFileSync(`/proc/${pid}/cgroup`, 'utf8').match(/^0::(.*)$/m)![1]!;
-    expect(v2).toMatch(/\/machine\/qemu-1-g1\.qvirt-qemu$/);
+    expect(v2).toMatch(/\/machine\/qemu-embed-[0-9a-f]{8}-1-g1\.qvirt-qemu$/);
     cgDir = `/sys/fs/cgroup/unified${v2}`;
     const cgd = d.security.driver('cgroup-devices') as unknown as {
       domainDevicesCgroup(def: unknown): { backend: string; mapId?: number } | undefined;
@@ -172,8 +173,16 @@ describe.skipIf(!root)('security drivers on real guests', () => {
     await expect(d.start('g1')).rejects.toThrow('qvirt-test-fail refuses to label');
     expect(statSync(disk)).toMatchObject({ uid: 1234, gid: 1234 });
     expect(await xattrs(disk)).toEqual([]);
-    expect(existsSync('/sys/fs/cgroup/devices/machine/qemu-1-g1.qvirt-qemu')).toBe(false);
-    expect(existsSync('/sys/fs/cgroup/unified/machine/qemu-1-g1.qvirt-qemu')).toBe(false);
+    expect(
+      existsSync(
+        `/sys/fs/cgroup/devices/machine/${machineName({ drivername: 'qemu', embedRoot: dir, id: 1, name: 'g1', privileged: true })}.qvirt-qemu`,
+      ),
+    ).toBe(false);
+    expect(
+      existsSync(
+        `/sys/fs/cgroup/unified/machine/${machineName({ drivername: 'qemu', embedRoot: dir, id: 1, name: 'g1', privileged: true })}.qvirt-qemu`,
+      ),
+    ).toBe(false);
     expect(pidsMentioning(dir)).toEqual([]);
     expect(d.getState('g1')).toEqual({ state: 'shutoff', reason: 'failed' });
   });
@@ -190,9 +199,21 @@ describe.skipIf(!root)('security drivers on real guests', () => {
     await expect(d.start('g1')).rejects.toThrow(/no-such-option/);
     expect(statSync(disk)).toMatchObject({ uid: 1234, gid: 1234 });
     expect(await xattrs(disk)).toEqual([]);
-    expect(existsSync('/sys/fs/cgroup/devices/machine/qemu-2-g1.qvirt-qemu')).toBe(false);
-    expect(existsSync('/sys/fs/cgroup/devices/machine/qemu-1-g1.qvirt-qemu')).toBe(false);
-    expect(existsSync('/sys/fs/cgroup/unified/machine/qemu-1-g1.qvirt-qemu')).toBe(false);
+    expect(
+      existsSync(
+        `/sys/fs/cgroup/devices/machine/${machineName({ drivername: 'qemu', embedRoot: dir, id: 2, name: 'g1', privileged: true })}.qvirt-qemu`,
+      ),
+    ).toBe(false);
+    expect(
+      existsSync(
+        `/sys/fs/cgroup/devices/machine/${machineName({ drivername: 'qemu', embedRoot: dir, id: 1, name: 'g1', privileged: true })}.qvirt-qemu`,
+      ),
+    ).toBe(false);
+    expect(
+      existsSync(
+        `/sys/fs/cgroup/unified/machine/${machineName({ drivername: 'qemu', embedRoot: dir, id: 1, name: 'g1', privileged: true })}.qvirt-qemu`,
+      ),
+    ).toBe(false);
     expect(pidsMentioning(dir)).toEqual([]);
   });
 });
