@@ -43,6 +43,13 @@ describe('parseDomainXML bad input', () => {
     );
   });
 
+  it('refuses control characters XML does not allow, as libxml2 (a NUL would reach QEMU)', () => {
+    const err = errorOf(() => parseDomainXML("<domain type='qemu'>\n  <name>a\u0000b</name>\n</domain>"));
+    expect(err).toBeInstanceOf(XmlError);
+    expect(err.message).toBe('XML error: domain:2: Char 0x0 out of allowed range');
+    expect(() => parseDomainXML("<domain type='qemu'><name>a\u001bb</name></domain>")).toThrow('Char 0x1b');
+  });
+
   it('requires <name>', () => {
     const err = errorOf(() => parseDomainXML("<domain type='qemu'><os><type>hvm</type></os></domain>"));
     expect(err).toBeInstanceOf(VirError);

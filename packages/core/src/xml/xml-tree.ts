@@ -41,6 +41,15 @@ export function parseXml(text: string, docName = 'XML'): XmlElement {
       `XML error: ${docName}:${lineOf(text, dtd.index)}: ${dtd[1]!.toUpperCase()} declarations are not allowed`,
     );
   }
+  // XML 1.0 allows no C0 control but tab, line feed and carriage return (libxml2 refuses them);
+  // sax lets them through, and a NUL would reach QEMU's argv, which cannot carry one.
+  const control = /[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]/.exec(text);
+  if (control) {
+    const code = control[0].charCodeAt(0).toString(16);
+    throw new XmlError(
+      `XML error: ${docName}:${lineOf(text, control.index)}: Char 0x${code} out of allowed range`,
+    );
+  }
   let doc: { elements?: JsNode[] };
   try {
     doc = xml2js(text, { compact: false, trim: false, nativeType: false, alwaysChildren: true }) as {

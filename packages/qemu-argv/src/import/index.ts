@@ -7,7 +7,7 @@
  */
 
 import type { DomainDef } from '@qvirt/core';
-import { formatDomainXML, parseDomainXML } from '@qvirt/core';
+import { formatDomainXML, parseDomainXML, VirError } from '@qvirt/core';
 import { importLegacyArgv } from './legacy.js';
 import { importModernArgv, isModernArgv } from './modern.js';
 import { type SplitArgv, splitCommandLine } from './split.js';
@@ -26,7 +26,34 @@ export interface NativeImport {
   syntax: 'legacy' | 'modern';
 }
 
+/**
+ * Error messages quote the words at fault, and a word may hold a line break: written as `\n`
+ * (and other control characters as `\xNN`), so every message stays one line.
+ */
 function importSplit(argv: SplitArgv): NativeImport {
+  try {
+    return importSplitUnchecked(argv);
+  } catch (err) {
+    if (err instanceof VirError && /[\x00-\x1f\x7f]/.test(err.message)) {
+      throw new VirError(err.code, err.domain, oneLine(err.message), { where: err.where, cause: err });
+    }
+    throw err;
+  }
+}
+
+function oneLine(text: string): string {
+  return text.replace(/[\x00-\x1f\x7f]/g, (c) =>
+    c === '\n'
+      ? '\\n'
+      : c === '\r'
+        ? '\\r'
+        : c === '\t'
+          ? '\\t'
+          : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  );
+}
+
+function importSplitUnchecked(argv: SplitArgv): NativeImport {
   const modern = isModernArgv(argv.args);
   const { def, warnings } = modern ? importModernArgv(argv) : importLegacyArgv(argv);
   // Through the formatter and parser once, so the result is exactly what the schema accepts.

@@ -191,8 +191,9 @@ export function importDisplay(s: ModernState, value: string): boolean {
       g.address = m.get('addr');
     if (m.has('gl')) g.gl = { enable: m.get('gl') === 'on' ? 'yes' : 'no' };
     if (m.has('rendernode')) g.gl = { ...g.gl, rendernode: m.get('rendernode') };
-    const a = audioRef(m.get('audiodev'));
-    if (a) g.audio = a;
+    // Unlike VNC and SPICE, D-Bus gets no audio by default: any `audiodev` was asked for.
+    const a = /^audio(\d+)$/.exec(m.get('audiodev') ?? '');
+    if (a) g.audio = { id: Number(a[1]) };
     push(s, 'graphics', g);
     return true;
   }

@@ -29,6 +29,11 @@ export function importCpu(s: ModernState, value: string): void {
     // The PC machines' default CPU: libvirt's post-parse writes it when the XML has none.
     if (model === 'qemu32') s.def.cpuArch = 'i686';
     cpu.mode = 'custom';
+    // qemu32 on a 64-bit binary with flags: libvirt's default there is qemu64, so it was named.
+    if (model === 'qemu32' && flags.length) {
+      cpu.match = 'exact';
+      cpu.model = { value: model };
+    }
   } else {
     cpu.mode = 'custom';
     cpu.match = 'exact';

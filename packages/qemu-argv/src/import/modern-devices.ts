@@ -86,7 +86,11 @@ function controller(s: ModernState, p: Obj): boolean {
     c = { type: 'usb', model: USB_MODELS[driver] };
     if (p.masterbus !== undefined) {
       const m = /^(usb\d*)\.0$/.exec(String(p.masterbus));
-      c.index = m ? (indexOf(m[1], 'usb') ?? 0) : 0;
+      const ua = /^(ua-.*)\.0$/.exec(String(p.masterbus))?.[1];
+      const master = ua
+        ? (s.devices.controller ?? []).find((x: Obj) => x.type === 'usb' && x.alias?.name === ua)
+        : undefined;
+      c.index = m ? (indexOf(m[1], 'usb') ?? 0) : (master?.index ?? 0);
       c.master = { startport: num(p.firstport ?? 0, 'firstport') };
     } else
       c.index =
@@ -165,7 +169,10 @@ const NIC_MODELS = new Set([
 function nic(s: ModernState, p: Obj): boolean {
   const driver = String(p.driver);
   const base = virtioBase(driver);
-  if (base !== 'virtio-net' && !NIC_MODELS.has(driver)) return false;
+  // Any other device on a -netdev is a NIC too: libvirt passes a model it does not know through
+  // as the device's driver.
+  const onNetdev = typeof p.netdev === 'string' && s.netdevs.has(p.netdev);
+  if (base !== 'virtio-net' && !NIC_MODELS.has(driver) && !onNetdev) return false;
   const net: Obj = { type: 'ethernet' };
   const nd = backend(s, s.netdevs, p.netdev);
   const np = nd ? propsOf(nd, 'type') : {};
@@ -307,6 +314,24 @@ function tpm(s: ModernState, p: Obj): boolean {
 
 function hostdev(s: ModernState, p: Obj): boolean {
   const driver = String(p.driver);
+  const mdev = /^\/sys\/bus\/mdev\/devices\/([0-9a-f-]{36})$/i.exec(String(p.sysfsdev ?? ''));
+  if (mdev && ['vfio-pci', 'vfio-pci-nohotplug', 'vfio-ccw', 'vfio-ap'].includes(driver)) {
+    // A mediated device (qemuBuildHostdevMediatedDevProps): `vfio-pci-nohotplug` is vfio-pci
+    // with a ramfb.
+    const h: Obj = {
+      mode: 'subsystem',
+      type: 'mdev',
+      managed: 'no',
+      model: driver === 'vfio-pci-nohotplug' ? 'vfio-pci' : driver,
+      source: { address: { uuid: mdev[1]!.toLowerCase() } },
+    };
+    if (p.display !== undefined) h.display = onOff(p.display);
+    if (p.ramfb === true || p.ramfb === 'on') h.ramfb = 'on';
+    placeDevice(h, p);
+    bootIndex(s, h, p, 'other');
+    push(s, 'hostdev', h);
+    return true;
+  }
   if (driver === 'vfio-pci' || driver === 'vfio-pci-nohotplug') {
     const m = /^([0-9a-f]{4}):([0-9a-f]{2}):([0-9a-f]{2})\.([0-7])$/i.exec(String(p.host ?? ''));
     if (!m) return false;
@@ -514,9 +539,11 @@ function filesystem(s: ModernState, p: Obj): boolean {
   }
   if (base === 'vhost-user-fs') {
     const spec = chardevSpec(s, p.chardev);
-    const fs: Obj = { type: 'mount', accessmode: 'passthrough' };
+    // virtiofs is always passthrough; libvirt leaves the access mode unset.
+    const fs: Obj = { type: 'mount' };
     fs.driver = { type: 'virtiofs' };
-    if (p.queue_size !== undefined) fs.driver.queue = p.queue_size;
+    const queue = p['queue-size'] ?? p.queue_size;
+    if (queue !== undefined) fs.driver.queue = String(num(queue, 'queue-size'));
     const path = spec?.source?.[0]?.path;
     if (path && !/-fs\d+-fs\.sock$/.test(path)) fs.source = { socket: path };
     fs.target = { dir: p.tag };

@@ -177,6 +177,17 @@ function global(s: ModernState, value: string): boolean {
       s.def.pm = { ...s.def.pm, [which]: { enabled: v === '0' ? 'yes' : 'no' } };
       return true;
     }
+    if (obj === 'PIIX4_PM' && prop === 'acpi-root-pci-hotplug' && (v === 'on' || v === 'off')) {
+      // The i440FX root bus has no device of its own: the setting is the pci-root's.
+      const ctrls: Obj[] = (s.devices.controller ??= []);
+      let root = ctrls.find((c) => c.type === 'pci' && (c.index ?? 0) === 0);
+      if (!root) {
+        root = { type: 'pci', index: 0, model: 'pci-root' };
+        ctrls.push(root);
+      }
+      root.target = { ...root.target, hotplug: v };
+      return true;
+    }
     if (obj === 'isa-fdc' && /^bootindex[AB]$/.test(prop)) {
       s.def.fdcBoot = { ...s.def.fdcBoot, [prop.slice(-1)]: num(v, prop) };
       return true;
@@ -381,6 +392,8 @@ export function finishHead(s: ModernState, argv: SplitArgv): void {
   const base = argv.binary.split('/').pop() ?? '';
   const bin = base.startsWith('qemu-system-') ? base.slice('qemu-system-'.length) : 'x86_64';
   const arch = bin === 'i386' ? 'i686' : bin;
+  // No -accel: TCG, as QEMU itself and the legacy import (a <domain> needs its type)
+  def.type ??= 'qemu';
   const o: Obj = def.os ?? { type: { value: 'hvm' } };
   o.type = { arch: def.cpuArch ?? arch, ...o.type, value: 'hvm' };
   delete def.cpuArch;
@@ -418,10 +431,13 @@ export function finishHead(s: ModernState, argv: SplitArgv): void {
     };
     const l = fw(def.pflash0);
     if (l) {
-      o.loader = { ...(l.readOnly ? { readonly: 'yes' } : {}), type: 'pflash', value: l.storage?.filename };
+      o.loader = { readonly: l.readOnly ? 'yes' : 'no', type: 'pflash', value: l.storage?.filename };
       if (def.pflashSecure) o.loader.secure = 'yes';
     }
     const n = fw(def.pflash1);
+    // A read-only pflash code image with no varstore: libvirt would have added one unless the
+    // firmware is stateless.
+    if (l?.readOnly && !n) o.loader.stateless = 'yes';
     if (n?.storage) {
       const st = n.storage;
       if (st.driver === 'file') o.nvram = { value: st.filename };
@@ -505,7 +521,11 @@ export function finishHead(s: ModernState, argv: SplitArgv): void {
 function bootOrder(s: ModernState, o: Obj): void {
   const list = [...s.bootIndexes].sort((a, b) => a.index - b.index);
   if (list.length === 0) {
-    if (!o.kernel) o.boot = [{ dev: 'hd' }];
+    if (o.kernel) return;
+    // No bootindex at all: the boot device named a kind the domain lacks (libvirt's default `hd`
+    // would have put one on the first disk).
+    const absent = ['hd', 'network', 'cdrom', 'fd'].find((k) => !firstOfKind(s, k));
+    o.boot = [{ dev: absent ?? 'hd' }];
     return;
   }
   const kinds = new Set<string>();

@@ -162,6 +162,8 @@ function storage(s: ModernState, p: Obj, img: Image): void {
       if (p.sslverify !== undefined) img.source.ssl = { verify: p.sslverify ? 'yes' : 'no' };
       if (p.timeout !== undefined) img.source.timeout = { seconds: String(p.timeout) };
       if (p.readahead !== undefined) img.source.readahead = { size: String(p.readahead) };
+      // The cookies' values are encrypted with the master key: only their secret is named.
+      if (p['cookie-secret'] !== undefined) backend(s, s.objects, p['cookie-secret']);
       break;
     case 'iscsi': {
       img.type = 'network';
@@ -421,7 +423,12 @@ export function importDisk(s: ModernState, opt: Opt): boolean {
     if (img.readOnly) disk.readonly = true;
     const bs = backingStore(img.backing);
     if (bs) disk.backingStore = bs;
+  } else if (p['write-cache'] === 'on' || p['write-cache'] === true) {
+    // An empty drive: only the write-cache half of the cache mode is on the line.
+    drv.cache = 'writeback';
   }
+  // `scsi` on a virtio-blk device: SCSI commands pass through, a `device='lun'`.
+  if (p.scsi === true && bus === 'virtio') disk.device = 'lun';
   if (p.werror !== undefined) drv.error_policy = p.werror === 'enospc' ? 'enospace' : p.werror;
   if (p.rerror !== undefined && p.rerror !== p.werror) drv.rerror_policy = p.rerror;
   if (p.iothread !== undefined) drv.iothread = num(String(p.iothread).replace(/^iothread/, ''), 'iothread');

@@ -162,6 +162,8 @@ export function deviceAddress(p: Obj): Obj | undefined {
   if (bus && /^(usb|usb\d+|ua-.*)\.0$/.test(bus) && (p.port !== undefined || /^usb/.test(bus))) {
     const m = /^usb(\d*)\.0$/.exec(bus);
     const out: Obj = { type: 'usb', bus: m?.[1] ? Number(m[1]) : 0 };
+    // A bus named by a user alias: resolved to its controller's index once all are read.
+    if (bus.startsWith('ua-')) out.busAlias = bus.slice(0, -2);
     if (p.port !== undefined) out.port = String(p.port);
     return out;
   }
@@ -222,4 +224,22 @@ export function bootIndex(
 /** Bytes → KiB. */
 export function kib(bytes: unknown, what: string): number {
   return Math.floor(num(bytes, what) / 1024);
+}
+
+/** USB addresses on a controller with a user alias (`ua-NAME.0`) get that controller's index. */
+export function resolveUsbBusAliases(s: ModernState): void {
+  const index = new Map<string, number>();
+  for (const c of (s.devices.controller ?? []) as Obj[]) {
+    if (c.type === 'usb' && !c.master && typeof c.alias?.name === 'string')
+      index.set(c.alias.name, c.index ?? 0);
+  }
+  for (const list of Object.values(s.devices)) {
+    if (!Array.isArray(list)) continue;
+    for (const d of list as Obj[]) {
+      const a = d?.address;
+      if (a?.type !== 'usb' || a.busAlias === undefined) continue;
+      a.bus = index.get(a.busAlias) ?? a.bus;
+      delete a.busAlias;
+    }
+  }
 }

@@ -4,7 +4,8 @@
  * post-parse) and removes only what the command line cannot carry, never anything it does:
  *
  * - every `<interface>` became a tap `type='ethernet'` one keeping only its MAC, model, script and
- *   boot order (libvirt's qemuConnectDomainXMLToNative): the expected side gets the same rewrite;
+ *   boot order, and was placed again without its address (libvirt's qemuConnectDomainXMLToNative):
+ *   both sides get the same rewrite and PCI placement;
  * - descriptive and host-side settings QEMU never sees: `<title>`, `<description>`, `<metadata>`,
  *   `<currentMemory>` (the balloon target is set at run time), `<cputune>`, `<blkiotune>`,
  *   `<memtune>`, `<vcpu cpuset>` (pinning is done by the driver, not by QEMU);
@@ -27,16 +28,229 @@
  *   out whether the XML did or not;
  * - controllers built into the machine (the i440FX IDE, the q35 SATA, the PCI(e) root) have no
  *   option of their own: listed or not, the line is the same; and the line orders controllers by
- *   type (PCI, USB, SCSI, IDE, SATA, virtio-serial, CCID), so both sides are sorted so.
+ *   type (PCI, USB, SCSI, IDE, SATA, virtio-serial, CCID), so both sides are sorted so; a USB
+ *   master goes before its companions (libvirt's parser reorders them once indexes are given, as
+ *   they are when read back, so the XML's order among them does not survive a round trip).
+ *
+ * Each rule below says in one line why the line has no trace of what it removes:
+ * - `<iotune>`: libvirt sets throttling with `block_set_io_throttle` over QMP after start;
+ * - a disk's `rawio`: a capability granted to the QEMU process, not a device property;
+ * - a disk's `snapshot`: the default of libvirt's snapshot API, never given to QEMU;
+ * - a disk's order among drive-addressed disks of one bus: libvirt orders them by target name,
+ *   which the line does not carry (see above), so they are ordered by address;
+ * - an empty drive's cache mode keeps only its `write-cache` half: the `direct`/`no-flush` half
+ *   lives on a `-blockdev`, and an empty drive has none;
+ * - a WWN's `0x` prefix: the line carries the WWN as a number;
+ * - HTTP(S) `<cookies>`: their values travel as secrets encrypted with the per-VM master key;
+ * - CPU feature policy `force` is `require`: both are `NAME=on`, the difference is a host check;
+ * - `<vcpu placement>`: numad's advice is applied by the driver (pinning), like `cpuset`;
+ * - `<vcpus>` and `current`: hotpluggable vCPUs are added with `device_add` over QMP after
+ *   start, so `-smp` counts only the enabled non-hotpluggable ones;
+ * - a hostdev with an `unassigned` address is never given to QEMU; an mdev's `ramfb='off'` is
+ *   the default and writes nothing; a USB hostdev's `managed` is host-side (the line is the same);
+ * - a USB companion controller's alias: libvirt gives companions no `id`;
+ * - hugepages of the system page size (4 KiB) are ordinary memory (`memory-backend-ram`);
+ * - `<idmap>` is for container drivers; QEMU never sees it;
+ * - `<qemu:capabilities>`: they change what libvirt emits, not what QEMU is given;
+ * - the balloon's `<stats period>`: set with `qom-set` over QMP after start;
+ * - `<memoryBacking><source type='file'|'anonymous'>` when an access mode is given: libvirt
+ *   backs RAM with `memory-backend-file` either way; `<allocation mode='ondemand'>` is the
+ *   default (no `prealloc`); a domain-wide access mode and the same mode on every NUMA cell give
+ *   the same backends, so it is kept domain-wide;
+ * - memory modules' sizes as QEMU gets them (2 MiB steps, 256 MiB on ppc64) and `<memory>` as
+ *   the aligned initial memory plus the aligned modules;
+ * - the floppy controller (`fdc`) is built into the PC machines and has no option of its own;
+ * - Hyper-V enlightenments in state `off` and KVM features at QEMU's default (hidden, dedicated
+ *   hint, poll control and dirty ring off; PV IPI on) are not written on the line;
+ * - a 9p `<driver type='path'>`: it is the default, the line says `local` for both;
+ * - a pflash loader's `readonly='no'`: unset means the same read-write image;
+ * - an NVRAM `type='file'` with `<source file>` is the plain `<nvram>PATH</nvram>`, and its
+ *   `template` is copied by libvirt before start;
+ * - a watchdog `action='dump'`: libvirt gives QEMU `pause` and dumps on the event itself;
+ * - a chardev source's `tls='no'`: qemu.conf's default (`chardev_tls = 0`) says the same;
+ * - the alias of a `<video><model type='none'/>`: there is no device to carry it;
+ * - a virtio console's target port: `virtconsole` is given no port number (`nr`).
  */
 import type { DomainDef } from '@qvirt/core';
 import { isImplicitController } from '../argv/sections/controllers.js';
 import { effectiveBootIndexes } from '../argv/sections/disks.js';
-import { nativeInterface } from '../argv/sections/io-net.js';
+import { rewriteInterfacesForNative } from '../argv/sections/io-net.js';
+import { referenceContext } from '../context.js';
+import { pciAddresses } from '../post-parse/steps/pci-addresses.js';
 
 type Obj = Record<string, any>;
 
 const alignMiB = (kib: number): number => Math.ceil(kib / 1024) * 1024;
+
+const KIB: Record<string, number> = {
+  b: 1 / 1024,
+  bytes: 1 / 1024,
+  k: 1,
+  kib: 1,
+  kb: 1000 / 1024,
+  m: 1024,
+  mib: 1024,
+  mb: 1e6 / 1024,
+  g: 1024 ** 2,
+  gib: 1024 ** 2,
+  gb: 1e9 / 1024,
+  t: 1024 ** 3,
+  tib: 1024 ** 3,
+};
+
+function sizeKiB(v: Obj | undefined): number | undefined {
+  if (!v || typeof v.value !== 'number') return undefined;
+  const f = KIB[String(v.unit ?? 'KiB').toLowerCase()];
+  return f === undefined ? undefined : v.value * f;
+}
+
+/** KVM features libvirt writes only when they differ from QEMU's default. */
+const KVM_DEFAULT: Record<string, string> = {
+  hidden: 'off',
+  'hint-dedicated': 'off',
+  'poll-control': 'off',
+  'pv-ipi': 'on',
+  'dirty-ring': 'off',
+};
+
+/** The rules listed last in the header, one block each. */
+function hostSideRules(def: Obj): void {
+  const devs: Obj = def.devices ?? {};
+  strip(def, new Set(['iotune']));
+  for (const d of (devs.disk ?? []) as Obj[]) {
+    delete d.rawio;
+    delete d.snapshot;
+    if (typeof d.wwn === 'string') d.wwn = d.wwn.replace(/^0x/i, '').toLowerCase();
+    if (d.source?.cookies) delete d.source.cookies;
+    if (!d.source && d.driver?.cache) {
+      const half: Record<string, string> = { none: 'writeback', directsync: 'writethrough' };
+      d.driver.cache = half[d.driver.cache] ?? d.driver.cache;
+    }
+  }
+  for (const f of (def.cpu?.feature ?? []) as Obj[]) if (f.policy === 'force') f.policy = 'require';
+  if (def.vcpu) {
+    delete def.vcpu.placement;
+    const vcpus: Obj[] | undefined = def.vcpus?.vcpu;
+    if (vcpus) {
+      const current = vcpus.filter((v) => v.enabled !== 'no' && v.hotpluggable === 'no').length;
+      if (current && current !== def.vcpu.value) def.vcpu.current = current;
+      else delete def.vcpu.current;
+      delete def.vcpus;
+    }
+  }
+  for (const h of (devs.hostdev ?? []) as Obj[]) {
+    if (h.type === 'mdev' && h.ramfb === 'off') delete h.ramfb;
+    if (h.type === 'usb') delete h.managed;
+  }
+  for (const c of (devs.controller ?? []) as Obj[]) if (c.type === 'usb' && c.master) delete c.alias;
+  if (devs.hostdev) {
+    devs.hostdev = (devs.hostdev as Obj[]).filter((h) => h.address?.type !== 'unassigned');
+    if (devs.hostdev.length === 0) delete devs.hostdev;
+  }
+  const cells: Obj[] = def.cpu?.numa?.cell ?? [];
+  if (cells.some((c) => c.memAccess !== undefined)) def.memoryBacking ??= {};
+  const mb: Obj | undefined = def.memoryBacking;
+  if (mb) {
+    if (mb.hugepages?.page?.length) {
+      mb.hugepages.page = (mb.hugepages.page as Obj[]).filter(
+        (p) => sizeKiB({ unit: 'KiB', ...p, value: p.size }) !== 4,
+      );
+      if (mb.hugepages.page.length === 0) delete mb.hugepages;
+    }
+    const modes = new Set(cells.map((c) => c.memAccess ?? mb.access?.mode));
+    if (cells.length && modes.size === 1 && [...modes][0] !== undefined) {
+      mb.access = { mode: [...modes][0] };
+      for (const c of cells) delete c.memAccess;
+    }
+    const fileBacked = mb.access?.mode !== undefined || cells.some((c) => c.memAccess !== undefined);
+    if (fileBacked && (mb.source?.type === 'file' || mb.source?.type === 'anonymous')) delete mb.source;
+    if (mb.allocation?.mode === 'ondemand') {
+      delete mb.allocation.mode;
+      if (Object.keys(mb.allocation).length === 0) delete mb.allocation;
+    }
+    if (Object.keys(mb).length === 0) delete def.memoryBacking;
+  }
+  delete def.idmap;
+  delete def.qemuCapabilities;
+  if (devs.memballoon?.stats) delete devs.memballoon.stats;
+  const mods: Obj[] = devs.memory ?? [];
+  if (mods.length && typeof def.memory?.value === 'number') {
+    const step = /^ppc64/.test(def.os?.type?.arch ?? '') ? 256 * 1024 : 2048;
+    let before = 0;
+    let after = 0;
+    for (const m of mods) {
+      const size = sizeKiB(m.target?.size);
+      if (size === undefined) continue;
+      const aligned = Math.ceil(size / step) * step;
+      before += size;
+      after += aligned;
+      m.target.size = { unit: 'KiB', value: aligned };
+    }
+    const total = sizeKiB({ unit: def.memory.unit, value: def.memory.value });
+    if (total !== undefined)
+      def.memory = { ...def.memory, unit: 'KiB', value: alignMiB(total - before) + after };
+  }
+  if (devs.controller) devs.controller = (devs.controller as Obj[]).filter((c) => c.type !== 'fdc');
+  const hv: Obj | undefined = def.features?.hyperv;
+  if (hv) {
+    for (const [k, v] of Object.entries(hv)) if ((v as Obj)?.state === 'off') delete hv[k];
+    if (Object.keys(hv).every((k) => k === 'mode')) delete def.features.hyperv;
+  }
+  const kvm: Obj | undefined = def.features?.kvm;
+  if (kvm) {
+    for (const [k, v] of Object.entries(kvm)) if (KVM_DEFAULT[k] === (v as Obj)?.state) delete kvm[k];
+    if (Object.keys(kvm).length === 0) delete def.features.kvm;
+  }
+  for (const fs of (devs.filesystem ?? []) as Obj[]) {
+    if (fs.driver?.type === 'path') {
+      delete fs.driver.type;
+      if (Object.keys(fs.driver).length === 0) delete fs.driver;
+    }
+  }
+  if (def.os?.loader?.type === 'pflash' && def.os.loader.readonly === 'no') delete def.os.loader.readonly;
+  const nv: Obj | undefined = def.os?.nvram;
+  if (nv) {
+    if (nv.type === 'file' && nv.source?.file && nv.value === undefined)
+      def.os.nvram = { ...nv, value: nv.source.file };
+    delete def.os.nvram.type;
+    delete def.os.nvram.source;
+    delete def.os.nvram.template;
+    if (Object.keys(def.os.nvram).length === 0) delete def.os.nvram;
+  }
+  for (const w of (devs.watchdog ?? []) as Obj[]) if (w.action === 'dump') w.action = 'pause';
+  for (const key of ['serial', 'parallel', 'console', 'channel']) {
+    for (const c of (devs[key] ?? []) as Obj[]) {
+      for (const src of [c.source].flat() as Obj[]) if (src?.tls === 'no') delete src.tls;
+    }
+  }
+  for (const v of (devs.video ?? []) as Obj[]) if (v.model?.type === 'none') delete v.alias;
+  for (const c of (devs.console ?? []) as Obj[]) if (c.target?.type === 'virtio') delete c.target.port;
+}
+
+/** Drive-addressed disks of one bus, put back in their places ordered by address. */
+function orderDrives(def: Obj): void {
+  const disks: Obj[] | undefined = def.devices?.disk;
+  if (!disks) return;
+  const key = (d: Obj) => {
+    const a = d.address;
+    return [a.controller ?? 0, a.bus ?? 0, a.target ?? 0, a.unit ?? 0];
+  };
+  const buses = new Set(disks.map((d) => d.target?.bus));
+  for (const bus of buses) {
+    const idx = disks.flatMap((d, i) => (d.target?.bus === bus && d.address?.type === 'drive' ? [i] : []));
+    const sorted = idx
+      .map((i) => disks[i]!)
+      .sort((a, b) => {
+        const ka = key(a);
+        const kb = key(b);
+        for (let i = 0; i < 4; i++) if (ka[i] !== kb[i]) return ka[i]! - kb[i]!;
+        return 0;
+      });
+    idx.forEach((i, j) => {
+      disks[i] = sorted[j]!;
+    });
+  }
+}
 
 /**
  * Boot order as the line carries it: a bootindex per device. `<os><boot dev>` and per-device
@@ -70,8 +284,11 @@ function strip(node: unknown, keys: Set<string>): void {
 export function nativeRoundtripView(input: DomainDef): DomainDef {
   const def = structuredClone(input) as Obj;
   effectiveBoot(def);
-  const nets: Obj[] | undefined = def.devices?.interface;
-  if (nets) def.devices.interface = nets.map((n) => nativeInterface(n as never, true));
+  if (def.devices?.interface?.length) {
+    // domxml-to-native builds each interface anew, without its address, and places it again.
+    rewriteInterfacesForNative(def as DomainDef);
+    pciAddresses(def as DomainDef, referenceContext());
+  }
   for (const k of ['title', 'description', 'metadata', 'currentMemory', 'cputune', 'blkiotune', 'memtune'])
     delete def[k];
   if (def.vcpu) delete def.vcpu.cpuset;
@@ -85,6 +302,8 @@ export function nativeRoundtripView(input: DomainDef): DomainDef {
     if (Object.keys(def.features).length === 0) delete def.features;
   }
   strip(def, new Set(['seclabel', 'startupPolicy']));
+  hostSideRules(def);
+  orderDrives(def);
   for (const d of (def.devices?.disk ?? []) as Obj[]) {
     const a = d.address;
     if (a?.type === 'drive' && d.target) {
@@ -135,7 +354,13 @@ export function nativeRoundtripView(input: DomainDef): DomainDef {
     def.devices.controller = ctrls
       .filter((c) => !isImplicitController(c as never, def as DomainDef) || c.pcihole64 || c.target)
       .map((c, i) => ({ c, i }))
-      .sort((a, b) => rank(a.c) - rank(b.c) || (a.c.index ?? 0) - (b.c.index ?? 0) || a.i - b.i)
+      .sort(
+        (a, b) =>
+          rank(a.c) - rank(b.c) ||
+          (a.c.index ?? 0) - (b.c.index ?? 0) ||
+          (a.c.master ? 1 : 0) - (b.c.master ? 1 : 0) ||
+          a.i - b.i,
+      )
       .map((x) => x.c);
   }
   const type = def.os?.type;

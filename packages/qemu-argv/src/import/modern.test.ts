@@ -121,6 +121,12 @@ describe('modern syntax: nothing lost, malformed input named', () => {
     expect(warnings[1]).toContain('unused QEMU backend');
   });
 
+  it('a line without -accel is a TCG domain (found by pnpm fuzz: the XML printer met no type)', () => {
+    const { def, xml } = domxmlFromNativeWords(['LC_ALL=C', '/usr/bin/qemu-system-x86_64', '-blockdev', 'x']);
+    expect(def.type).toBe('qemu');
+    expect(xml).toMatch(/^<domain type='qemu'/);
+  });
+
   it('keeps unknown environment variables as <qemu:env>', () => {
     const { def, warnings } = domxmlFromNative(`FOO=bar ${HEAD} -display none`);
     expect(def.qemuCommandline?.env).toEqual([{ name: 'FOO', value: 'bar' }]);
@@ -130,6 +136,14 @@ describe('modern syntax: nothing lost, malformed input named', () => {
   it('refuses bad JSON in -device, naming the word', () => {
     const msg = errorOf(() => domxmlFromNative(`${HEAD} -device '{"driver":"e1000",'`));
     expect(msg).toContain(`invalid JSON in '-device {"driver":"e1000",'`);
+  });
+
+  it('keeps the message one line when the word at fault holds a line break (found by pnpm fuzz)', () => {
+    const msg = errorOf(() =>
+      domxmlFromNativeWords(['LC_ALL=C', '/usr/bin/qemu-system-x86_64', '-device', '{"driver":\r\n"e1000",']),
+    );
+    expect(msg).toContain(`invalid JSON in '-device {"driver":\\r\\n"e1000",'`);
+    expect(msg).not.toMatch(/[\r\n]/);
   });
 
   it('keeps a JSON -device without a driver as <qemu:arg>s', () => {
@@ -148,5 +162,144 @@ describe('modern syntax: nothing lost, malformed input named', () => {
     ).toContain("no -blockdev with node-name 'nowhere'");
     expect(errorOf(() => domxmlFromNative(HEAD.replace('-m 128', '-m 12x8')))).toContain("'12x8'");
     expect(errorOf(() => domxmlFromNative(HEAD.replace('-smp 2,', '-smp two,')))).toContain("'two'");
+  });
+});
+
+describe('modern syntax: what the line carries (round-trip rules)', () => {
+  const imp = (tail: string) => domxmlFromNative(`${HEAD} ${tail}`);
+
+  it('reads a mediated device from its sysfsdev, vfio-pci-nohotplug as a ramfb', () => {
+    const { def, warnings } = imp(
+      `-device '{"driver":"vfio-pci-nohotplug","id":"hostdev0","sysfsdev":"/sys/bus/mdev/devices/53764d0e-85a0-42b4-af5c-2046b460b1dc","display":"on","ramfb":true,"bus":"pci.0","addr":"0x3"}'`,
+    );
+    expect(warnings).toEqual([]);
+    expect(def.devices?.hostdev?.[0]).toMatchObject({
+      type: 'mdev',
+      model: 'vfio-pci',
+      display: 'on',
+      ramfb: 'on',
+      source: { address: { uuid: '53764d0e-85a0-42b4-af5c-2046b460b1dc' } },
+    });
+  });
+
+  it('takes an HTTP cookie secret as the disk’s, not as a stray backend', () => {
+    const { warnings } = imp(
+      `-object '{"qom-type":"secret","id":"libvirt-1-storage-httpcookie-secret0","data":"x","keyid":"masterKey0","iv":"y","format":"base64"}' ` +
+        `-blockdev '{"driver":"http","url":"http://example.org:1234/test3.img","cookie-secret":"libvirt-1-storage-httpcookie-secret0","node-name":"libvirt-1-storage","auto-read-only":true,"discard":"unmap"}' ` +
+        `-blockdev '{"node-name":"libvirt-1-format","read-only":false,"driver":"raw","file":"libvirt-1-storage"}' ` +
+        `-device '{"driver":"virtio-blk-pci","bus":"pci.0","addr":"0x4","drive":"libvirt-1-format","id":"virtio-disk0"}'`,
+    );
+    expect(warnings).toEqual([]);
+  });
+
+  it('reads virtio-blk scsi=on as a LUN and an empty drive’s write-cache as writeback', () => {
+    const { def } = imp(
+      `-blockdev '{"driver":"host_device","filename":"/dev/sdfake","node-name":"libvirt-1-storage","auto-read-only":true,"discard":"unmap"}' ` +
+        `-blockdev '{"node-name":"libvirt-1-format","read-only":false,"driver":"raw","file":"libvirt-1-storage"}' ` +
+        `-device '{"driver":"virtio-blk-pci","scsi":true,"bus":"pci.0","addr":"0x4","drive":"libvirt-1-format","id":"virtio-disk0"}' ` +
+        `-device '{"driver":"ide-cd","bus":"ide.1","unit":0,"id":"ide0-1-0","write-cache":"on"}'`,
+    );
+    expect(def.devices?.disk?.[0]?.device).toBe('lun');
+    expect(def.devices?.disk?.[1]?.driver?.cache).toBe('writeback');
+  });
+
+  it('reads D-Bus audio, the i440FX root hotplug, virtiofs queues and an unknown NIC model', () => {
+    const { def, warnings } = imp(
+      `-audiodev '{"id":"audio1","driver":"dbus"}' -display dbus,p2p=on,audiodev=audio1 ` +
+        '-global PIIX4_PM.acpi-root-pci-hotplug=off ' +
+        `-chardev socket,id=chr-vu-fs0,path=/tmp/sock ` +
+        `-device '{"driver":"vhost-user-fs-pci","id":"fs0","chardev":"chr-vu-fs0","queue-size":1024,"tag":"tag","bus":"pci.0","addr":"0x2"}' ` +
+        `-netdev '{"type":"tap","fd":"@FD@","id":"hostnet0"}' ` +
+        `-device '{"driver":"idontexist","netdev":"hostnet0","id":"net0","mac":"00:11:22:33:44:55","bus":"pci.0","addr":"0x3"}'`,
+    );
+    expect(warnings).toEqual([]);
+    expect(def.devices?.graphics?.[0]).toMatchObject({ type: 'dbus', audio: { id: 1 } });
+    expect(def.devices?.controller?.find((c) => c.type === 'pci')?.target?.hotplug).toBe('off');
+    expect(def.devices?.filesystem?.[0]).toMatchObject({ driver: { type: 'virtiofs', queue: '1024' } });
+    expect(def.devices?.filesystem?.[0]?.accessmode).toBeUndefined();
+    expect(def.devices?.interface?.[0]?.model?.type).toBe('idontexist');
+    // graphics without any video device: the video was `none`
+    expect(def.devices?.video?.[0]?.model?.type).toBe('none');
+  });
+
+  it('reads pflash read-write, stateless firmware, qemu32 named, and a boot device with no trace', () => {
+    const fw = (ro: boolean) =>
+      `-blockdev '{"driver":"file","filename":"/fw/CODE.fd","node-name":"libvirt-pflash0-storage","auto-read-only":true,"discard":"unmap"}' ` +
+      `-blockdev '{"node-name":"libvirt-pflash0-format","read-only":${ro},"driver":"raw","file":"libvirt-pflash0-storage"}' `;
+    const line = (ro: boolean, tail: string) =>
+      `${HEAD.replace('memory-backend=pc.ram', 'memory-backend=pc.ram,pflash0=libvirt-pflash0-format')} ${fw(ro)}${tail}`;
+    expect(domxmlFromNative(line(false, '')).def.os?.loader).toMatchObject({
+      readonly: 'no',
+      type: 'pflash',
+    });
+    expect(domxmlFromNative(line(true, '')).def.os?.loader).toMatchObject({
+      readonly: 'yes',
+      stateless: 'yes',
+    });
+    const cpu = domxmlFromNative(`${HEAD.replace('-cpu qemu64', '-cpu qemu32,kvm-pv-eoi=off')}`).def;
+    expect(cpu.cpu?.model?.value).toBe('qemu32');
+    const boot = imp(
+      `-blockdev '{"driver":"file","filename":"/a.img","node-name":"libvirt-1-storage","auto-read-only":true,"discard":"unmap"}' ` +
+        `-blockdev '{"node-name":"libvirt-1-format","read-only":false,"driver":"raw","file":"libvirt-1-storage"}' ` +
+        `-device '{"driver":"ide-hd","bus":"ide.0","unit":0,"drive":"libvirt-1-format","id":"ide0-0-0"}'`,
+    ).def;
+    expect(boot.os?.boot).toEqual([{ dev: 'network' }]);
+  });
+
+  it('resolves USB buses named by user aliases to their controller', () => {
+    const { def } = imp(
+      `-device '{"driver":"ich9-usb-ehci1","id":"ua-myUSB1","bus":"pci.0","addr":"0x4.0x7"}' ` +
+        `-device '{"driver":"ich9-usb-uhci1","masterbus":"ua-myUSB1.0","firstport":0,"bus":"pci.0","multifunction":true,"addr":"0x4"}' ` +
+        `-device '{"driver":"ich9-usb-ehci1","id":"ua-myUSB5","bus":"pci.0","addr":"0x5.0x7"}' ` +
+        `-device '{"driver":"ich9-usb-uhci1","masterbus":"ua-myUSB5.0","firstport":0,"bus":"pci.0","multifunction":true,"addr":"0x5"}' ` +
+        `-device '{"driver":"usb-host","hostdevice":"/dev/bus/usb/015/006","id":"hostdev1","bus":"ua-myUSB5.0","port":"3"}'`,
+    );
+    const usb = (def.devices?.controller ?? []).filter((c) => c.type === 'usb');
+    expect(usb.map((c) => c.index)).toEqual([0, 0, 1, 1]);
+    expect(def.devices?.hostdev?.[0]?.address).toEqual({ type: 'usb', bus: 1, port: '3' });
+  });
+});
+
+describe('nativeRoundtripView: settings the line cannot carry', () => {
+  const view = (xml: string) =>
+    nativeRoundtripView(canonicalizeDomain(parseDomainXML(xml), referenceContext())) as Record<string, any>;
+  const dom = (body: string, devices = '') =>
+    `<domain type='kvm'><name>v</name><memory>131072</memory>${body}<os><type arch='x86_64' machine='pc'>hvm</type></os>` +
+    `<devices><emulator>/usr/bin/qemu-system-x86_64</emulator>${devices}</devices></domain>`;
+
+  it('drops host-side and QMP-time settings', () => {
+    const v = view(
+      dom(
+        "<vcpu placement='auto' current='1'>2</vcpu><vcpus><vcpu id='0' enabled='yes' hotpluggable='no'/><vcpu id='1' enabled='yes' hotpluggable='yes'/></vcpus>",
+        "<disk type='block' device='lun' rawio='yes' snapshot='no'><source dev='/dev/sda'/><target dev='sda' bus='scsi'/>" +
+          '<iotune><total_bytes_sec>5</total_bytes_sec></iotune></disk>' +
+          "<watchdog model='ib700' action='dump'/><memballoon model='virtio'><stats period='10'/></memballoon>",
+      ),
+    );
+    expect(v.vcpu).toEqual({ value: 2, current: 1 });
+    expect(v.vcpus).toBeUndefined();
+    expect(v.devices.disk[0].rawio).toBeUndefined();
+    expect(v.devices.disk[0].snapshot).toBeUndefined();
+    expect(v.devices.disk[0].iotune).toBeUndefined();
+    expect(v.devices.watchdog[0].action).toBe('pause');
+    expect(v.devices.memballoon.stats).toBeUndefined();
+  });
+
+  it('keeps a shared access mode domain-wide and aligns memory modules as QEMU gets them', () => {
+    const v = view(
+      dom(
+        "<memoryBacking><source type='file'/></memoryBacking><vcpu>2</vcpu>" +
+          "<cpu><numa><cell id='0' cpus='0-1' memory='131072' memAccess='shared'/></numa></cpu>",
+      ),
+    );
+    expect(v.memoryBacking).toEqual({ access: { mode: 'shared' } });
+    const m = view(
+      dom(
+        "<maxMemory slots='16'>1099511627776</maxMemory><vcpu>2</vcpu><cpu><numa><cell id='0' cpus='0-1' memory='131072'/></numa></cpu>",
+        "<memory model='dimm'><target><size unit='KiB'>523264</size><node>0</node></target></memory>",
+      ).replace('<memory>131072</memory>', "<memory unit='KiB'>654336</memory>"),
+    );
+    expect(m.devices.memory[0].target.size).toEqual({ unit: 'KiB', value: 524288 });
+    expect(m.memory.value).toBe(131072 + 524288);
   });
 });

@@ -22,7 +22,14 @@ import { importGuestfwd, importSerialOption } from './modern-chardev.js';
 import { importDevice } from './modern-devices.js';
 import { finishHead, headOption } from './modern-head.js';
 import { importSdDrive } from './modern-storage.js';
-import { fallback, type ModernState, type Obj, type Opt, propsOf } from './modern-util.js';
+import {
+  fallback,
+  type ModernState,
+  type Obj,
+  type Opt,
+  propsOf,
+  resolveUsbBusAliases,
+} from './modern-util.js';
 import type { SplitArgv } from './split.js';
 
 export interface ModernImportResult {
@@ -169,6 +176,10 @@ export function importModernArgv(argv: SplitArgv): ModernImportResult {
     if (!headOption(s, opt) && !ioOption(s, opt)) fallback(s, opt);
   }
   finishSound(s);
+  resolveUsbBusAliases(s);
+  // Graphics without a video device: libvirt would have added one unless it was `none`.
+  if ((s.devices.graphics ?? []).length && !(s.devices.video ?? []).length)
+    s.devices.video = [{ model: { type: 'none' } }];
   finishHead(s, argv);
   // Backends nothing used: kept as they are.
   for (const opt of opts) {
