@@ -1,6 +1,7 @@
 import type { QemuIds, SecModel } from '@qvirt/host-prober';
 import type { CommandDef } from '../command.js';
 import { conversionContext } from '../conversion-context.js';
+import { isInProcess, withDriver } from '../driver-connection.js';
 
 /** One `<secmodel>` per stacked security driver of the instance (qemu.conf `security_driver`). */
 async function secModels(session: Parameters<CommandDef['run']>[0]): Promise<SecModel[]> {
@@ -28,6 +29,11 @@ export const capabilitiesCommand: CommandDef = {
   desc: 'Returns capabilities of hypervisor/driver.',
   options: [],
   async run(session) {
+    if (!isInProcess(session)) {
+      const xml = await withDriver(session, (conn) => conn.getCapabilities!());
+      session.io.out(`${xml}\n`);
+      return;
+    }
     const { capabilitiesXml, guestsFromProbe, probeHost, readHostInfo, resolveQemuIds } = await import(
       '@qvirt/host-prober'
     );

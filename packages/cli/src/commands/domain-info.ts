@@ -9,8 +9,8 @@ export const dominfoCommand: CommandDef = {
   options: [DOMAIN_OPT],
   async run(session, opts) {
     await withDriver(session, async (driver) => {
-      const dom = lookupDomain(driver, opts.domain as string);
-      const info = driver.getInfo(dom.name);
+      const dom = await lookupDomain(driver, opts.domain as string);
+      const info = await driver.getInfo(dom.name);
       const rows: Array<[string, string]> = [
         ['Id:', dom.id === -1 ? '-' : String(dom.id)],
         ['Name:', dom.name],
@@ -41,7 +41,7 @@ export const domstateCommand: CommandDef = {
   options: [DOMAIN_OPT, { name: 'reason', type: 'bool', help: 'also print reason for the state' }],
   async run(session, opts) {
     await withDriver(session, async (driver) => {
-      const dom = lookupDomain(driver, opts.domain as string);
+      const dom = await lookupDomain(driver, opts.domain as string);
       const text = (await import('@qvirt/driver')).STATE_TEXT[dom.state];
       print(session.io, opts.reason ? `${text} (${dom.reason})\n` : `${text}\n`);
     });
@@ -55,7 +55,7 @@ export const domidCommand: CommandDef = {
   options: [{ ...DOMAIN_OPT, help: 'domain name or uuid' }],
   async run(session, opts) {
     await withDriver(session, async (driver) => {
-      const dom = lookupDomain(driver, opts.domain as string);
+      const dom = await lookupDomain(driver, opts.domain as string);
       print(session.io, `${dom.id === -1 ? '-' : dom.id}\n`);
     });
   },
@@ -68,7 +68,7 @@ export const domuuidCommand: CommandDef = {
   options: [{ ...DOMAIN_OPT, help: 'domain id or name' }],
   async run(session, opts) {
     await withDriver(session, async (driver) => {
-      print(session.io, `${lookupDomain(driver, opts.domain as string).uuid}\n`);
+      print(session.io, `${(await lookupDomain(driver, opts.domain as string)).uuid}\n`);
     });
   },
 };
@@ -80,7 +80,7 @@ export const domnameCommand: CommandDef = {
   options: [{ ...DOMAIN_OPT, help: 'domain id or uuid' }],
   async run(session, opts) {
     await withDriver(session, async (driver) => {
-      print(session.io, `${lookupDomain(driver, opts.domain as string).name}\n`);
+      print(session.io, `${(await lookupDomain(driver, opts.domain as string)).name}\n`);
     });
   },
 };
@@ -98,8 +98,8 @@ export const dumpxmlCommand: CommandDef = {
   ],
   async run(session, opts) {
     await withDriver(session, async (driver) => {
-      const dom = lookupDomain(driver, opts.domain as string);
-      print(session.io, driver.getXMLDesc(dom.name, { inactive: opts.inactive === true }));
+      const dom = await lookupDomain(driver, opts.domain as string);
+      print(session.io, await driver.getXMLDesc(dom.name, { inactive: opts.inactive === true }));
     });
   },
 };

@@ -1,9 +1,15 @@
 /** define, undefine, create, start, shutdown, destroy, reboot, suspend, resume, autostart. */
 import { readFile } from 'node:fs/promises';
 import { VirError } from '@qvirt/core';
-import type { QemuDriver } from '@qvirt/driver';
 import type { CommandDef, ParsedOpts, Session } from '../command.js';
-import { DOMAIN_OPT, lookupDomain, print, reporting, withDriver } from '../driver-connection.js';
+import {
+  type Connection,
+  DOMAIN_OPT,
+  lookupDomain,
+  print,
+  reporting,
+  withDriver,
+} from '../driver-connection.js';
 
 async function readXmlFile(file: string): Promise<string> {
   try {
@@ -68,7 +74,7 @@ function domainCommand(
   name: string,
   help: string,
   desc: string,
-  op: (driver: QemuDriver, dom: string, opts: ParsedOpts, session: Session) => Promise<void>,
+  op: (driver: Connection, dom: string, opts: ParsedOpts, session: Session) => Promise<void>,
   messages: (dom: string, opts: ParsedOpts) => { ok: string; fail: string },
   extra: CommandDef['options'] = [],
 ): CommandDef {
@@ -79,7 +85,7 @@ function domainCommand(
     options: [DOMAIN_OPT, ...extra],
     async run(session, opts) {
       await withDriver(session, async (driver) => {
-        const dom = lookupDomain(driver, opts.domain as string);
+        const dom = await lookupDomain(driver, opts.domain as string);
         const m = messages(dom.name, opts);
         await reporting(session.io, m.fail, () => op(driver, dom.name, opts, session));
         print(session.io, `${m.ok}\n`);
@@ -103,7 +109,7 @@ export const startCommand: CommandDef = {
   options: [DOMAIN_OPT, { name: 'paused', type: 'bool', help: 'leave the guest paused after start' }],
   async run(session, opts) {
     await withDriver(session, async (driver) => {
-      const dom = lookupDomain(driver, opts.domain as string);
+      const dom = await lookupDomain(driver, opts.domain as string);
       if (dom.id !== -1)
         throw new VirError('OPERATION_INVALID', 'none', `Domain '${dom.name}' is already active`);
       await reporting(session.io, `Failed to start domain '${dom.name}'`, () =>

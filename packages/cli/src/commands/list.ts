@@ -70,10 +70,7 @@ export const listCommand: CommandDef = {
   ],
   async run(session, opts) {
     await withDriver(session, async (driver) => {
-      const doms = driver
-        .listDomains()
-        .filter((d) => selected(d, opts))
-        .sort(compare);
+      const doms = (await driver.listDomains()).filter((d) => selected(d, opts)).sort(compare);
       let out: string;
       if (opts.table || (!opts.uuid && !opts.name && !opts.id)) {
         out = formatTable(

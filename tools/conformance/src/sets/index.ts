@@ -1,4 +1,5 @@
 import type { ConformanceSet } from '../set.js';
+import { aaHelperSet } from './aa-helper.js';
 import { argvRoundtripSet } from './argv-roundtrip.js';
 import { argv2xmlSet } from './argv2xml.js';
 import { qemuConfSet } from './qemu-conf.js';
@@ -16,4 +17,5 @@ export const allSets: ConformanceSet[] = [
   argv2xmlSet,
   argvRoundtripSet,
   selinuxLabelsSet,
+  aaHelperSet,
 ];

@@ -1,0 +1,96 @@
+/** qvirsh over qvirtd: a non-embed URI goes through @qvirt/remote's client to a daemon. */
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { greetingBootSector } from '@qvirt/driver';
+import { defaultDaemonConfig, startDaemon } from '@qvirt/remote';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../index.js';
+
+let dir: string;
+let daemon: Awaited<ReturnType<typeof startDaemon>>;
+let uri: string;
+
+beforeAll(async () => {
+  dir = mkdtempSync(path.join(tmpdir(), 'qvirt-cli-remote-'));
+  daemon = await startDaemon({
+    uri: `qemu:///embed?root=${dir}/root`,
+    socketDir: `${dir}/sock`,
+    config: defaultDaemonConfig(),
+  });
+  uri = `qemu+unix:///system?socket=${daemon.sockets.rw}`;
+});
+
+afterAll(async () => {
+  for (const d of daemon?.driver.listDomains() ?? []) {
+    if (d.state !== 'shutoff') await daemon.driver.destroy(d.name).catch(() => {});
+  }
+  await daemon?.close();
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      if (readFileSync(`/proc/${e}/cmdline`, 'utf8').includes(dir)) process.kill(Number(e), 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function qvirsh(...argv: string[]) {
+  let out = '';
+  let err = '';
+  const code = await main(['-c', uri, ...argv], { out: (t) => (out += t), err: (t) => (err += t) });
+  return { code, out, err };
+}
+
+describe('qvirsh through qvirtd', () => {
+  it('define, list, start, domstate, dumpxml, destroy, undefine a TCG guest', async () => {
+    const disk = path.join(dir, 'g.img');
+    writeFileSync(disk, greetingBootSector());
+    const file = path.join(dir, 'g.xml');
+    writeFileSync(
+      file,
+      `<domain type='qemu'><name>rq1</name><memory unit='KiB'>65536</memory><vcpu>1</vcpu>
+<os><type arch='i686' machine='pc'>hvm</type><boot dev='hd'/></os><on_poweroff>destroy</on_poweroff>
+<devices><emulator>/usr/bin/qemu-system-x86_64</emulator>
+<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${disk}'/><target dev='hda' bus='ide'/></disk>
+</devices></domain>`,
+    );
+    expect(await qvirsh('define', file)).toEqual({
+      code: 0,
+      out: `Domain 'rq1' defined from ${file}\n\n`,
+      err: '',
+    });
+    expect((await qvirsh('list', '--all')).out).toBe(
+      ' Id   Name   State\n-----------------------\n -    rq1    shut off\n\n',
+    );
+    expect((await qvirsh('start', 'rq1')).out).toBe("Domain 'rq1' started\n\n");
+    expect((await qvirsh('domstate', '--reason', 'rq1')).out).toBe('running (booted)\n\n');
+    expect((await qvirsh('dumpxml', 'rq1')).out).toMatch(/^<domain type='qemu' id='1'>/);
+    expect((await qvirsh('dominfo', 'rq1')).out).toMatch(/State: +running/);
+    expect((await qvirsh('destroy', 'rq1')).out).toBe("Domain 'rq1' destroyed\n\n");
+    expect((await qvirsh('undefine', 'rq1')).out).toBe("Domain 'rq1' has been undefined\n\n");
+    const missing = await qvirsh('domstate', 'rq1');
+    expect(missing.code).not.toBe(0);
+    expect(missing.err).toContain("failed to get domain 'rq1'");
+  });
+
+  it('capabilities come from the daemon', async () => {
+    const r = await qvirsh('capabilities');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^<capabilities>\n[\s\S]*<\/capabilities>\n\n$/);
+  });
+
+  it('a daemon that is not there: libvirt-style connect error', async () => {
+    let err = '';
+    const code = await main(['-c', `qemu+unix:///system?socket=${dir}/none`, 'list'], {
+      out: () => {},
+      err: (t) => (err += t),
+    });
+    expect(code).not.toBe(0);
+    expect(err).toBe(
+      `error: failed to connect to the hypervisor\nerror: Failed to connect socket to '${dir}/none': No such file or directory\n`,
+    );
+  });
+});

@@ -1,0 +1,100 @@
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { guestXml, startTestDaemon, type TestDaemon } from '../test-support/harness.js';
+import { RemoteClient } from './client.js';
+
+describe('RemoteClient', () => {
+  let t: TestDaemon;
+  beforeAll(async () => {
+    t = await startTestDaemon();
+  });
+  afterAll(async () => {
+    await t?.stop();
+  });
+
+  it('runs a guest and receives its lifecycle events', async () => {
+    const c = await RemoteClient.open(t.rwUri);
+    expect(await c.getType()).toBe('QEMU');
+    expect(await c.getLibVersion()).toBe(9000000n);
+    const events: string[] = [];
+    const off = await c.onLifecycle((e) => events.push(`${e.domain.name} ${e.event}/${e.detail}`));
+    const dom = await c.defineXML(readFileSync(guestXml(t.dir, 'cl1'), 'utf8'));
+    expect(dom).toMatchObject({ name: 'cl1', id: -1, state: 'shutoff', persistent: true, autostart: false });
+    expect((await c.start('cl1')).state).toBe('running');
+    expect(await c.getState('cl1')).toEqual({ state: 'running', reason: 'booted' });
+    expect((await c.find('1'))?.name).toBe('cl1');
+    expect((await c.find(dom.uuid))?.name).toBe('cl1');
+    expect((await c.getInfo('cl1')).maxMem).toBe(65536);
+    await c.destroy('cl1');
+    await c.undefine('cl1');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(events).toEqual(['cl1 0/0', 'cl1 2/0', 'cl1 5/1', 'cl1 1/0']);
+    await off();
+    await c.close();
+  });
+
+  it('reports the daemon errors as VirErrors with libvirt names', async () => {
+    const c = await RemoteClient.open(t.roUri, { readOnly: true });
+    await expect(c.defineXML('<domain/>')).rejects.toMatchObject({
+      code: 'OPERATION_DENIED',
+      message: 'operation forbidden: read only access prevents virDomainDefineXML',
+    });
+    await expect(c.getState('nope')).rejects.toMatchObject({ code: 'NO_DOMAIN' });
+    await c.close();
+  });
+});
+
+describe('session daemon on demand', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'qvirt-remote-session-'));
+  afterAll(() => {
+    try {
+      const pid = Number(readFileSync(path.join(dir, 'run/qvirt/qvirtd.pid'), 'utf8'));
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      // not started
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('starts qvirtd --timeout=120 for qemu:///session when its socket is missing', async () => {
+    mkdirSync(path.join(dir, 'run'), { mode: 0o700 });
+    const env = {
+      ...process.env,
+      XDG_RUNTIME_DIR: `${dir}/run`,
+      HOME: dir,
+      XDG_CONFIG_HOME: `${dir}/config`,
+    };
+    const c = await RemoteClient.open('qemu:///session', { env });
+    expect(await c.listDomains()).toEqual([]);
+    expect(await c.getURI()).toBe('qemu:///session');
+    await c.close();
+    const pid = Number(readFileSync(path.join(dir, 'run/qvirt/qvirtd.pid'), 'utf8'));
+    expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8')).toContain('--timeout=120');
+  });
+
+  it('LIBVIRT_AUTOSTART=0 turns that off', async () => {
+    const env = { XDG_RUNTIME_DIR: `${dir}/other`, HOME: dir, LIBVIRT_AUTOSTART: '0' };
+    await expect(RemoteClient.open('qemu:///session', { env })).rejects.toThrow(
+      `Failed to connect socket to '${dir}/other/qvirt/libvirt-sock': No such file or directory`,
+    );
+  });
+});
+
+describe('idle timeout', () => {
+  it('fires onIdle after --timeout seconds with no client and no guest', async () => {
+    let idle = false;
+    const t = await startTestDaemon({ timeout: 1, onIdle: () => (idle = true) });
+    try {
+      const c = await RemoteClient.open(t.rwUri);
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(idle).toBe(false);
+      await c.close();
+      await new Promise((r) => setTimeout(r, 1600));
+      expect(idle).toBe(true);
+    } finally {
+      await t.stop();
+    }
+  });
+});

@@ -1,0 +1,118 @@
+/** The real virsh (libvirt-clients 9.0) against qvirtd on Unix sockets, with a real TCG guest. */
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { guestXml, hasVirsh, startTestDaemon, type TestDaemon, virsh } from '../test-support/harness.js';
+
+describe.skipIf(!hasVirsh)('virsh against qvirtd (qemu+unix)', () => {
+  let t: TestDaemon;
+  beforeAll(async () => {
+    t = await startTestDaemon();
+  });
+  afterAll(async () => {
+    await t?.stop();
+  });
+
+  it('lists no domains, prints capabilities and the version', async () => {
+    const list = await virsh(t.rwUri, 'list', '--all');
+    expect(list.stderr).toBe('');
+    expect(list.stdout).toBe(' Id   Name   State\n--------------------\n\n');
+    const caps = await virsh(t.rwUri, 'capabilities');
+    expect(caps.code).toBe(0);
+    // libvirt's XML ends in a newline, virsh adds "%s\n" and its blank line
+    expect(caps.stdout).toMatch(/^<capabilities>\n\n {2}<host>[\s\S]*<\/capabilities>\n\n\n$/);
+    expect(caps.stdout).toContain('<arch>x86_64</arch>');
+    expect(caps.stdout).toContain("<domain type='qemu'/>");
+    const ver = await virsh(t.rwUri, 'version');
+    expect(ver.stdout).toContain('Running hypervisor: QEMU 7.2.0');
+  });
+
+  it('defines, starts, dumps, reports, destroys and undefines a real guest', async () => {
+    const file = guestXml(t.dir, 'rg1');
+    const def = await virsh(t.rwUri, 'define', file);
+    expect(def.stderr).toBe('');
+    expect(def.stdout).toBe(`Domain 'rg1' defined from ${file}\n\n`);
+    expect((await virsh(t.rwUri, 'list', '--all')).stdout).toContain(' -    rg1    shut off');
+
+    const start = await virsh(t.rwUri, 'start', 'rg1');
+    expect(start.stderr).toBe('');
+    expect(start.stdout).toBe("Domain 'rg1' started\n\n");
+    expect((await virsh(t.rwUri, 'domstate', 'rg1')).stdout).toBe('running\n\n');
+    expect((await virsh(t.rwUri, 'list')).stdout).toMatch(/ 1 +rg1 +running/);
+
+    const xml = await virsh(t.rwUri, 'dumpxml', 'rg1');
+    expect(xml.stdout).toMatch(/^<domain type='qemu' id='1'>\n {2}<name>rg1<\/name>/);
+    expect((await virsh(t.rwUri, 'dumpxml', '--inactive', 'rg1')).stdout).toMatch(/^<domain type='qemu'>/);
+
+    const info = await virsh(t.rwUri, 'dominfo', 'rg1');
+    expect(info.stdout).toMatch(/State: +running/);
+    expect(info.stdout).toMatch(/Max memory: +65536 KiB/);
+    expect(info.stdout).toMatch(/Persistent: +yes/);
+    expect(info.stdout).toMatch(/Security model: +none\nSecurity DOI: +0\n/);
+
+    expect((await virsh(t.rwUri, 'suspend', 'rg1')).stdout).toBe("Domain 'rg1' suspended\n\n");
+    expect((await virsh(t.rwUri, 'domstate', '--reason', 'rg1')).stdout).toBe('paused (user)\n\n');
+    expect((await virsh(t.rwUri, 'resume', 'rg1')).stdout).toBe("Domain 'rg1' resumed\n\n");
+
+    expect((await virsh(t.rwUri, 'destroy', 'rg1')).stdout).toBe("Domain 'rg1' destroyed\n\n");
+    expect((await virsh(t.rwUri, 'domstate', '--reason', 'rg1')).stdout).toBe('shut off (destroyed)\n\n');
+    expect((await virsh(t.rwUri, 'autostart', 'rg1')).stdout).toBe("Domain 'rg1' marked as autostarted\n\n");
+    expect((await virsh(t.rwUri, 'dominfo', 'rg1')).stdout).toMatch(/Autostart: +enable/);
+    const undef = await virsh(t.rwUri, 'undefine', 'rg1');
+    expect(undef.stdout).toBe("Domain 'rg1' has been undefined\n\n");
+    expect((await virsh(t.rwUri, 'list', '--all', '--name')).stdout).toBe('\n');
+  });
+
+  it('answers libvirt errors: an unknown domain, a procedure qvirt does not serve', async () => {
+    const missing = await virsh(t.rwUri, 'domstate', 'nope');
+    expect(missing.code).toBe(1);
+    // virsh tries id, uuid then name and keeps only its own line, as against libvirtd
+    expect(missing.stderr).toBe("error: failed to get domain 'nope'\n");
+    const net = await virsh(t.rwUri, 'net-list');
+    expect(net.stderr).toContain(
+      'error: this function is not supported by the connection driver: virConnectNumOfNetworks',
+    );
+  });
+
+  it('converts with domxml-to-native and domxml-from-native through the daemon', async () => {
+    const file = guestXml(t.dir, 'conv');
+    const argv = await virsh(t.rwUri, 'domxml-to-native', 'qemu-argv', file);
+    expect(argv.stderr).toBe('');
+    expect(argv.stdout).toContain('/usr/bin/qemu-system-x86_64');
+    expect(argv.stdout).toContain('-name guest=conv');
+    const argvFile = path.join(t.dir, 'conv.argv');
+    writeFileSync(argvFile, argv.stdout);
+    const back = await virsh(t.rwUri, 'domxml-from-native', 'qemu-argv', argvFile);
+    expect(back.stderr).toBe('');
+    expect(back.stdout).toMatch(/^<domain type='qemu'[\s\S]*<name>conv<\/name>/);
+    const bad = await virsh(t.rwUri, 'domxml-to-native', 'xen-xm', file);
+    expect(bad.stderr).toContain('error: invalid argument: unsupported config type xen-xm');
+  });
+
+  it('the read-only socket lists but refuses define and start', async () => {
+    expect((await virsh(t.roUri, 'list', '--all')).code).toBe(0);
+    const file = guestXml(t.dir, 'ro1');
+    const def = await virsh(t.roUri, 'define', file);
+    expect(def.code).toBe(1);
+    expect(def.stderr).toBe(
+      `error: Failed to define domain from ${file}\nerror: operation forbidden: read only access prevents virDomainDefineXML\n`,
+    );
+    expect((await virsh(t.rwUri, 'list', '--all', '--name')).stdout).toBe('\n');
+  });
+
+  it('delivers lifecycle events to virsh event', async () => {
+    const file = guestXml(t.dir, 'ev1');
+    // Long enough for four operations on a loaded machine; virsh prints what it saw when it ends.
+    const events = virsh(t.rwUri, 'event', '--all', '--loop', '--timeout', '20');
+    await new Promise((r) => setTimeout(r, 1000));
+    await virsh(t.rwUri, 'define', file);
+    await virsh(t.rwUri, 'start', 'ev1');
+    await virsh(t.rwUri, 'destroy', 'ev1');
+    await virsh(t.rwUri, 'undefine', 'ev1');
+    const out = (await events).stdout;
+    expect(out).toContain("event 'lifecycle' for domain 'ev1': Defined Added");
+    expect(out).toContain("event 'lifecycle' for domain 'ev1': Started Booted");
+    expect(out).toContain("event 'lifecycle' for domain 'ev1': Stopped Destroyed");
+    expect(out).toContain("event 'lifecycle' for domain 'ev1': Undefined Removed");
+  });
+});

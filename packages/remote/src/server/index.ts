@@ -1,0 +1,11 @@
+export {
+  type AuthMethod,
+  type CallContext,
+  type HandleOptions,
+  type Procedure,
+  type Program,
+  type ReplyBody,
+  Server,
+  ServerClient,
+  type ServerOptions,
+} from './server.js';

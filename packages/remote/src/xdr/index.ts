@@ -1,0 +1,1 @@
+export { XDR_UNBOUNDED, XdrError, XdrReader, XdrWriter } from './xdr.js';
