@@ -63,7 +63,7 @@ export interface HelperMessage {
 const startsWithAny = (path: string, list: readonly string[]) => list.some((p) => path.startsWith(p));
 
 /**
- * valid_path(): `blocked` for a quote, a relative path, or a restricted prefix (read-only ones are
+ * valid_path(): `blocked` for a quote, a control character, a relative path, or a restricted prefix (read-only ones are
  * let through when `readonly`). A missing path only warns.
  */
 export async function checkPath(
@@ -73,6 +73,9 @@ export async function checkPath(
   messages: HelperMessage[],
 ): Promise<'ok' | 'blocked'> {
   if (path.includes('"')) return 'blocked';
+  // Beyond libvirt: a line break or other control character would end the rule early and let the
+  // rest of the path become rules of its own.
+  if (/[\x00-\x1f\x7f]/.test(path)) return 'blocked';
   if (!path.startsWith('/')) return 'blocked';
   if (!(await fs.exists(path))) {
     messages.push({ level: 'warning', text: 'path does not exist, skipping file type checks' });

@@ -94,6 +94,20 @@ interface Ffi {
   address(b: Buffer): bigint;
 }
 
+/**
+ * BPF_PROG_LOAD fails with EAGAIN when a signal reaches the loading thread while the verifier
+ * works (a SIGCHLD of another QEMU, when many start at once): libbpf loads again, up to 5 times.
+ */
+export function retryOnEagain<T>(load: () => T, attempts = 5): T {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return load();
+    } catch (e) {
+      if (attempt >= attempts || (e as NodeJS.ErrnoException).errno !== osConstants.errno.EAGAIN) throw e;
+    }
+  }
+}
+
 let ffi: Ffi | undefined;
 
 function loadFfi(): Ffi {
@@ -202,7 +216,7 @@ export function koffiBpf(): BpfOps {
           a.writeBigUInt64LE(f.address(log), 32);
         }
         a.write('qvirt_devices', 48, 'latin1'); // prog_name[16]
-        return bpf(BPF_PROG_LOAD, a, 'failed to load cgroup BPF prog');
+        return retryOnEagain(() => bpf(BPF_PROG_LOAD, a, 'failed to load cgroup BPF prog'));
       };
       try {
         return load();

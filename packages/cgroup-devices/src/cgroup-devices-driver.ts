@@ -177,6 +177,15 @@ const createCgroupDevicesDriver = (options: CgroupDevicesOptions, host: HostPort
       state = { cgroup: g.cgroup, path: g.path, filtering: true, pendingRemoval: false };
       domains.set(key(def), state);
     }
+    // A QEMU that was just killed can still be listed while its threads exit: give it a moment
+    // before deciding the group is in use (libvirt's virCgroupRemove retries the same way).
+    for (
+      let i = 0;
+      i < 20 && (await host.exists(state.cgroup.dir)) && (await state.cgroup.populated());
+      i++
+    ) {
+      await new Promise((r) => setTimeout(r, 25));
+    }
     if ((await host.exists(state.cgroup.dir)) && (await state.cgroup.populated())) {
       state.pendingRemoval = true;
       return;

@@ -82,6 +82,23 @@ describe('definitions', () => {
     expect(d.getXMLDesc('a')).toContain('32768');
   });
 
+  it('two concurrent defines of one name: one wins, the other is refused (found by tools/stress)', async () => {
+    const root = makeRoot();
+    const d = await openDriver(root);
+    const xml = guestXml(root, 'g1');
+    const [a, b] = await Promise.allSettled([
+      d.defineXML(xml.replace('<name>', '<uuid>c7a5fdbd-edaf-9455-926a-d65c16db1801</uuid><name>')),
+      d.defineXML(xml.replace('<name>', '<uuid>c7a5fdbd-edaf-9455-926a-d65c16db1802</uuid><name>')),
+    ]);
+    expect(a).toMatchObject({ status: 'fulfilled' });
+    expect(b).toMatchObject({ status: 'rejected' });
+    expect((b as PromiseRejectedResult).reason.message).toBe(
+      "operation failed: domain 'g1' already exists with uuid c7a5fdbd-edaf-9455-926a-d65c16db1801",
+    );
+    expect(d.listDomains()).toHaveLength(1);
+    expect((await openDriver(root)).find('g1')?.uuid).toBe('c7a5fdbd-edaf-9455-926a-d65c16db1801');
+  });
+
   it('refuses bad XML and a missing emulator at define', async () => {
     const root = makeRoot();
     const d = await openDriver(root);

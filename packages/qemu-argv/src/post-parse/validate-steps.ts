@@ -29,6 +29,7 @@ import {
   checkDuplicateControllers,
   checkFirmwareFeatures,
   checkMemorySize,
+  checkName,
   checkNumaCells,
   checkNumatune,
   checkSeclabels,
@@ -41,6 +42,7 @@ import {
  * two problems reports the one libvirt reports.
  */
 export const PARSE_VALIDATE_STEPS: PostParseStep[] = [
+  checkName,
   checkSeclabels,
   checkNumaCells,
   checkNumatune,

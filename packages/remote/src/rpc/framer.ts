@@ -1,8 +1,12 @@
+import { VirError } from '@qvirt/core';
 import { MESSAGE_HEADER_MAX, MESSAGE_LEN_MAX, MESSAGE_MAX } from './constants.js';
 
 /** A length word no packet can have: libvirt closes the connection on it. */
-export class FramingError extends Error {
+export class FramingError extends VirError {
   override readonly name = 'FramingError';
+  constructor(message: string) {
+    super('RPC', 'rpc', message);
+  }
 }
 
 /**

@@ -1,3 +1,5 @@
+import { VirError } from '@qvirt/core';
+
 /**
  * XDR (RFC 4506) as libvirt's rpcgen-generated code uses it: big-endian 4-byte units, strings and
  * opaques padded to 4 bytes, `hyper` as 64-bit two's complement, optional values (`T *`) as a bool
@@ -8,8 +10,12 @@
  */
 
 /** Malformed or out-of-bounds XDR. */
-export class XdrError extends Error {
+/** Bytes that do not decode as the XDR expected: libvirt's RPC error domain. */
+export class XdrError extends VirError {
   override readonly name = 'XdrError';
+  constructor(message: string) {
+    super('RPC', 'rpc', message);
+  }
 }
 
 /** An unbounded maximum (`string<>`, `opaque<>`): XDR's limit of 2^32 - 1. */

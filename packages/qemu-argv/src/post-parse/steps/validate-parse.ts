@@ -12,6 +12,18 @@ function numaCells(def: DomainDef) {
   return def.cpu?.numa?.cell ?? [];
 }
 
+/**
+ * The name becomes part of file names (`NAME.xml`, `domain-ID-NAME/`, `NAME.log`): no `/` (as
+ * libvirt refuses it for every other object it stores by name), and not `.` or `..`, so that no
+ * path made of it leaves its directory.
+ */
+export function checkName(def: DomainDef): void {
+  const name = def.name;
+  if (name === undefined) return;
+  if (name.includes('/')) throw xmlError(`name ${name} cannot contain '/'`);
+  if (name === '.' || name === '..') throw xmlError(`name ${name} is not a valid domain name`);
+}
+
 /** Domain and device `<seclabel>`s: one label per security model (virSecurityLabelDefsParseXML). */
 export function checkSeclabels(def: DomainDef): void {
   const labels = def.seclabel ?? [];

@@ -26,6 +26,15 @@ describe('define-time validation', () => {
     expect(refusal(domain({}))).toBeUndefined();
   });
 
+  it('refuses a name that would make a path outside its directory (found by the injection tests)', () => {
+    const named = (name: string) => domain({}).replace('<name>v</name>', `<name>${name}</name>`);
+    expect(refusal(named('../../../../etc/shadow'))).toBe(
+      "XML error: name ../../../../etc/shadow cannot contain '/'",
+    );
+    expect(refusal(named('..'))).toBe('XML error: name .. is not a valid domain name');
+    expect(refusal(named('a,b..c'))).toBeUndefined();
+  });
+
   it('refuses per-device boot order together with <os><boot>', () => {
     const xml = domain({
       os: "<boot dev='hd'/>",
