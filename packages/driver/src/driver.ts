@@ -837,9 +837,26 @@ export class QemuDriver {
           `Cannot execute QEMU binary ${commandLine.binary}: ${errnoText(spawnError)}`,
         );
       }
+      // qemuProcessLaunch: "Writing early domain status to disk" once the pid is known and
+      // before labelling, so a driver killed from here on finds the run at its next start and
+      // rolls the labels back (the pid is the launch chain's until QEMU is exec'd in its place).
+      // Labelling runs while the chain builds its namespace and private /dev: both must be done
+      // before QEMU is exec'd, neither needs the other, and doing them together shortens a start.
+      const labelling = (async () => {
+        obj.proc = { pid: child.pid!, monitorPath, startTime, libDir, logFile, commandLine };
+        obj.live = withAliases({ ...def, id });
+        obj.id = id;
+        await writeFileAtomic(pidFile, `${child.pid}\n`, { mode: 0o644 });
+        this.#setState(obj, 'paused', 'starting up');
+        await this.#saveStatus(obj);
+        await this.security.setAllLabel(def, {}, child.pid);
+        obj.security!.labelled = true;
+      })();
       try {
         await launchHandle.ready();
       } catch {
+        // whatever labelling did is rolled back by the failure path, once it has finished
+        await labelling.catch(() => {});
         if (!exitInfo) await Promise.race([obj.childExit, sleep(1000)]);
         const why = await logTail(logFile, logStart);
         throw new VirError(
@@ -848,19 +865,7 @@ export class QemuDriver {
           `internal error: process exited while starting QEMU: ${why || describeExit(exitInfo)}`,
         );
       }
-      // qemuProcessLaunch: "Writing early domain status to disk" once the pid is known and
-      // before labelling, so a driver killed from here on finds the run at its next start and
-      // rolls the labels back (the pid is the launch chain's until QEMU is exec'd in its place).
-      obj.proc = { pid: child.pid, monitorPath, startTime, libDir, logFile, commandLine };
-      obj.live = withAliases({ ...def, id });
-      obj.id = id;
-      await writeFileAtomic(pidFile, `${child.pid}\n`, { mode: 0o644 });
-      this.#setState(obj, 'paused', 'starting up');
-      await this.#saveStatus(obj);
-      // In the handshake window: the process is there (pid known, namespace made), QEMU is not
-      // exec'd yet. Label everything it opens, then let it go.
-      await this.security.setAllLabel(def, {}, child.pid);
-      obj.security.labelled = true;
+      await labelling;
       await this.#options.startPhaseHook?.('labelled', { name, pid: child.pid });
       launchHandle.proceed();
       await this.#options.startPhaseHook?.('spawned', { name, pid: child.pid });

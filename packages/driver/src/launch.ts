@@ -14,7 +14,7 @@
  * does. Every step fails loudly (`set -e`): its message lands in the domain log.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import type { LaunchSpec } from '@qvirt/core';
 
 export type { LaunchDevNode, LaunchPrivateDev, LaunchSpec } from '@qvirt/core';
@@ -63,6 +63,21 @@ export function setprivArgs(spec: LaunchSpec): string[] {
   return a;
 }
 
+/** Whether the host's node at the same path is the device asked for (so it can be copied). */
+function hostNodeMatches(n: { path: string; kind: 'c' | 'b'; major: number; minor: number }): boolean {
+  try {
+    const st = statSync(n.path);
+    if (n.kind === 'c' ? !st.isCharacterDevice() : !st.isBlockDevice()) return false;
+    // glibc's dev_t layout (gnu_dev_major / gnu_dev_minor)
+    const rdev = BigInt(st.rdev);
+    const major = Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn));
+    const minor = Number((rdev & 0xffn) | ((rdev >> 12n) & ~0xffn));
+    return major === n.major && minor === n.minor;
+  } catch {
+    return false;
+  }
+}
+
 /** The script run in the new mount namespace: build the private /dev, then exec the rest ("$@"). */
 export function privateDevScript(spec: LaunchSpec): string {
   const dev = spec.privateDev!;
@@ -71,16 +86,27 @@ export function privateDevScript(spec: LaunchSpec): string {
     `T=$(${tool('mktemp')} -d /tmp/qvirt-dev.XXXXXX)`,
     `${tool('mount')} -t tmpfs -o mode=755,size=65536k,nosuid devfs "$T"`,
   ];
+  // Nodes the host has as asked are copied in one `cp -a` and fixed up with one chown/chmod per
+  // owner and mode; the rest are made with mknod. Every process here delays QEMU's start.
+  const copied: string[] = [];
+  const owners = new Map<string, string[]>();
+  const modes = new Map<string, string[]>();
   for (const n of dev.nodes) {
     const rel = n.path.replace(/^\/dev\/?/, '');
     if (rel === '' || rel.split('/').includes('..')) throw new Error(`invalid device path '${n.path}'`);
     const parent = rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '';
     if (parent) lines.push(`${tool('mkdir')} -p "$T"/${sq(parent)}`);
-    lines.push(
-      `${tool('mknod')} -m ${(n.mode & 0o7777).toString(8)} "$T"/${sq(rel)} ${n.kind} ${n.major} ${n.minor}`,
-      `${tool('chown')} ${n.uid}:${n.gid} "$T"/${sq(rel)}`,
-    );
+    const target = `"$T"/${sq(rel)}`;
+    if (!parent && hostNodeMatches(n)) copied.push(sq(n.path));
+    else lines.push(`${tool('mknod')} ${target} ${n.kind} ${n.major} ${n.minor}`);
+    const owner = `${n.uid}:${n.gid}`;
+    owners.set(owner, [...(owners.get(owner) ?? []), target]);
+    const mode = (n.mode & 0o7777).toString(8);
+    modes.set(mode, [...(modes.get(mode) ?? []), target]);
   }
+  if (copied.length > 0) lines.push(`${tool('cp')} -a ${copied.join(' ')} "$T"/`);
+  for (const [owner, targets] of owners) lines.push(`${tool('chown')} ${owner} ${targets.join(' ')}`);
+  for (const [mode, targets] of modes) lines.push(`${tool('chmod')} ${mode} ${targets.join(' ')}`);
   for (const b of dev.binds) {
     const rel = b.replace(/^\/dev\/?/, '');
     if (rel === '' || rel.split('/').includes('..')) throw new Error(`invalid bind path '${b}'`);
