@@ -4,9 +4,8 @@
  */
 import { chmod, chown, mkdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { baseLaunchSpec, nodeHost, recordingHost } from '@qvirt/core';
+import { baseLaunchSpec, bootTimeSource, nodeHost, recordingHost } from '@qvirt/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { bootTimeSource } from './remember.js';
 import { domain, driver, fileDisk, QEMU_GID, QEMU_UID, tempDir } from './test-support/fixture.js';
 
 const host = nodeHost();

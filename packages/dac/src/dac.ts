@@ -19,7 +19,7 @@ import type {
   SecurityRestoreAllOptions,
   SecuritySetAllOptions,
 } from '@qvirt/core';
-import { imageChain, VirError } from '@qvirt/core';
+import { bootTimeSource, imageChain, VirError } from '@qvirt/core';
 import { formatIds, type Ids, parseOwnershipIds } from './ids.js';
 import { ownership } from './ownership.js';
 import {
@@ -41,7 +41,7 @@ import {
   type SetItem,
 } from './plan.js';
 import { buildPrivateDev } from './private-dev.js';
-import { bootTimeSource, rememberStore } from './remember.js';
+import { rememberStore } from './remember.js';
 import { checkTraversal, type TraverseTarget } from './traverse.js';
 
 export const DRIVER_NAME = 'dac';

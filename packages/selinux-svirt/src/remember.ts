@@ -35,44 +35,6 @@ function xattrError(op: string, name: string, path: string, err: unknown): VirEr
   );
 }
 
-/** virHostGetBootTime, computed once per process. */
-export function bootTimeSource(host: Pick<HostPort, 'readFile' | 'exec'>, now: () => number = Date.now) {
-  let cached: Promise<string> | undefined;
-  return (): Promise<string> => {
-    cached ??= (async () => {
-      try {
-        const dump = await host.exec('utmpdump', ['/var/run/utmp']);
-        for (const line of dump.code === 0 ? dump.stdout.split('\n') : []) {
-          const f = [...line.matchAll(/\[([^\]]*)\]/g)].map((m) => m[1]!.trim());
-          if (f[0] !== '2') continue;
-          const when = Date.parse((f.at(-1) ?? '').replace(',', '.'));
-          if (Number.isFinite(when) && when > 0) return String(Math.floor(when / 1000));
-        }
-      } catch {
-        // no utmpdump
-      }
-      try {
-        const btime = /^btime (\d+)$/m.exec(await host.readFile('/proc/stat'))?.[1];
-        if (btime !== undefined) return btime;
-      } catch {
-        // no /proc/stat
-      }
-      try {
-        const up = Number((await host.readFile('/proc/uptime')).split(' ')[0]);
-        return String(Math.round(Math.floor(now() / 1000) - up));
-      } catch (err) {
-        cached = undefined;
-        throw new VirError(
-          'SYSTEM_ERROR',
-          'security',
-          `Unable to get host boot time: ${(err as Error).message}`,
-        );
-      }
-    })();
-    return cached;
-  };
-}
-
 export interface RememberStore {
   /** virSecuritySetRememberedLabel: record `label` for the first user; the new refcount. */
   set(path: string, label: string): Promise<number | typeof UNSUPPORTED>;

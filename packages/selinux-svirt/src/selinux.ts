@@ -23,7 +23,13 @@ import type {
   SecurityRestoreAllOptions,
   SecuritySetAllOptions,
 } from '@qvirt/core';
-import { chardevSeclabelFor, diskImageSource, domainSeclabelFor, VirError } from '@qvirt/core';
+import {
+  bootTimeSource,
+  chardevSeclabelFor,
+  diskImageSource,
+  domainSeclabelFor,
+  VirError,
+} from '@qvirt/core';
 import { contextAddRange, contextRange, genNewContext, parseContext } from './context.js';
 import {
   deviceRelabel,
@@ -48,7 +54,7 @@ import {
   policyContextsDir,
   type VirtContexts,
 } from './policy.js';
-import { bootTimeSource, MODEL, rememberStore } from './remember.js';
+import { MODEL, rememberStore } from './remember.js';
 
 export const DRIVER_NAME = 'selinux';
 

@@ -1,3 +1,4 @@
+export { bootTimeSource, utmpdumpBootTime } from './boot-time.js';
 export * from './driver.js';
 export * from './host.js';
 export * from './labels.js';
