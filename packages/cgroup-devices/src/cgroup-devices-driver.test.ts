@@ -210,6 +210,7 @@ describe.skipIf(!isRoot || !hasV2 || !canBpf)(
       const first = cgroupDevicesDriver(options(), nodeHost());
       const s = spec();
       await first.domainSetSecurityChildProcessLabel!(def, s);
+      await first.domainSetSecurityAllLabel!(def, {});
       const qemu = spawnSleeper(s.cgroupPaths);
       try {
         await new Promise((r) => setTimeout(r, 100));
@@ -247,6 +248,7 @@ describe.skipIf(!isRoot || !hasV2 || !canBpf)(
       expect(s.cgroupPaths).toEqual([
         `${V2_UNIFIED}${partition}.partition/qemu-embed-9d1b4760-2-emb.qvirt-qemu`,
       ]);
+      await d.domainSetSecurityAllLabel!(def, {});
       await d.domainRestoreSecurityAllLabel!(def, {});
       expect(await nodeHost().exists(s.cgroupPaths[0]!)).toBe(false);
     });
@@ -255,10 +257,11 @@ describe.skipIf(!isRoot || !hasV2 || !canBpf)(
       const def = await domain(3, 'fails', blockDisk('/dev/qvirt-no-such-disk', 'vda'));
       const d = cgroupDevicesDriver(options(), nodeHost());
       const s = spec();
-      await expect(d.domainSetSecurityChildProcessLabel!(def, s)).rejects.toThrow(
+      // The launch spec learns the group's path; the group is only made when labelling.
+      await d.domainSetSecurityChildProcessLabel!(def, s);
+      await expect(d.domainSetSecurityAllLabel!(def, {})).rejects.toThrow(
         "Path '/dev/qvirt-no-such-disk' is not accessible: No such file or directory",
       );
-      expect(s.cgroupPaths).toEqual([]);
       expect(await nodeHost().exists(`${V2_UNIFIED}${partition}.partition/qemu-3-fails.qvirt-qemu`)).toBe(
         false,
       );
@@ -274,6 +277,7 @@ describe.skipIf(!isRoot || !hasV1Devices)('cgroup-devices driver, cgroup v1 by o
     const d = cgroupDevicesDriver(options({ backend: 'v1' }), nodeHost());
     const s = spec();
     await d.domainSetSecurityChildProcessLabel!(def, s);
+    await d.domainSetSecurityAllLabel!(def, {});
     const path = `${partition}.partition/qemu-9-v1-guest.qvirt-qemu`;
     expect(s.cgroupPaths).toEqual([`${V1_DEVICES}${path}`]);
     const expected = [...defaultAcl(), `b ${disk.major}:${disk.minor} r`, 'c 136:* rw'];
@@ -310,6 +314,7 @@ describe.skipIf(!isRoot || !hasV1Devices)('cgroup-devices driver, cgroup v1 by o
     const def = await domain(4, 'eperm', '');
     const d = cgroupDevicesDriver(options({ backend: 'v1', warn: (m) => warnings.push(m) }), host);
     await d.domainSetSecurityChildProcessLabel!(def, spec());
+    await d.domainSetSecurityAllLabel!(def, {});
     expect(warnings).toEqual(['Group devices ACL is not accessible, disabling filtering']);
     expect(d.domainDevicesCgroup(def)?.filtering).toBe(false);
     await d.domainRestoreSecurityAllLabel!(def, {});

@@ -2,12 +2,12 @@
  * The `cgroup-devices` security driver: libvirt 9.0's device cgroup (qemu_cgroup.c) expressed
  * with the security driver hooks.
  *
- * - `domainSetSecurityChildProcessLabel` makes the domain's cgroup, denies everything, allows
- *   what the domain needs (domain-acl.ts) and adds the group to the launch spec, so QEMU joins it
- *   before it is exec'd and is confined from its first instruction (libvirt sets the cgroup up
- *   in the forked child before exec, too).
- * - `domainSetSecurityAllLabel` does the same when it has not been done yet (a caller without a
- *   launch spec); otherwise it leaves the rules as they are.
+ * - `domainSetSecurityChildProcessLabel` adds the domain's group to the launch spec, so QEMU
+ *   joins it before it is exec'd and is confined from its first instruction (libvirt sets the
+ *   cgroup up in the forked child before exec, too).
+ * - `domainSetSecurityAllLabel` makes the group, denies everything and allows what the domain
+ *   needs (domain-acl.ts). The driver runs it in the launch handshake, before the chain joins the
+ *   group, so a start that fails earlier leaves nothing to clean up.
  * - `domainRestoreSecurityAllLabel` removes everything: v2 program detached, program and map
  *   closed, group removed. A group that still holds a process (a rollback while QEMU lives) is
  *   kept, still confining it, and removed by `domainReleaseSecurityLabel` or the next restore.
@@ -246,8 +246,10 @@ const createCgroupDevicesDriver = (options: CgroupDevicesOptions, host: HostPort
     },
 
     async domainSetSecurityChildProcessLabel(def, spec) {
-      const state = await setup(def);
-      if (state && !spec.cgroupPaths.includes(state.cgroup.dir)) spec.cgroupPaths.push(state.cgroup.dir);
+      // Only where QEMU will go: the group itself is made by SetAllLabel, which runs before the
+      // launch chain joins it, so a start that fails before labelling leaves no group behind.
+      const g = await groupOf(def);
+      if (g && !spec.cgroupPaths.includes(g.cgroup.dir)) spec.cgroupPaths.push(g.cgroup.dir);
     },
 
     async domainSetSecurityAllLabel(def) {

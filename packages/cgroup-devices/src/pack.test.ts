@@ -52,6 +52,7 @@ const driver = cgroupDevices(
 const def = parseDomainXML("<domain type='qemu' id='1'><name>alone</name><memory>1</memory><os><type>hvm</type></os></domain>", { live: true });
 const spec = baseLaunchSpec({ binary: 'qemu', args: [], env: [], cwd: '/', logFd: 2 });
 await driver.domainSetSecurityChildProcessLabel(def, spec);
+await driver.domainSetSecurityAllLabel(def, {});
 
 let bpf = 'skipped';
 if (process.getuid() === 0) bpf = JSON.stringify(koffiBpf().queryDevicePrograms('/sys/fs/cgroup/unified'));

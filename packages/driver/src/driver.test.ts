@@ -152,6 +152,17 @@ describe('real guests (TCG)', () => {
     await expect(d.destroy('g1')).rejects.toThrow('Requested operation is not valid: domain is not running');
   });
 
+  it('a pid file that cannot be written fails the start, not the process (found by tools/stress)', async () => {
+    const root = makeRoot();
+    const d = await openDriver(root);
+    await d.defineXML(guestXml(root, 'g1'));
+    // the atomic write's rename onto a non-empty directory fails, as a full or read-only run dir
+    mkdirSync(path.join(root, 'run/qemu/g1.pid/x'), { recursive: true });
+    await expect(d.start('g1')).rejects.toThrow();
+    expect(d.getState('g1').state).toBe('shutoff');
+    expect(pidsMentioning(root)).toEqual([]);
+  });
+
   it('kill -9 of QEMU is noticed as crashed', async () => {
     const root = makeRoot();
     const d = await openDriver(root);

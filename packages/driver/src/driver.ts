@@ -852,6 +852,9 @@ export class QemuDriver {
         await this.security.setAllLabel(def, {}, child.pid);
         obj.security!.labelled = true;
       })();
+      // awaited below; until then a failure (state directory full or read-only) must not be an
+      // unhandled rejection
+      labelling.catch(() => {});
       try {
         await launchHandle.ready();
       } catch {

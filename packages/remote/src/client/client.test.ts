@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -78,6 +78,15 @@ describe('session daemon on demand', () => {
     const env = { XDG_RUNTIME_DIR: `${dir}/other`, HOME: dir, LIBVIRT_AUTOSTART: '0' };
     await expect(RemoteClient.open('qemu:///session', { env })).rejects.toThrow(
       `Failed to connect socket to '${dir}/other/qvirt/libvirt-sock': No such file or directory`,
+    );
+  });
+
+  it("words any connect error as libvirt's strerror text, not the errno name", async () => {
+    // a path through a regular file: ENOTDIR (EACCES, as a non-root uid, is in tools/stress)
+    const sock = `${dir}/file/libvirt-sock`;
+    writeFileSync(`${dir}/file`, '');
+    await expect(RemoteClient.open(`qemu+unix:///system?socket=${sock}`)).rejects.toThrow(
+      `Failed to connect socket to '${sock}': Not a directory`,
     );
   });
 });

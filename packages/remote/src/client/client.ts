@@ -14,6 +14,7 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { getSystemErrorMap } from 'node:util';
 import { type ConnectionUri, parseConnectionUri, remoteName, VirError } from '@qvirt/core';
 import { Proc } from '../remote/procedures.js';
 import {
@@ -595,13 +596,10 @@ function connectUnix(p: string): Promise<net.Socket> {
 }
 
 function socketError(sock: string, err: unknown): VirError {
-  const code = (err as NodeJS.ErrnoException).code;
-  const why =
-    code === 'ENOENT'
-      ? 'No such file or directory'
-      : code === 'ECONNREFUSED'
-        ? 'Connection refused'
-        : String(code);
+  const { code, errno } = err as NodeJS.ErrnoException;
+  // strerror's text, as libvirt prints it ("Permission denied", not "EACCES")
+  const text = errno === undefined ? undefined : getSystemErrorMap().get(errno)?.[1];
+  const why = text ? `${text[0]!.toUpperCase()}${text.slice(1)}` : String(code);
   return new VirError('SYSTEM_ERROR', 'rpc', `Failed to connect socket to '${sock}': ${why}`);
 }
 
