@@ -78,7 +78,7 @@ function hostNodeMatches(n: { path: string; kind: 'c' | 'b'; major: number; mino
   }
 }
 
-/** The script run in the new mount namespace: build the private /dev, then exec the rest ("$@"). */
+/** The part of the launch script that builds the private /dev in the new mount namespace. */
 export function privateDevScript(spec: LaunchSpec): string {
   const dev = spec.privateDev!;
   const lines = [
@@ -115,7 +115,7 @@ export function privateDevScript(spec: LaunchSpec): string {
       `${tool('mount')} --bind ${sq(b)} "$T"/${sq(rel)}`,
     );
   }
-  lines.push(`${tool('mount')} --move "$T" /dev`, `${tool('rmdir')} "$T" 2>/dev/null || true`, 'exec "$@"');
+  lines.push(`${tool('mount')} --move "$T" /dev`, `${tool('rmdir')} "$T" 2>/dev/null || true`);
   return lines.join('\n');
 }
 
@@ -134,11 +134,11 @@ export function launchCommand(spec: LaunchSpec, options: LaunchOptions = {}): st
   const priv = setprivArgs(spec);
   let exec: string[] = [spec.binary, ...spec.args];
   if (priv.length > 0) exec = [tool('setpriv'), ...priv, '--', ...exec];
-  const stage: string[] = ['set -e'];
+  const stage: string[] = [];
   if (options.handshake) stage.push('echo ready >&3', 'read -r _go <&3', 'exec 3<&-');
   for (const p of spec.cgroupPaths) stage.push(`echo $$ > ${sq(`${p}/cgroup.procs`)}`);
-  if (stage.length > 1)
-    exec = [tool('sh'), '-c', [...stage, 'exec "$@"'].join('\n'), 'qvirt-launch', ...exec];
+  // One shell does it all (the private /dev, the handshake, joining the cgroups), then becomes
+  // setpriv and QEMU: every extra process here delays the guest's start.
   if (spec.privateDev) {
     exec = [
       tool('unshare'),
@@ -147,10 +147,12 @@ export function launchCommand(spec: LaunchSpec, options: LaunchOptions = {}): st
       'private',
       tool('sh'),
       '-c',
-      privateDevScript(spec),
-      'qvirt-ns',
+      [privateDevScript(spec), ...stage, 'exec "$@"'].join('\n'),
+      'qvirt-launch',
       ...exec,
     ];
+  } else if (stage.length > 0) {
+    exec = [tool('sh'), '-c', ['set -e', ...stage, 'exec "$@"'].join('\n'), 'qvirt-launch', ...exec];
   }
   return exec;
 }
