@@ -84,6 +84,8 @@ export function privateDevScript(spec: LaunchSpec): string {
   const lines = [
     'set -e',
     `T=$(${tool('mktemp')} -d /tmp/qvirt-dev.XXXXXX)`,
+    // if anything below fails, leave no mount point behind in the host's /tmp
+    `trap '${tool('umount')} "$T" 2>/dev/null; ${tool('rmdir')} "$T" 2>/dev/null' EXIT`,
     `${tool('mount')} -t tmpfs -o mode=755,size=65536k,nosuid devfs "$T"`,
   ];
   // Nodes the host has as asked are copied in one `cp -a` and fixed up with one chown/chmod per
@@ -115,7 +117,7 @@ export function privateDevScript(spec: LaunchSpec): string {
       `${tool('mount')} --bind ${sq(b)} "$T"/${sq(rel)}`,
     );
   }
-  lines.push(`${tool('mount')} --move "$T" /dev`, `${tool('rmdir')} "$T" 2>/dev/null || true`);
+  lines.push(`${tool('mount')} --move "$T" /dev`, `${tool('rmdir')} "$T" 2>/dev/null || true`, 'trap - EXIT');
   return lines.join('\n');
 }
 
