@@ -181,7 +181,7 @@ const createCgroupDevicesDriver = (options: CgroupDevicesOptions, host: HostPort
     // before deciding the group is in use (libvirt's virCgroupRemove retries the same way).
     for (
       let i = 0;
-      i < 20 && (await host.exists(state.cgroup.dir)) && (await state.cgroup.populated());
+      i < 80 && (await host.exists(state.cgroup.dir)) && (await state.cgroup.populated());
       i++
     ) {
       await new Promise((r) => setTimeout(r, 25));
