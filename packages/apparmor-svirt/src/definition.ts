@@ -3,31 +3,15 @@
  * The same checks in the same order, with the same messages: required elements first, then
  * libvirt's parser (`@qvirt/core`), then the name filter that keeps profile syntax out of names.
  */
-import { type DomainDef, parseDomainXML, parseXml, type XmlElement } from '@qvirt/core';
+import { type DomainDef, parseDomainXML, parseXml, VIRT_TYPES, type XmlElement } from '@qvirt/core';
 import type { HelperMessage } from './path-policy.js';
 
 /** Characters refused in a domain name (they would subvert the profile). */
 export const BAD_NAME_CHARS = '/[]{}?^,"*';
 
 const OS_TYPES = new Set(['hvm', 'xen', 'linux', 'exe', 'uml', 'xenpvh']);
-const VIRT_TYPES = new Set([
-  'none',
-  'qemu',
-  'kqemu',
-  'kvm',
-  'xen',
-  'lxc',
-  'uml',
-  'openvz',
-  'test',
-  'vmware',
-  'hyperv',
-  'vbox',
-  'phyp',
-  'parallels',
-  'bhyve',
-  'vz',
-]);
+/** libvirt's domain types (virDomainVirt), as core's parser knows them. */
+const VIRT_TYPE_NAMES = new Set<string>(VIRT_TYPES);
 
 export function validName(name: string): boolean {
   return name.length > 0 && ![...BAD_NAME_CHARS].some((c) => name.includes(c));
@@ -112,7 +96,7 @@ export function readDefinition(xml: string): DefinitionResult {
   const osType = childText(os, 'type');
   if (!osType) return fail('os.type is not defined');
   if (!OS_TYPES.has(osType)) return fail('unknown OS type');
-  if (!VIRT_TYPES.has(virtType)) return fail('unknown virtualization type');
+  if (!VIRT_TYPE_NAMES.has(virtType)) return fail('unknown virtualization type');
   // virDomainDefParseString (SKIP_SECLABEL | SKIP_VALIDATE, live: ids are kept).
   let def: DomainDef;
   try {
