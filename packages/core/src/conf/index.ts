@@ -35,4 +35,5 @@ export {
   readVirConfFile,
   serializeVirConf,
   VirConf,
+  virConfGet,
 } from './vir-conf.js';

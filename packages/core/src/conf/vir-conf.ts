@@ -543,3 +543,29 @@ class Parser {
     return value;
   }
 }
+
+/** One of libvirt's typed getters by its name in virconf.h (`int`, `bool`, `string_list`, …). */
+export function virConfGet(conf: VirConf, getter: string, key: string, compatString = false): unknown {
+  switch (getter) {
+    case 'int':
+      return conf.getInt(key);
+    case 'uint':
+      return conf.getUInt(key);
+    case 'llong':
+      return conf.getLLong(key);
+    case 'ullong':
+      return conf.getULLong(key);
+    case 'size_t':
+      return conf.getSizeT(key);
+    case 'ssize_t':
+      return conf.getSSizeT(key);
+    case 'bool':
+      return conf.getBool(key);
+    case 'string':
+      return conf.getString(key);
+    case 'string_list':
+      return conf.getStringList(key, compatString);
+    default:
+      throw new Error(`unknown getter '${getter}'`);
+  }
+}

@@ -9,7 +9,14 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import { errorLine, parseVirConf, serializeVirConf, type VirConf, type VirConfValue } from '@qvirt/core';
+import {
+  errorLine,
+  parseVirConf,
+  serializeVirConf,
+  type VirConf,
+  type VirConfValue,
+  virConfGet,
+} from '@qvirt/core';
 import type { CaseResult, ConformanceSet } from '../set.js';
 import { readJson, readText, setDir } from './corpus.js';
 
@@ -45,31 +52,6 @@ function plain(value: VirConfValue): unknown {
 function plainResult(v: unknown): unknown {
   if (typeof v === 'bigint') return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
   return v;
-}
-
-function runGetter(conf: VirConf, getter: string, key: string, compat: boolean): unknown {
-  switch (getter) {
-    case 'int':
-      return conf.getInt(key);
-    case 'uint':
-      return conf.getUInt(key);
-    case 'llong':
-      return conf.getLLong(key);
-    case 'ullong':
-      return conf.getULLong(key);
-    case 'size_t':
-      return conf.getSizeT(key);
-    case 'ssize_t':
-      return conf.getSSizeT(key);
-    case 'bool':
-      return conf.getBool(key);
-    case 'string':
-      return conf.getString(key);
-    case 'string_list':
-      return conf.getStringList(key, compat);
-    default:
-      throw new Error(`unknown getter '${getter}'`);
-  }
 }
 
 /** The first line where `got` and `want` differ, for a short reason. */
@@ -124,7 +106,7 @@ function typedValues(dir: string, c: ManifestCase): CaseResult {
     let got: unknown;
     let failure: unknown;
     try {
-      got = plainResult(runGetter(conf, g.getter, g.key, g.compat_string ?? false));
+      got = plainResult(virConfGet(conf, g.getter, g.key, g.compat_string ?? false));
     } catch (err) {
       failure = err;
     }

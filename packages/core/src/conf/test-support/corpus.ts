@@ -27,31 +27,7 @@ export function plain(value: VirConfValue): unknown {
   }
 }
 
-/** Runs one of virconftest's typed getters by name. */
-export function runGetter(conf: VirConf, getter: string, key: string, compatString = false): unknown {
-  switch (getter) {
-    case 'int':
-      return conf.getInt(key);
-    case 'uint':
-      return conf.getUInt(key);
-    case 'llong':
-      return conf.getLLong(key);
-    case 'ullong':
-      return conf.getULLong(key);
-    case 'size_t':
-      return conf.getSizeT(key);
-    case 'ssize_t':
-      return conf.getSSizeT(key);
-    case 'bool':
-      return conf.getBool(key);
-    case 'string':
-      return conf.getString(key);
-    case 'string_list':
-      return conf.getStringList(key, compatString);
-    default:
-      throw new Error(`unknown getter '${getter}'`);
-  }
-}
+export { virConfGet as runGetter } from '../vir-conf.js';
 
 /** A getter's result as plain JSON (bigint -> number when exact). */
 export function plainResult(v: unknown): unknown {

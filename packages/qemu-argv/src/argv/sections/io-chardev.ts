@@ -3,7 +3,7 @@
  * smartcard, redirdev, RNG or TPM (libvirt's qemuBuildChardevStr / qemuBuildChardevCommand), and
  * the `tls-creds-x509` object a TLS tcp chardev needs first.
  */
-import { type DomainDevices, VirError } from '@qvirt/core';
+import { CHARDEV_TYPES, type DomainDevices, VirError } from '@qvirt/core';
 import { add, type Build } from '../build.js';
 import { jsonProps, optsValue } from '../props.js';
 
@@ -171,19 +171,5 @@ export function addChardev(b: Build, spec: ChardevSpec, alias: string, opts: Cha
   add(b, '-chardev', chardevStr(b, spec, alias, opts));
 }
 
-const KNOWN = new Set([
-  'null',
-  'vc',
-  'pty',
-  'dev',
-  'file',
-  'pipe',
-  'stdio',
-  'udp',
-  'tcp',
-  'unix',
-  'spicevmc',
-  'spiceport',
-  'qemu-vdagent',
-  'dbus',
-]);
+/** virDomainChrType: core's one list. */
+const KNOWN = new Set<string>(CHARDEV_TYPES);
