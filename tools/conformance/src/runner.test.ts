@@ -63,6 +63,26 @@ describe('pnpm conformance', () => {
     expect(report['xml-roundtrip'][0].reason).toContain("Invalid PCI address slot='0x40', must be <= 0x1F");
   });
 
+  it('argv2xml reads an expected file with no <memballoon> as one written before libvirt had balloons', async () => {
+    const args =
+      '/usr/bin/qemu -M pc -m 64 -nographic -no-acpi -boot c -hda /dev/sda -net none -serial none -parallel none';
+    const body = (balloon: string) =>
+      "<domain type='qemu'><memory>65536</memory><os><type arch='i686' machine='pc'>hvm</type></os><devices>" +
+      "<emulator>/usr/bin/qemu</emulator><disk type='block' device='disk'><source dev='/dev/sda'/>" +
+      `<target dev='hda' bus='ide'/></disk>${balloon}</devices></domain>\n`;
+    corpus({
+      'argv2xml/old.args': args,
+      'argv2xml/old.xml': body(''),
+      'argv2xml/none.args': args,
+      'argv2xml/none.xml': body("<memballoon model='none'/>"),
+      // A file that states a virtio balloon is held to it: the line has none.
+      'argv2xml/virtio.args': args,
+      'argv2xml/virtio.xml': body("<memballoon model='virtio'/>"),
+    });
+    await main(['--dir', dir, '--set', 'argv2xml']);
+    expect(out).toEqual(['argv2xml: 2 passed, 1 failed']);
+  });
+
   it('says so when no set applies to the folder', async () => {
     expect(await main(['--dir', dir])).toBe(1);
     expect(out).toEqual([`ERR error: no conformance set applies to ${dir}`]);

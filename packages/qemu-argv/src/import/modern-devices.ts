@@ -9,6 +9,7 @@ import { chardevSpec, importChrDevice } from './modern-chardev.js';
 import { importDisk, virtioOptions } from './modern-storage.js';
 import {
   backend,
+  bad,
   bootIndex,
   kib,
   type ModernState,
@@ -176,7 +177,11 @@ function nic(s: ModernState, p: Obj): boolean {
   const net: Obj = { type: 'ethernet' };
   const nd = backend(s, s.netdevs, p.netdev);
   const np = nd ? propsOf(nd, 'type') : {};
-  if (p.mac !== undefined && p.mac !== '@MAC@') net.mac = { address: String(p.mac).toLowerCase() };
+  if (p.mac !== undefined) {
+    const mac = String(p.mac).toLowerCase();
+    if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(mac)) bad(`unable to parse mac address '${p.mac}'`);
+    net.mac = { address: mac };
+  }
   if (np.type === 'socket') {
     const [addr, port] = splitHostPort(String(np.connect ?? np.listen ?? np.mcast ?? np.udp ?? ':'));
     net.type = np.connect ? 'client' : np.listen ? 'server' : np.mcast ? 'mcast' : 'udp';

@@ -52,6 +52,10 @@
  * - hugepages of the system page size (4 KiB) are ordinary memory (`memory-backend-ram`);
  * - `<idmap>` is for container drivers; QEMU never sees it;
  * - `<qemu:capabilities>`: they change what libvirt emits, not what QEMU is given;
+ * - `<qemu:override>` properties as the device's JSON ends up: a `remove` and any value it
+ *   cancels leave no trace, and a property set twice keeps its last value;
+ * - a console of target type serial: it is serial port N itself (libvirt prints the serial's
+ *   source in its place), and the line has the port once, as the serial device;
  * - the balloon's `<stats period>`: set with `qom-set` over QMP after start;
  * - `<memoryBacking><source type='file'|'anonymous'>` when an access mode is given: libvirt
  *   backs RAM with `memory-backend-file` either way; `<allocation mode='ondemand'>` is the
@@ -113,6 +117,20 @@ const KVM_DEFAULT: Record<string, string> = {
   'dirty-ring': 'off',
 };
 
+/** `<qemu:override>` reduced to the properties the device's JSON ends up with, in that order. */
+function netOverrides(def: Obj): void {
+  const devs: Obj[] | undefined = def.qemuOverride?.device;
+  if (!devs) return;
+  for (const d of devs) {
+    const net = new Map<string, Obj>();
+    for (const p of (d.frontend?.property ?? []) as Obj[]) {
+      net.delete(p.name);
+      if (p.type !== 'remove') net.set(p.name, p);
+    }
+    if (d.frontend) d.frontend.property = [...net.values()];
+  }
+}
+
 /** The rules listed last in the header, one block each. */
 function hostSideRules(def: Obj): void {
   const devs: Obj = def.devices ?? {};
@@ -172,6 +190,7 @@ function hostSideRules(def: Obj): void {
   }
   delete def.idmap;
   delete def.qemuCapabilities;
+  netOverrides(def);
   if (devs.memballoon?.stats) delete devs.memballoon.stats;
   const mods: Obj[] = devs.memory ?? [];
   if (mods.length && typeof def.memory?.value === 'number') {
@@ -225,6 +244,10 @@ function hostSideRules(def: Obj): void {
   }
   for (const v of (devs.video ?? []) as Obj[]) if (v.model?.type === 'none') delete v.alias;
   for (const c of (devs.console ?? []) as Obj[]) if (c.target?.type === 'virtio') delete c.target.port;
+  if (devs.console) {
+    devs.console = (devs.console as Obj[]).filter((c) => c.target?.type !== 'serial');
+    if (devs.console.length === 0) delete devs.console;
+  }
 }
 
 /** Drive-addressed disks of one bus, put back in their places ordered by address. */

@@ -133,6 +133,49 @@ describe('modern syntax: nothing lost, malformed input named', () => {
     expect(warnings).toEqual(["unknown environment variable 'FOO', adding to the qemu namespace"]);
   });
 
+  it('keeps -device properties no importer reads as <qemu:override>, and they come back on export', () => {
+    const disk =
+      `-blockdev '{"driver":"file","filename":"/var/lib/x.img","node-name":"libvirt-1-storage"}' ` +
+      `-blockdev '{"node-name":"libvirt-1-format","read-only":false,"driver":"raw","file":"libvirt-1-storage"}' ` +
+      `-device '{"driver":"ide-hd","bus":"ide.0","unit":0,"drive":"libvirt-1-format","id":"ua-disk","p1":"v","p2":-3,"p3":7,"p4":true}'`;
+    const { def, warnings } = domxmlFromNative(`${HEAD} ${disk} -display none`);
+    expect(def.qemuOverride?.device).toEqual([
+      {
+        alias: 'ua-disk',
+        frontend: {
+          property: [
+            { name: 'p1', type: 'string', value: 'v' },
+            { name: 'p2', type: 'signed', value: '-3' },
+            { name: 'p3', type: 'unsigned', value: '7' },
+            { name: 'p4', type: 'bool', value: 'true' },
+          ],
+        },
+      },
+    ]);
+    expect(warnings).toEqual(["device 'ua-disk': properties 'p1', 'p2', 'p3', 'p4' kept as <qemu:override>"]);
+    const words = commandLineWords(domxmlToCommandLine(formatDomainXML(def), referenceContext()));
+    expect(words.find((w) => w.includes('"ua-disk"'))).toContain('"p1":"v","p2":-3,"p3":7,"p4":true');
+  });
+
+  it('does not keep properties libvirt derives (an alias, a SCSI device_id, xhci p3, a vhost fd)', () => {
+    const { def, warnings } = domxmlFromNative(
+      `${HEAD} -device '{"driver":"qemu-xhci","p2":15,"p3":15,"id":"usb","bus":"pci.0","addr":"0x2"}' ` +
+        `-device '{"driver":"vhost-vsock-pci","id":"vsock0","guest-cid":4,"vhostfd":"-1","bus":"pci.0","addr":"0x3"}' -display none`,
+    );
+    expect(def.qemuOverride).toBeUndefined();
+    expect(warnings).toEqual([]);
+  });
+
+  it('refuses a NIC with a malformed MAC address, naming it', () => {
+    expect(
+      errorOf(() =>
+        domxmlFromNative(
+          `${HEAD} -netdev user,id=hostnet0 -device '{"driver":"e1000","netdev":"hostnet0","id":"net0","mac":"@MAC@"}'`,
+        ),
+      ),
+    ).toContain("unable to parse mac address '@MAC@'");
+  });
+
   it('refuses bad JSON in -device, naming the word', () => {
     const msg = errorOf(() => domxmlFromNative(`${HEAD} -device '{"driver":"e1000",'`));
     expect(msg).toContain(`invalid JSON in '-device {"driver":"e1000",'`);
@@ -283,6 +326,21 @@ describe('nativeRoundtripView: settings the line cannot carry', () => {
     expect(v.devices.disk[0].iotune).toBeUndefined();
     expect(v.devices.watchdog[0].action).toBe('pause');
     expect(v.devices.memballoon.stats).toBeUndefined();
+  });
+
+  it('reduces <qemu:override> to the properties the JSON ends up with and drops serial consoles', () => {
+    const v = view(
+      `<domain type='kvm' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'><name>v</name><memory>131072</memory>` +
+        `<os><type arch='x86_64' machine='pc'>hvm</type></os><devices><emulator>/usr/bin/qemu-system-x86_64</emulator>` +
+        `<serial type='pty'><target type='pci-serial'/></serial><console type='pty'><target type='serial'/></console></devices>` +
+        `<qemu:override><qemu:device alias='ua-x'><qemu:frontend>` +
+        `<qemu:property name='a' type='string' value='1'/><qemu:property name='b' type='bool' value='true'/>` +
+        `<qemu:property name='a' type='string' value='2'/><qemu:property name='b' type='remove'/>` +
+        `</qemu:frontend></qemu:device></qemu:override></domain>`,
+    );
+    expect(v.qemuOverride.device[0].frontend.property).toEqual([{ name: 'a', type: 'string', value: '2' }]);
+    expect(v.devices.console).toBeUndefined();
+    expect(v.devices.serial).toHaveLength(1);
   });
 
   it('keeps a shared access mode domain-wide and aligns memory modules as QEMU gets them', () => {

@@ -21,6 +21,7 @@ import {
 import { importGuestfwd, importSerialOption } from './modern-chardev.js';
 import { importDevice } from './modern-devices.js';
 import { finishHead, headOption } from './modern-head.js';
+import { keepUnreadProps, watchProps } from './modern-overrides.js';
 import { importSdDrive } from './modern-storage.js';
 import {
   fallback,
@@ -166,7 +167,9 @@ export function importModernArgv(argv: SplitArgv): ModernImportResult {
   }
   for (const opt of opts) {
     if (opt.name === '-device' && opt.value !== undefined) {
-      if (!importDevice(s, opt)) fallback(s, opt, 'unknown QEMU device');
+      const read = watchProps(opt);
+      if (importDevice(s, opt)) keepUnreadProps(s, opt, read);
+      else fallback(s, opt, 'unknown QEMU device');
       continue;
     }
     if (BACKENDS[opt.name]) {

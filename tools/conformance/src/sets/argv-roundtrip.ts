@@ -1,8 +1,10 @@
 /**
  * `argv-roundtrip`: domxml-from-native for the modern syntax libvirt 9.0 emits. For every
  * `xml2argv` case whose export we pass (our words equal `NAME.argv.json`), importing the expected
- * words (placeholders such as `@FD@` and `@MAC@` left as they are) must give the model of the
- * case's XML after libvirt's defaults: `canonicalizeDomain(parseDomainXML(NAME.xml))`.
+ * words must give the model of the case's XML after libvirt's defaults:
+ * `canonicalizeDomain(parseDomainXML(NAME.xml))`. A word with a placeholder (`@MAC@`, `@FD@`, …)
+ * stands for a value made when it was printed; it is filled with the value our export printed for
+ * the same model (which matched the placeholder), so a generated MAC is the model's own.
  *
  * Both sides go through the same post-parse (the import says only what the command line says, so
  * libvirt's defaults fill the rest, as they did for the XML), then through `nativeRoundtripView`,
@@ -25,15 +27,22 @@ import {
 } from '@qvirt/qemu-argv';
 import type { CaseResult, ConformanceSet } from '../set.js';
 import { caseNames, readJson, readText } from './corpus.js';
-import { matchesWithPlaceholders } from './placeholders.js';
+import { hasPlaceholder, matchesWithPlaceholders } from './placeholders.js';
 import { familyOf } from './xml2xml.js';
 
 function normalise(word: string): string {
   return word.startsWith('PATH=') ? 'PATH=/usr/bin:/bin' : word;
 }
 
-/** The case's canonical model, or undefined when our export does not pass it (not eligible). */
-function eligible(dir: string, name: string, expected: string[]): DomainDef | undefined {
+/**
+ * The case's canonical model and the expected words with placeholders filled from our export, or
+ * undefined when our export does not pass the case (not eligible).
+ */
+function eligible(
+  dir: string,
+  name: string,
+  expected: string[],
+): { def: DomainDef; words: string[] } | undefined {
   try {
     const ctx = referenceContext();
     const def = canonicalizeDomain(
@@ -45,7 +54,7 @@ function eligible(dir: string, name: string, expected: string[]): DomainDef | un
     for (let i = 0; i < words.length; i++) {
       if (!matchesWithPlaceholders(expected[i]!, words[i]!)) return undefined;
     }
-    return def;
+    return { def, words: expected.map((w, i) => (hasPlaceholder(w) ? words[i]! : w)) };
   } catch {
     return undefined;
   }
@@ -88,8 +97,8 @@ export const argvRoundtripSet: ConformanceSet = {
       const file = path.join(dir, `${name}.argv.json`);
       if (!existsSync(file)) continue;
       const words = readJson<string[]>(file);
-      const canonical = eligible(dir, name, words);
-      if (canonical) out.push(check(name, canonical, words));
+      const ok = eligible(dir, name, words);
+      if (ok) out.push(check(name, ok.def, ok.words));
     }
     return out;
   },

@@ -15,6 +15,7 @@ const KINDS: Record<string, string> = {
 const PLACEHOLDER = /@(?:UUID|GENID|MAC|FD|TIMESTAMP|SECRET_DATA|SECRET_IV|N)@/g;
 
 export function hasPlaceholder(expected: string): boolean {
+  PLACEHOLDER.lastIndex = 0;
   return PLACEHOLDER.test(expected);
 }
 
