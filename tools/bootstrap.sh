@@ -8,10 +8,12 @@ PNPM_VERSION=12.4.2
 # Debian packages qvirt uses at run time or in its tests, with a command (or a file) that shows
 # each is there. libvirt-clients, python3-libvirt, openssh-server, sasl2-bin, libsasl2-modules,
 # gnutls-bin and openssl are test dependencies: real virsh and libvirt-python against qvirtd,
-# sshd on loopback, SASL and TLS with certificates the tests make.
+# sshd on loopback, SASL and TLS with certificates the tests make. ovmf brings UEFI and its QEMU
+# firmware descriptors, which `<os firmware='efi'>` selects from (the corpus host had them too).
 declare -A PACKAGES=(
   [qemu-system-x86]=qemu-system-x86_64
   [qemu-utils]=qemu-img
+  [ovmf]=/usr/share/qemu/firmware/60-edk2-x86_64.json
   [attr]=getfattr
   [apparmor]=apparmor_parser
   [util-linux]=setpriv

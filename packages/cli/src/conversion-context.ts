@@ -1,11 +1,13 @@
 /**
  * The context conversions run in for a connection: the instance's directory layout and qemu.conf,
  * and the QEMU description (the checked-in QEMU 7.2 snapshot until the host prober supplies a
- * live one). `QVIRT_LAYOUT=libvirt` converts with libvirt's own directories, as the conformance
+ * live one), and the host's QEMU firmware descriptors for `<os firmware=…>` (read when a domain
+ * needs them). `QVIRT_LAYOUT=libvirt` converts with libvirt's own directories, as the conformance
  * corpus was made.
  */
 import { homedir } from 'node:os';
 import { defaultUri, loadQemuConf, parseConnectionUri } from '@qvirt/core';
+import { readFirmwareDescriptors, readHostDescription } from '@qvirt/host-prober';
 import {
   type DirLayout,
   embedLayout,
@@ -44,5 +46,9 @@ export async function conversionContext(session: Session): Promise<QemuContext> 
     domainId: -1,
     purpose: 'native',
     path: session.env.PATH ?? '/usr/bin:/bin',
+    // qemuFirmwareFillDomain reads the host's descriptors when a domain asks for autoselection
+    firmwares: () => readFirmwareDescriptors({ privileged, env: session.env, home: homedir() }),
+    // the host's NUMA nodes and CPU, which domxml-to-native checks against as libvirt does
+    host: readHostDescription(),
   };
 }

@@ -1,3 +1,4 @@
+export * from './capabilities/index.js';
 export * from './conf/index.js';
 export * from './domain/index.js';
 export * from './errors.js';

@@ -2,8 +2,9 @@
  * The `dac` security driver: libvirt 9.0's src/security/security_dac.c as a qvirt plugin.
  * QEMU runs as qemu.conf's `user`:`group` (or a domain's static `<seclabel model='dac'>`), with
  * that user's supplementary groups; what it must open is chowned to it before it starts and
- * given back when it stops. Owners are remembered in libvirt's xattrs (remember.ts), chown
- * follows libvirt's rules (ownership.ts), the paths come from the definition (plan.ts).
+ * given back when it stops. Owners are remembered in libvirt's xattrs (core's rememberStore),
+ * chown follows libvirt's rules (ownership.ts), the paths come from core's path plan
+ * (domainSecurityPaths) and become chowns in plan.ts.
  */
 import type {
   DomainDef,
@@ -19,47 +20,40 @@ import type {
   SecurityRestoreAllOptions,
   SecuritySetAllOptions,
 } from '@qvirt/core';
-import { bootTimeSource, imageChain, VirError } from '@qvirt/core';
+import {
+  chardevSecurityPaths,
+  defaultQemuConf,
+  diskImageSource,
+  domainChardevs,
+  domainSecurityPaths,
+  hostdevNodes,
+  imageChain,
+  nvramImage,
+  type RememberStoreOptions,
+  rememberStore,
+  renderNodes,
+  type SecurityPath,
+  VirError,
+} from '@qvirt/core';
 import { formatIds, type Ids, parseOwnershipIds } from './ids.js';
 import { ownership } from './ownership.js';
 import {
-  chardevRestoreItems,
-  chardevSetItems,
+  chardevItem,
   dacSeclabel,
-  domainChardevs,
-  domainImages,
   graphicsSockets,
-  hostdevNodes,
   imageRestoreItems,
   imageSetItems,
   MODEL,
-  nvramImage,
-  osFiles,
   type RestoreItem,
   relabelOf,
-  renderNodes,
   type SetItem,
 } from './plan.js';
 import { buildPrivateDev } from './private-dev.js';
-import { rememberStore } from './remember.js';
 import { checkTraversal, type TraverseTarget } from './traverse.js';
 
 export const DRIVER_NAME = 'dac';
 
-/** libvirt 9.0's defaultDeviceACL (qemu_cgroup.c), when no qemu.conf is given. */
-const LIBVIRT_DEVICE_ACL = [
-  '/dev/null',
-  '/dev/full',
-  '/dev/zero',
-  '/dev/random',
-  '/dev/urandom',
-  '/dev/ptmx',
-  '/dev/kvm',
-];
-
-export interface DacOptions extends SecurityDriverOptions {
-  /** qemu.conf `remember_owner`; defaults to `conf.rememberOwner`. */
-  rememberOwner?: boolean;
+export interface DacOptions extends SecurityDriverOptions, Pick<RememberStoreOptions, 'rememberOwner'> {
   /** Skip the pre-flight directory traversal check (default: check). */
   checkTraversal?: boolean;
   /** Where informational messages go (tolerated chown failures, …); default: dropped. */
@@ -74,10 +68,9 @@ export default function dac(options: DacOptions, host: HostPort): SecurityDriver
   const baseLabel = formatIds({ uid: user, gid: group });
   const dynamicOwnership = options.dynamicOwnership;
   const mountNamespace = options.mountNamespace;
-  const remember = options.rememberOwner ?? options.conf?.rememberOwner ?? false;
   const onInfo = options.onInfo ?? (() => {});
-  const bootTime = bootTimeSource(host);
-  const store = rememberStore(host, MODEL, bootTime);
+  const store = rememberStore(MODEL, host, options);
+  const remember = store.enabled;
   const own = ownership(host, store, onInfo);
 
   // One relabel at a time: the xattr refcount read-modify-write must not interleave between two
@@ -151,49 +144,56 @@ export default function dac(options: DacOptions, host: HostPort): SecurityDriver
     if (errors.length > 1) throw new VirError('OPERATION_FAILED', 'security', errors.join('; '));
   }
 
-  /** What SetAllLabel chowns, in libvirt's order (disks, hostdevs, chardevs, nvram, os files). */
-  async function setPlan(def: DomainDef, chardevStdioLogd: boolean): Promise<Resolved[]> {
+  /**
+   * What SetAllLabel chowns, from core's path plan. Not done by this driver yet (README): inputs,
+   * memory devices, TPM, smartcards, fw_cfg files and `mode='capabilities'` host devices.
+   */
+  async function setItems(def: DomainDef, plan: SecurityPath[]): Promise<Resolved[]> {
     const sec = dacSeclabel(def);
     const img = await imageIds(sec);
     const proc = await processIds(sec);
     const out: Resolved[] = [];
-    for (const src of domainImages(def)) out.push(...(await resolve(imageSetItems(src, true, true), img)));
-    if (mountNamespace) {
-      for (const node of renderNodes(def)) out.push({ path: node, remember: true, what: 'dev', ids: proc });
+    for (const e of plan) {
+      if ((e.kind === 'disk' && !e.dir) || e.kind === 'nvram') {
+        out.push(...(await resolve(imageSetItems(e.image, true, true), img)));
+      } else if (e.kind === 'rendernode' && mountNamespace) {
+        out.push({ path: e.path, remember: true, what: 'dev', ids: proc });
+      } else if (e.kind === 'hostdev' && !e.capabilities) {
+        out.push({ path: e.path, remember: e.remember, what: 'dev', ids: proc });
+      } else if (e.kind === 'chardev') {
+        out.push(...(await resolve([chardevItem(e)], proc)));
+      } else if (e.kind === 'os') {
+        out.push({ path: e.path, remember: true, what: 'file', ids: img });
+      } else if (e.kind === 'unresolved' && e.of === 'hostdev') {
+        throw e.error;
+      }
     }
-    for (const h of def.devices?.hostdev ?? []) {
-      for (const n of await hostdevNodes(h, host)) out.push({ ...n, what: 'dev', ids: proc });
-    }
-    for (const c of domainChardevs(def)) {
-      out.push(...(await resolve(await chardevSetItems(c, chardevStdioLogd, true, host), proc)));
-    }
-    const nvram = nvramImage(def);
-    if (nvram) out.push(...(await resolve(imageSetItems(nvram, true, true), img)));
-    for (const f of osFiles(def)) out.push({ path: f, remember: true, what: 'file', ids: img });
     return out;
   }
 
-  async function restorePlan(def: DomainDef, chardevStdioLogd: boolean): Promise<RestoreItem[]> {
+  /** What RestoreAllLabel gives back (a host device whose nodes cannot be found is skipped). */
+  function restoreItems(plan: SecurityPath[]): RestoreItem[] {
     const out: RestoreItem[] = [];
-    for (const src of domainImages(def)) out.push(...imageRestoreItems(src));
-    for (const h of def.devices?.hostdev ?? []) {
-      for (const n of await hostdevNodes(h, host).catch(() => [])) {
-        out.push({ path: n.path, recall: n.remember, what: 'dev' });
+    for (const e of plan) {
+      if ((e.kind === 'disk' && !e.dir) || e.kind === 'nvram') {
+        out.push(...imageRestoreItems(e.image));
+      } else if (e.kind === 'hostdev' && !e.capabilities) {
+        out.push({ path: e.path, recall: e.remember, what: 'dev' });
+      } else if (e.kind === 'chardev') {
+        out.push({ path: e.path, recall: true, what: e.chardev.type === 'dev' ? 'dev' : 'file' });
+      } else if (e.kind === 'os') {
+        out.push({ path: e.path, recall: true, what: 'file' });
       }
     }
-    for (const c of domainChardevs(def))
-      out.push(...(await chardevRestoreItems(c, chardevStdioLogd, true, host)));
-    const nvram = nvramImage(def);
-    if (nvram) out.push(...imageRestoreItems(nvram));
-    for (const f of osFiles(def)) out.push({ path: f, recall: true, what: 'file' });
     return out;
   }
 
   /** Files QEMU opens by path, for the traversal check (disks with their chain, firmware, os files, chardevs, sockets). */
-  async function traversalTargets(def: DomainDef, chardevStdioLogd: boolean): Promise<TraverseTarget[]> {
+  function traversalTargets(def: DomainDef, plan: SecurityPath[]): TraverseTarget[] {
     const out: TraverseTarget[] = [];
-    for (const src of domainImages(def)) {
-      for (const layer of imageChain(src)) {
+    for (const e of plan) {
+      if (e.kind !== 'disk' || e.dir) continue;
+      for (const layer of imageChain(e.image)) {
         if (layer.path && (layer.type === 'file' || layer.type === 'block')) {
           out.push({ path: layer.path, noun: 'storage file' });
         }
@@ -203,15 +203,22 @@ export default function dac(options: DacOptions, host: HostPort): SecurityDriver
     if (loader) out.push({ path: loader, noun: 'file' });
     const nvram = nvramImage(def);
     if (nvram?.path) out.push({ path: nvram.path, noun: 'file' });
-    for (const f of osFiles(def)) out.push({ path: f, noun: 'file' });
-    for (const c of domainChardevs(def)) {
-      for (const item of await chardevSetItems(c, chardevStdioLogd, false, host)) {
-        out.push({ path: item.path, noun: 'file' });
-      }
+    for (const kind of ['os', 'chardev'] as const) {
+      for (const e of plan) if (e.kind === kind) out.push({ path: e.path, noun: 'file' });
     }
     for (const s of graphicsSockets(def)) out.push({ path: s, noun: 'file' });
     // Inside a private /dev every node sits in a fresh 0755 tmpfs.
     return mountNamespace ? out.filter((t) => !t.path.startsWith('/dev/')) : out;
+  }
+
+  /** libvirt's virSecurityDACSetHostdevCapsLabel is not done yet: `mode='capabilities'` is left out. */
+  async function dacHostdevNodes(dev: HostdevDef) {
+    return (await hostdevNodes(dev, host)).filter((n) => !n.capabilities);
+  }
+
+  async function chardevItems(dev: SecurityChardev, phase: 'set' | 'restore', stdioLogd: boolean) {
+    const paths = await chardevSecurityPaths(dev, MODEL, host, phase, stdioLogd);
+    return paths.map((p) => chardevItem({ ...p, chardev: dev }));
   }
 
   async function groupsOf(ids: Ids): Promise<number[]> {
@@ -268,24 +275,25 @@ export default function dac(options: DacOptions, host: HostPort): SecurityDriver
     async domainSetSecurityAllLabel(def: DomainDef, opts: SecuritySetAllOptions) {
       const stdioLogd = opts.chardevStdioLogd ?? false;
       const sec = dacSeclabel(def);
+      const plan = await domainSecurityPaths(def, MODEL, host, 'set', stdioLogd);
       if (options.checkTraversal !== false) {
         const who = await processIds(sec);
         const img = await imageIds(sec);
+        const targets = traversalTargets(def, plan);
         // QEMU opens files as its process ids; with relabel the files themselves become the image ids.
-        await checkTraversal(host, await traversalTargets(def, stdioLogd), {
-          ...who,
-          groups: await groupsOf(who),
-        });
-        if (img.uid !== who.uid)
-          await checkTraversal(host, await traversalTargets(def, stdioLogd), { ...img, groups: [] });
+        await checkTraversal(host, targets, { ...who, groups: await groupsOf(who) });
+        if (img.uid !== who.uid) await checkTraversal(host, targets, { ...img, groups: [] });
       }
       if (!relabelling(def)) return;
-      await serialized(async () => applyAll(await setPlan(def, stdioLogd)));
+      await serialized(async () => applyAll(await setItems(def, plan)));
     },
 
     async domainRestoreSecurityAllLabel(def: DomainDef, opts: SecurityRestoreAllOptions) {
       if (!relabelling(def)) return;
-      await serialized(async () => restoreAll(await restorePlan(def, opts.chardevStdioLogd ?? false)));
+      const stdioLogd = opts.chardevStdioLogd ?? false;
+      await serialized(async () =>
+        restoreAll(restoreItems(await domainSecurityPaths(def, MODEL, host, 'restore', stdioLogd))),
+      );
     },
 
     async domainSetSecurityImageLabel(
@@ -316,12 +324,12 @@ export default function dac(options: DacOptions, host: HostPort): SecurityDriver
     async domainSetSecurityHostdevLabel(def: DomainDef, dev: HostdevDef) {
       if (!relabelling(def)) return;
       const ids = await processIds(dacSeclabel(def));
-      const items: Resolved[] = (await hostdevNodes(dev, host)).map((n) => ({ ...n, what: 'dev', ids }));
+      const items: Resolved[] = (await dacHostdevNodes(dev)).map((n) => ({ ...n, what: 'dev', ids }));
       await serialized(() => applyAll(items));
     },
     async domainRestoreSecurityHostdevLabel(def: DomainDef, dev: HostdevDef) {
       if (!relabelling(def)) return;
-      const items: RestoreItem[] = (await hostdevNodes(dev, host)).map((n) => ({
+      const items: RestoreItem[] = (await dacHostdevNodes(dev)).map((n) => ({
         path: n.path,
         recall: n.remember,
         what: 'dev',
@@ -331,7 +339,7 @@ export default function dac(options: DacOptions, host: HostPort): SecurityDriver
 
     async domainSetSecurityChardevLabel(def: DomainDef, dev: SecurityChardev, chardevStdioLogd: boolean) {
       const ids = await processIds(dacSeclabel(def));
-      const items = await resolve(await chardevSetItems(dev, chardevStdioLogd, true, host), ids);
+      const items = await resolve(await chardevItems(dev, 'set', chardevStdioLogd), ids);
       await serialized(() => applyAll(items));
     },
     async domainRestoreSecurityChardevLabel(
@@ -339,7 +347,11 @@ export default function dac(options: DacOptions, host: HostPort): SecurityDriver
       dev: SecurityChardev,
       chardevStdioLogd: boolean,
     ) {
-      const items = await chardevRestoreItems(dev, chardevStdioLogd, true, host);
+      const items = (await chardevItems(dev, 'restore', chardevStdioLogd)).map(({ path, what }) => ({
+        path,
+        recall: true,
+        what,
+      }));
       await serialized(() => restoreAll(items));
     },
 
@@ -368,13 +380,13 @@ export default function dac(options: DacOptions, host: HostPort): SecurityDriver
       if (!mountNamespace) return;
       const img = await imageIds(sec);
       const qemuNodes: Array<{ path: string; ids: Ids }> = [];
-      for (const src of domainImages(def)) {
-        for (const layer of imageChain(src)) {
+      for (const disk of def.devices?.disk ?? []) {
+        for (const layer of imageChain(diskImageSource(disk))) {
           if (layer.type === 'block' && layer.path) qemuNodes.push({ path: layer.path, ids: img });
         }
       }
       for (const h of def.devices?.hostdev ?? []) {
-        for (const n of await hostdevNodes(h, host)) qemuNodes.push({ path: n.path, ids });
+        for (const n of await dacHostdevNodes(h)) qemuNodes.push({ path: n.path, ids });
       }
       for (const c of domainChardevs(def)) {
         if (c.type === 'dev' && c.source?.[0]?.path) qemuNodes.push({ path: c.source[0].path, ids });
@@ -384,7 +396,8 @@ export default function dac(options: DacOptions, host: HostPort): SecurityDriver
       const nodes = relabelling(def) ? qemuNodes : qemuNodes.map((n) => ({ path: n.path }));
       spec.privateDev = await buildPrivateDev(
         host,
-        options.conf?.cgroupDeviceAcl ?? LIBVIRT_DEVICE_ACL,
+        // libvirt's defaultDeviceACL (qemu_cgroup.c) when no qemu.conf is given
+        options.conf?.cgroupDeviceAcl ?? defaultQemuConf({ privileged: true }).cgroupDeviceAcl,
         nodes,
         ids,
       );

@@ -8,6 +8,5 @@ import dac from './dac.js';
 export type { DacOptions } from './dac.js';
 export { DRIVER_NAME } from './dac.js';
 export { formatIds, type Ids, parseOwnershipIds } from './ids.js';
-export { attrName, refCountAttrName, timestampAttrName } from './remember.js';
 export { checkTraversal } from './traverse.js';
 export default dac;

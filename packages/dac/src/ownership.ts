@@ -9,10 +9,8 @@
  * - restore recalls that owner when the last user leaves, and falls back to root:root when nothing
  *   was remembered (libvirt's default).
  */
-import type { HostPort } from '@qvirt/core';
-import { VirError } from '@qvirt/core';
+import { type HostPort, type RememberStore, VirError, XATTRS_UNSUPPORTED } from '@qvirt/core';
 import { formatIds, type Ids, parseOwnershipIds } from './ids.js';
-import { type RememberStore, XATTRS_UNSUPPORTED } from './remember.js';
 
 export type OwnershipHost = Pick<HostPort, 'stat' | 'chown' | 'lookupUser' | 'lookupGroup'>;
 

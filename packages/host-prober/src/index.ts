@@ -2,6 +2,8 @@ export * from './cache.js';
 export * from './capabilities.js';
 export * from './caps-xml.js';
 export * from './discover.js';
+export * from './firmware-descriptors.js';
+export * from './host-description.js';
 export * from './host-prober.js';
 export * from './ids.js';
 export * from './probe.js';

@@ -1,8 +1,9 @@
-import type { QemuConf } from '@qvirt/core';
+import type { HostDescription, QemuConf } from '@qvirt/core';
 import { defaultQemuConf } from '@qvirt/core';
 import type { QemuCaps } from './caps/qemu-caps.js';
 import { qemu72Caps } from './caps/snapshot.js';
 import { type DirLayout, libvirtLayout } from './layout.js';
+import type { FirmwareDescriptor } from './prepare/firmware-descriptor.js';
 
 /** Everything conversion depends on besides the domain itself. */
 export interface QemuContext {
@@ -19,6 +20,19 @@ export interface QemuContext {
   purpose: 'native' | 'start';
   /** PATH handed to QEMU (libvirt passes its own); default `/usr/bin:/bin`. */
   path?: string;
+  /**
+   * The host's QEMU firmware descriptors in libvirt's order (`@qvirt/host-prober`'s
+   * `readFirmwareDescriptors`), for `<os firmware=…>` autoselection; a function is called only
+   * when a domain needs them (as libvirt reads them then, so a bad file fails only those).
+   * Unset means none: `firmware='efi'` then fails as on a host without descriptors.
+   */
+  firmwares?: FirmwareDescriptor[] | (() => FirmwareDescriptor[]);
+  /**
+   * The host the guest runs on (NUMA nodes, host CPU, host-model CPUs), for libvirt's checks and
+   * expansions against the host at start and `domxml-to-native`; unset means unknown: NUMA
+   * availability is not checked and `<cpu mode='host-model'>` is refused.
+   */
+  host?: HostDescription;
 }
 
 /** The context libvirt 9.0 on Debian 12 with QEMU 7.2 converts with (the corpus's reference). */

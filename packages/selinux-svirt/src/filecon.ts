@@ -13,11 +13,9 @@
  * - Restore recalls the remembered context when the last user leaves, else the policy's default
  *   for the path (file_contexts); a path without a default keeps its label.
  */
-import type { HostPort } from '@qvirt/core';
-import { VirError } from '@qvirt/core';
+import { type HostPort, type RememberStore, VirError, XATTRS_UNSUPPORTED } from '@qvirt/core';
 import type { SELinuxKernel } from './kernel.js';
 import type { FileContextLookup } from './policy.js';
-import { type RememberStore, UNSUPPORTED } from './remember.js';
 
 export const SELINUX_XATTR = 'security.selinux';
 
@@ -169,7 +167,7 @@ export function filecon(deps: FileconDeps): Filecon {
     if (recall) {
       const got = await store.get(real);
       if (got === null) return; // still used by another guest
-      if (got !== UNSUPPORTED) {
+      if (got !== XATTRS_UNSUPPORTED) {
         fcon = got;
         recalled = true;
       }
@@ -215,7 +213,7 @@ export function filecon(deps: FileconDeps): Filecon {
         }
         if (econ !== undefined) {
           const refcount = await store.set(path, econ);
-          if (refcount !== UNSUPPORTED) {
+          if (refcount !== XATTRS_UNSUPPORTED) {
             rollback = true;
             if (refcount > 1 && econ !== tcon) {
               throw new VirError(

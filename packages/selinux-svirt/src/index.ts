@@ -36,6 +36,5 @@ export {
   policyContextsDir,
   type VirtContexts,
 } from './policy.js';
-export { XATTR_LABEL, XATTR_REF, XATTR_TIMESTAMP } from './remember.js';
 export { DRIVER_NAME, relabelOf, type SELinuxOptions } from './selinux.js';
 export default selinux;

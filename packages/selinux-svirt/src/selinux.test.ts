@@ -6,11 +6,12 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type HostPort, nodeHost, parseDomainXML } from '@qvirt/core';
+import { type HostPort, nodeHost, parseDomainXML, rememberAttrNames } from '@qvirt/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SELINUX_XATTR } from './filecon.js';
-import { XATTR_LABEL, XATTR_REF, XATTR_TIMESTAMP } from './remember.js';
 import { DYNAMIC, domain, driver, fileDisk, scriptedRandom, tempDir } from './test-support/fixture.js';
+
+const XATTRS = rememberAttrNames('selinux');
 
 const host = nodeHost();
 const ORIGINAL = 'system_u:object_r:user_home_t:s0';
@@ -32,9 +33,9 @@ async function file(name: string, context: string | undefined = ORIGINAL): Promi
 const label = (p: string) => host.getxattr(p, SELINUX_XATTR);
 async function remembered(p: string) {
   return {
-    label: await host.getxattr(p, XATTR_LABEL),
-    ref: await host.getxattr(p, XATTR_REF),
-    ts: await host.getxattr(p, XATTR_TIMESTAMP),
+    label: await host.getxattr(p, XATTRS.label),
+    ref: await host.getxattr(p, XATTRS.ref),
+    ts: await host.getxattr(p, XATTRS.timestamp),
   };
 }
 

@@ -10,6 +10,7 @@
 import type {
   DomainDef,
   HostdevDef,
+  HostdevNode,
   HostPort,
   InputDef,
   LaunchSpec,
@@ -24,26 +25,18 @@ import type {
   SecuritySetAllOptions,
 } from '@qvirt/core';
 import {
-  bootTimeSource,
-  chardevSeclabelFor,
-  diskImageSource,
+  chardevSecurityPaths,
   domainSeclabelFor,
-  VirError,
-} from '@qvirt/core';
-import { contextAddRange, contextRange, genNewContext, parseContext } from './context.js';
-import {
-  deviceRelabel,
-  domainChardevs,
-  fwcfgFiles,
+  domainSecurityPaths,
   hostdevNodes,
   inputPath,
   memoryPaths,
-  nvramImage,
-  osFiles,
-  ownLabel,
-  SHARED_FS,
-  tpmPassthroughPaths,
-} from './devices.js';
+  type RememberStoreOptions,
+  rememberStore,
+  VirError,
+} from '@qvirt/core';
+import { contextAddRange, contextRange, genNewContext, parseContext } from './context.js';
+import { deviceRelabel, MODEL, ownLabel, SHARED_FS } from './devices.js';
 import { type FileconResult, type FsTypeOf, filecon, mountInfoFsType, strerror } from './filecon.js';
 import { hostSELinux, type SELinuxKernel } from './kernel.js';
 import { mcsPool, processRange, type RandomInt } from './mcs.js';
@@ -54,14 +47,10 @@ import {
   policyContextsDir,
   type VirtContexts,
 } from './policy.js';
-import { MODEL, rememberStore } from './remember.js';
 
 export const DRIVER_NAME = 'selinux';
 
-/** Where smartcard host-certificates live by default (VIR_DOMAIN_SMARTCARD_DEFAULT_DATABASE). */
-const SMARTCARD_DEFAULT_DATABASE = '/etc/pki/nssdb';
-
-export interface SELinuxOptions extends SecurityDriverOptions {
+export interface SELinuxOptions extends SecurityDriverOptions, Pick<RememberStoreOptions, 'rememberOwner'> {
   /** The kernel's SELinux (probe, enforcing, booleans, process contexts); default: this host's. */
   kernel?: SELinuxKernel;
   /**
@@ -73,8 +62,6 @@ export interface SELinuxOptions extends SecurityDriverOptions {
   selinuxConfigDir?: string;
   /** Default labels for restore when nothing was remembered; default the policy's file_contexts. */
   fileContexts?: FileContextLookup;
-  /** qemu.conf `remember_owner`; defaults to `conf.rememberOwner`. */
-  rememberOwner?: boolean;
   /** The file system type of a path (NFS detection); default /proc/self/mountinfo. */
   fsType?: FsTypeOf;
   /** virRandomInt for MCS allocation (tests make it deterministic). */
@@ -106,11 +93,11 @@ interface Done {
 
 export default function selinux(options: SELinuxOptions, host: HostPort): SecurityDriver {
   const kernel = options.kernel ?? hostSELinux(host);
-  const remember = options.rememberOwner ?? options.conf?.rememberOwner ?? false;
+  const store = rememberStore(MODEL, host, options);
+  const remember = store.enabled;
   const info = options.onInfo ?? (() => {});
   const warn = options.onWarn ?? ((m: string) => console.warn(m));
   const pool = mcsPool(options.random);
-  const store = rememberStore(host, bootTimeSource(host));
 
   let loaded: Promise<{ contexts: VirtContexts; lookup: FileContextLookup }> | undefined;
   /** virSecuritySELinuxQEMUInitialize, on first use (the factory is synchronous). */
@@ -248,87 +235,49 @@ export default function selinux(options: SELinuxOptions, host: HostPort): Securi
     await restoreFile(src.path!, true);
   }
 
-  /** The disks of a definition, with their `<source>` seclabel lists shared with the definition. */
-  function domainImages(def: DomainDef): Array<{ src: SecurityImageSource; target?: string; dir: boolean }> {
-    return (def.devices?.disk ?? []).map((disk) => {
-      // So a labelskip mark lands in the live definition.
-      if (disk.source && !disk.source.seclabel) disk.source.seclabel = [];
-      const out: { src: SecurityImageSource; target?: string; dir: boolean } = {
-        src: diskImageSource(disk),
-        dir: disk.type === 'dir',
-      };
-      if (disk.target?.dev) out.target = disk.target.dev;
-      return out;
-    });
-  }
-
   // -------------------------------------------------------------------------------------------
   // Chardevs, hostdevs, inputs, memory, TPM
-
-  function chardevLabel(sec: SeclabelDef, dev: SecurityChardev, stdioLogd: boolean): string | null {
-    const own = chardevSeclabelFor(dev, MODEL);
-    if (own && !deviceRelabel(own)) return null;
-    if (!own && dev.type === 'file' && stdioLogd) return null;
-    return own?.label ?? sec.imagelabel ?? null;
-  }
-
-  async function chardevPaths(dev: SecurityChardev, restore: boolean): Promise<string[]> {
-    const src = dev.source?.[0];
-    const path = src?.path;
-    if (!path) return [];
-    switch (dev.type) {
-      case 'dev':
-      case 'file':
-        return [path];
-      case 'unix': {
-        const listen = src?.mode === 'bind';
-        if (restore) return listen ? [] : [path];
-        // Also label mode='bind' sockets that exist (made by the daemon, passed by fd).
-        return !listen || (await host.exists(path)) ? [path] : [];
-      }
-      case 'pipe': {
-        const pin = `${path}.in`;
-        const pout = `${path}.out`;
-        if ((await host.exists(pin)) && (await host.exists(pout))) return restore ? [pout, pin] : [pin, pout];
-        return [path];
-      }
-      default:
-        return [];
-    }
-  }
 
   async function setChardev(def: DomainDef, dev: SecurityChardev, stdioLogd: boolean, journal?: Done[]) {
     const sec = labelling(def);
     if (!sec) return;
-    const label = chardevLabel(sec, dev, stdioLogd);
-    if (label === null) return;
-    for (const p of await chardevPaths(dev, false)) await setFile(p, label, true, journal);
+    for (const p of await chardevSecurityPaths(dev, MODEL, host, 'set', stdioLogd)) {
+      const label = p.seclabel?.label ?? sec.imagelabel;
+      if (label) await setFile(p.path, label, true, journal);
+    }
   }
 
   async function restoreChardev(def: DomainDef, dev: SecurityChardev, stdioLogd: boolean) {
-    const sec = labelling(def);
-    if (!sec) return;
-    const own = chardevSeclabelFor(dev, MODEL);
-    if (own && !deviceRelabel(own)) return;
-    if (!own && dev.type === 'file' && stdioLogd) return;
-    for (const p of await chardevPaths(dev, true)) await restoreFile(p, true);
+    if (!labelling(def)) return;
+    for (const p of await chardevSecurityPaths(dev, MODEL, host, 'restore', stdioLogd)) {
+      await restoreFile(p.path, true);
+    }
+  }
+
+  /** SCSI generic nodes take the disk rules: shareable → the shared image label, readonly → content. */
+  async function setHostdevNode(
+    sec: SeclabelDef,
+    n: HostdevNode,
+    vroot: string | undefined,
+    journal?: Done[],
+  ) {
+    const ctx = await contexts();
+    const label = n.shareable ? ctx.image : n.readonly ? ctx.content : sec.imagelabel;
+    // A VFIO group node is shared by the group's devices: never remembered (as libvirt).
+    if (label) await setFile(vroot ? `${vroot}${n.path}` : n.path, label, n.remember, journal);
   }
 
   async function setHostdev(def: DomainDef, dev: HostdevDef, vroot: string | undefined, journal?: Done[]) {
     const sec = labelling(def);
     if (!sec) return;
-    const ctx = await contexts();
-    for (const n of await hostdevNodes(dev, host)) {
-      const label = n.shareable ? ctx.image : n.readonly ? ctx.content : sec.imagelabel;
-      if (label) await setFile(vroot ? `${vroot}${n.path}` : n.path, label, true, journal);
-    }
+    for (const n of await hostdevNodes(dev, host)) await setHostdevNode(sec, n, vroot, journal);
   }
 
   async function restoreHostdev(def: DomainDef, dev: HostdevDef, vroot: string | undefined) {
     if (!labelling(def)) return;
     for (const n of await hostdevNodes(dev, host)) {
       if (n.shareable || n.readonly) continue;
-      await restoreFile(vroot ? `${vroot}${n.path}` : n.path, true);
+      await restoreFile(vroot ? `${vroot}${n.path}` : n.path, n.remember);
     }
   }
 
@@ -342,18 +291,6 @@ export default function selinux(options: SELinuxOptions, host: HostPort): Securi
     const sec = labelling(def);
     if (!sec?.imagelabel) return;
     for (const p of memoryPaths(mem)) await setFile(p, sec.imagelabel, true, journal);
-  }
-
-  async function setTpm(def: DomainDef, journal?: Done[]) {
-    const sec = seclabel(def);
-    if (!sec?.imagelabel) return;
-    for (const tpm of def.devices?.tpm ?? []) {
-      const paths = await tpmPassthroughPaths(tpm, host);
-      if (!paths) continue;
-      await setFile(paths.device, sec.imagelabel, false, journal);
-      if (!paths.cancel) throw internal('No usable sysfs TPM cancel file could be found');
-      await setFile(paths.cancel, sec.imagelabel, false, journal);
-    }
   }
 
   async function collect(errors: unknown[], fn: () => Promise<void>): Promise<void> {
@@ -539,72 +476,67 @@ export default function selinux(options: SELinuxOptions, host: HostPort): Securi
     async domainSetSecurityAllLabel(def: DomainDef, opts: SecuritySetAllOptions) {
       const sec = labelling(def);
       if (!sec) return;
-      const stdioLogd = opts.chardevStdioLogd ?? false;
       const ctx = await contexts();
+      // So a labelskip mark lands in the live definition.
+      for (const disk of def.devices?.disk ?? []) if (disk.source) disk.source.seclabel ??= [];
+      const chain = { backingChain: true, chainTop: true };
       await serialized(() =>
         withRollback(async (journal) => {
-          for (const { src, target, dir } of domainImages(def)) {
-            if (dir) {
-              warn(`Unable to relabel directory tree ${src.path ?? ''} for disk ${target ?? ''}`);
-              continue;
+          for (const e of await domainSecurityPaths(def, MODEL, host, 'set', opts.chardevStdioLogd)) {
+            switch (e.kind) {
+              case 'disk':
+                if (e.dir)
+                  warn(`Unable to relabel directory tree ${e.image.path ?? ''} for disk ${e.target ?? ''}`);
+                else await setImage(def, e.image, chain, journal);
+                break;
+              case 'nvram':
+                await setImage(def, e.image, chain, journal);
+                break;
+              case 'hostdev':
+                await setHostdevNode(sec, e, undefined, journal);
+                break;
+              case 'input':
+              case 'memory':
+              case 'chardev':
+              case 'smartcard': {
+                const label = ('seclabel' in e ? e.seclabel?.label : undefined) ?? sec.imagelabel;
+                if (label) await setFile(e.path, label, true, journal);
+                break;
+              }
+              case 'tpm':
+                if (sec.imagelabel) await setFile(e.path, sec.imagelabel, false, journal);
+                break;
+              case 'smartcard-db':
+              case 'fwcfg':
+              case 'os':
+                await setFile(e.path, ctx.content, true, journal);
+                break;
+              case 'unresolved':
+                if (e.of !== 'tpm' || sec.imagelabel) throw e.error;
+                break;
+              case 'rendernode': // libvirt's SELinux driver leaves render nodes alone
+                break;
             }
-            await setImage(def, src, { backingChain: true, chainTop: true }, journal);
           }
-          for (const h of def.devices?.hostdev ?? []) await setHostdev(def, h, undefined, journal);
-          for (const i of def.devices?.input ?? []) await setInput(def, i, journal);
-          for (const m of def.devices?.memory ?? []) await setMemory(def, m, journal);
-          await setTpm(def, journal);
-          for (const c of domainChardevs(def)) await setChardev(def, c, stdioLogd, journal);
-          for (const sc of def.devices?.smartcard ?? []) {
-            if (sc.mode === 'host-certificates') {
-              await setFile(sc.database ?? SMARTCARD_DEFAULT_DATABASE, ctx.content, true, journal);
-            } else if (sc.mode === 'passthrough') {
-              await setChardev(def, sc as SecurityChardev, false, journal);
-            }
-          }
-          for (const f of fwcfgFiles(def)) await setFile(f, ctx.content, true, journal);
-          const nvram = nvramImage(def);
-          if (nvram) await setImage(def, nvram, { backingChain: true, chainTop: true }, journal);
-          for (const f of osFiles(def)) await setFile(f, ctx.content, true, journal);
         }),
       );
     },
 
     async domainRestoreSecurityAllLabel(def: DomainDef, opts: SecurityRestoreAllOptions) {
       if (!labelling(def)) return;
-      const stdioLogd = opts.chardevStdioLogd ?? false;
-      const migrated = opts.migrated ?? false;
       const errors: unknown[] = [];
       await serialized(async () => {
-        for (const { src } of domainImages(def))
-          await collect(errors, () => restoreImage(def, src, migrated));
-        for (const h of def.devices?.hostdev ?? [])
-          await collect(errors, () => restoreHostdev(def, h, undefined));
-        for (const i of def.devices?.input ?? []) {
-          const p = inputPath(i);
-          if (p) await collect(errors, () => restoreFile(p, true));
-        }
-        for (const m of def.devices?.memory ?? []) {
-          for (const p of memoryPaths(m)) await collect(errors, () => restoreFile(p, true));
-        }
-        for (const tpm of def.devices?.tpm ?? []) {
-          const paths = await tpmPassthroughPaths(tpm, host);
-          if (!paths) continue;
-          await collect(errors, () => restoreFile(paths.device, false));
-          if (paths.cancel) await collect(errors, () => restoreFile(paths.cancel!, false));
-        }
-        for (const c of domainChardevs(def)) await collect(errors, () => restoreChardev(def, c, stdioLogd));
-        for (const sc of def.devices?.smartcard ?? []) {
-          if (sc.mode === 'host-certificates') {
-            await collect(errors, () => restoreFile(sc.database ?? SMARTCARD_DEFAULT_DATABASE, true));
-          } else if (sc.mode === 'passthrough') {
-            await collect(errors, () => restoreChardev(def, sc as SecurityChardev, false));
+        for (const e of await domainSecurityPaths(def, MODEL, host, 'restore', opts.chardevStdioLogd)) {
+          if (e.kind === 'unresolved') errors.push(e.error);
+          else if (e.kind === 'disk' || e.kind === 'nvram') {
+            await collect(errors, () => restoreImage(def, e.image, opts.migrated ?? false));
+          } else if (e.kind === 'hostdev') {
+            if (!e.shareable && !e.readonly) await collect(errors, () => restoreFile(e.path, e.remember));
+          } else if (e.kind !== 'rendernode') {
+            // TPM nodes were labelled without remembering (virSecuritySELinuxSetTPMFileLabel).
+            await collect(errors, () => restoreFile(e.path, e.kind !== 'tpm'));
           }
         }
-        for (const f of fwcfgFiles(def)) await collect(errors, () => restoreFile(f, true));
-        const nvram = nvramImage(def);
-        if (nvram) await collect(errors, () => restoreImage(def, nvram, migrated));
-        for (const f of osFiles(def)) await collect(errors, () => restoreFile(f, true));
       });
       raise(errors);
     },

@@ -6,6 +6,8 @@ export * from './launch-spec.js';
 export * from './manager.js';
 export * from './node-host.js';
 export * from './none.js';
+export * from './path-plan.js';
 export * from './recording-host.js';
 export * from './registry.js';
+export * from './remember.js';
 export * from './stack.js';

@@ -54,6 +54,8 @@
  * - `<qemu:capabilities>`: they change what libvirt emits, not what QEMU is given;
  * - `<qemu:override>` properties as the device's JSON ends up: a `remove` and any value it
  *   cancels leave no trace, and a property set twice keeps its last value;
+ * - firmware autoselection once resolved: `firmware='efi'|'bios'` and its `<firmware>` feature
+ *   list chose the `<loader>` and `<nvram>` the line carries (prepareDomain fills them);
  * - a console of target type serial: it is serial port N itself (libvirt prints the serial's
  *   source in its place), and the line has the port once, as the serial device;
  * - the balloon's `<stats period>`: set with `qom-set` over QMP after start;
@@ -190,6 +192,10 @@ function hostSideRules(def: Obj): void {
   }
   delete def.idmap;
   delete def.qemuCapabilities;
+  if (def.os?.loader) {
+    delete def.os.firmware;
+    delete def.os.firmwareFeatures;
+  }
   netOverrides(def);
   if (devs.memballoon?.stats) delete devs.memballoon.stats;
   const mods: Obj[] = devs.memory ?? [];

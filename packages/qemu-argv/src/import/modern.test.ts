@@ -343,6 +343,20 @@ describe('nativeRoundtripView: settings the line cannot carry', () => {
     expect(v.devices.serial).toHaveLength(1);
   });
 
+  it('drops firmware autoselection once a loader was chosen (the line carries the loader)', () => {
+    // as prepareDomain leaves it: the feature list kept, the chosen loader filled in
+    const prepared = parseDomainXML(
+      dom('').replace(
+        "<os><type arch='x86_64' machine='pc'>hvm</type></os>",
+        "<os><type arch='x86_64' machine='pc'>hvm</type><firmware><feature enabled='no' name='secure-boot'/></firmware>" +
+          "<loader readonly='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE_4M.fd</loader></os>",
+      ),
+    );
+    const v = nativeRoundtripView(prepared) as Record<string, any>;
+    expect(v.os.firmwareFeatures).toBeUndefined();
+    expect(v.os.loader.value).toBe('/usr/share/OVMF/OVMF_CODE_4M.fd');
+  });
+
   it('keeps a shared access mode domain-wide and aligns memory modules as QEMU gets them', () => {
     const v = view(
       dom(

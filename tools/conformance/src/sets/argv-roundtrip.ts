@@ -28,6 +28,7 @@ import {
 import type { CaseResult, ConformanceSet } from '../set.js';
 import { caseNames, readJson, readText } from './corpus.js';
 import { hasPlaceholder, matchesWithPlaceholders } from './placeholders.js';
+import { corpusContext, preparedDefinition } from './xml2argv.js';
 import { familyOf } from './xml2xml.js';
 
 function normalise(word: string): string {
@@ -44,8 +45,8 @@ function eligible(
   expected: string[],
 ): { def: DomainDef; words: string[] } | undefined {
   try {
-    const ctx = referenceContext();
-    const def = canonicalizeDomain(
+    const ctx = corpusContext(path.dirname(dir));
+    const def = preparedDefinition(
       parseDomainXML(readText(path.join(dir, `${name}.xml`)), { source: `${name}.xml` }),
       ctx,
     );

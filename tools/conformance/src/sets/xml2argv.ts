@@ -10,10 +10,20 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { errorLine, parseDomainXML } from '@qvirt/core';
-import { buildCommandLine, canonicalizeDomain, commandLineWords, referenceContext } from '@qvirt/qemu-argv';
+import { type DomainDef, errorLine, parseDomainXML } from '@qvirt/core';
+import { readFirmwareDescriptors } from '@qvirt/host-prober';
+import {
+  buildCommandLine,
+  canonicalizeDomain,
+  commandLineWords,
+  type FirmwareDescriptor,
+  prepareDomain,
+  type QemuContext,
+  referenceContext,
+} from '@qvirt/qemu-argv';
 import type { CaseResult, ConformanceSet } from '../set.js';
 import { caseNames, readJson, readText } from './corpus.js';
+import { corpusHost } from './host.js';
 import { matchesWithPlaceholders } from './placeholders.js';
 
 /** The manifest's normalisations that apply to any output (not only libvirt's). */
@@ -34,8 +44,32 @@ export function argvFamily(words: string[], index: number): string {
   return 'env';
 }
 
+/**
+ * libvirt converted with its own host's firmware descriptors (the corpus host: Debian 12 with the
+ * `ovmf` package); the `firmware-auto-*` cases depend on this host having the same ones
+ * (`tools/bootstrap.sh` installs `ovmf`). Read once per run, as the system daemon reads them.
+ */
+let hostFirmwares: FirmwareDescriptor[] | undefined;
+function firmwares(): FirmwareDescriptor[] {
+  hostFirmwares ??= readFirmwareDescriptors({ privileged: true });
+  return hostFirmwares;
+}
+
+/** The context libvirt converted the corpus with: QEMU 7.2, the corpus host, this host's firmware. */
+export function corpusContext(root: string): QemuContext {
+  const host = corpusHost(root);
+  return referenceContext({ firmwares: firmwares(), ...(host ? { host } : {}) });
+}
+
+/** The definition a command line is built from: libvirt's post-parse, then the start-time prepare. */
+export function preparedDefinition(def: DomainDef, ctx: QemuContext): DomainDef {
+  const canonical = canonicalizeDomain(def, ctx);
+  prepareDomain(canonical, ctx, { startNew: true });
+  return canonical;
+}
+
 function wordsFor(root: string, name: string): string[] {
-  const ctx = referenceContext();
+  const ctx = corpusContext(root);
   const canonicalInput = process.env.QVIRT_ARGV_INPUT === 'libvirt-canonical';
   const canonical = canonicalInput
     ? parseDomainXML(readText(path.join(root, 'xml2xml', `${name}.out.xml`)))
@@ -43,6 +77,8 @@ function wordsFor(root: string, name: string): string[] {
         parseDomainXML(readText(path.join(root, 'xml2argv', `${name}.xml`)), { source: `${name}.xml` }),
         ctx,
       );
+  // qemuProcessPrepareDomain (firmware autoselection) runs on libvirt's canonical XML as well
+  prepareDomain(canonical, ctx, { startNew: true });
   return commandLineWords(buildCommandLine(canonical, ctx)).map(normalise);
 }
 

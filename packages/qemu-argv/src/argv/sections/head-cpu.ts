@@ -6,6 +6,7 @@
 
 import { HYPERV_FEATURES, X86_FEATURE_TO_QEMU } from '../../libvirt-names.js';
 import type { Build } from '../build.js';
+import { filterX86Features, type GuestCpuModel, guestHostModel, hostModelGuestCpu } from './head-cpu-host.js';
 import { binaryHasFlag, unsupported } from './head-util.js';
 
 function archOf(b: Build): string {
@@ -34,6 +35,8 @@ function checkModeSupported(b: Build, mode: string): void {
   let ok = true;
   if (mode === 'host-passthrough') ok = (type === 'kvm' || type === 'hvf') && isNative(host, host);
   else if (mode === 'maximum') ok = b.ctx.caps.flags.has('cpu-max');
+  else if (mode === 'host-model' && b.ctx.host?.hostModels && isX86(archOf(b)))
+    ok = guestHostModel(b) !== undefined;
   if (!ok) {
     throw unsupported(
       `CPU mode '${mode}' for ${archOf(b)} ${type} domain on ${host} host is not supported by hypervisor`,
@@ -45,6 +48,8 @@ function modelArgument(b: Build): string {
   const c = b.def.cpu!;
   const arch = archOf(b);
   checkModeSupported(b, c.mode ?? 'custom');
+  const fromHost = isX86(arch) ? hostModelGuestCpu(b) : undefined;
+  if (fromHost) return modelWithFeatures(arch, fromHost);
   let out: string;
   switch (c.mode ?? 'custom') {
     case 'host-passthrough':
@@ -62,9 +67,19 @@ function modelArgument(b: Build): string {
     default:
       out = c.model?.value ?? '';
   }
-  if (c.model?.vendor_id) out += `,vendor=${c.model.vendor_id}`;
-  for (const f of c.feature ?? []) {
-    const name = (isX86(arch) ? X86_FEATURE_TO_QEMU[f.name ?? ''] : undefined) ?? f.name ?? '';
+  return modelWithFeatures(arch, {
+    model: out,
+    vendorId: c.model?.vendor_id,
+    features: (c.feature ?? []).map((f) => ({ name: f.name ?? '', policy: f.policy })),
+  });
+}
+
+/** qemuBuildCpuModelArgStr: the model, `vendor=`, then each feature on or off in order. */
+function modelWithFeatures(arch: string, cpu: GuestCpuModel): string {
+  let out = cpu.model;
+  if (cpu.vendorId) out += `,vendor=${cpu.vendorId}`;
+  for (const f of isX86(arch) ? filterX86Features(cpu.features) : cpu.features) {
+    const name = (isX86(arch) ? X86_FEATURE_TO_QEMU[f.name] : undefined) ?? f.name;
     if (f.policy === 'force' || f.policy === 'require' || f.policy === undefined) out += `,${name}=on`;
     else if (f.policy === 'disable' || f.policy === 'forbid') out += `,${name}=off`;
   }

@@ -9,6 +9,7 @@ import { shortName } from '../../layout.js';
 import type { Build } from '../build.js';
 import type { PropObject } from '../props.js';
 import { binaryHasFlag, internalError, numaCells, parseBitmap, toKiB, unsupported } from './head-util.js';
+import { checkHostNodeset } from './host-numa.js';
 
 /** The memory a backend is built for (libvirt's virDomainMemoryDef, sizes in KiB). */
 export interface BackendMemory {
@@ -247,6 +248,7 @@ export function memoryBackendProps(
   }
 
   const nodemask = mem.sourceNodes ?? numaNodeset(def, mem.targetNode);
+  checkHostNodeset(b, nodemask);
   if (nodemask && mode !== 'restrictive') {
     body['host-nodes'] = nodemask;
     body.policy = POLICY[mode];

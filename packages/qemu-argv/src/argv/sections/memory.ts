@@ -18,6 +18,7 @@ import {
   toKiB,
   unsupported,
 } from './head-util.js';
+import { checkNumatuneAvailable } from './host-numa.js';
 
 function machineInfo(b: Build) {
   return findMachine(b.ctx.caps, accelFor(b.def.type ?? ''), b.def.os?.type?.machine ?? '');
@@ -196,6 +197,7 @@ export function numa(b: Build): void {
   const def = b.def;
   const cells = numaCells(def);
   if (cells.length === 0) return;
+  checkNumatuneAvailable(b);
   const mem = alignedMemory(def);
   const hmat = numaHasHMAT(def);
   let needBackend = !machineInfo(b)?.numaMemSupported || hmat;

@@ -1,0 +1,2 @@
+export * from './capabilities-xml.js';
+export * from './host-description.js';
