@@ -240,6 +240,28 @@ describe.skipIf(!isRoot || !hasV2 || !canBpf)(
       }
     });
 
+    it('removes a group its QEMU left only after the stop gave up waiting, once it is empty', async () => {
+      const def = await domain(9, 'late', '');
+      const d = cgroupDevicesDriver(options(), nodeHost());
+      const s = spec();
+      await d.domainSetSecurityChildProcessLabel!(def, s);
+      await d.domainSetSecurityAllLabel!(def, {});
+      const qemu = spawnSleeper(s.cgroupPaths);
+      try {
+        await new Promise((r) => setTimeout(r, 100));
+        await d.domainRestoreSecurityAllLabel!(def, {}); // still in use: kept, removal pending
+        expect(await nodeHost().exists(s.cgroupPaths[0]!)).toBe(true);
+      } finally {
+        await qemu.stop();
+      }
+      // No further hook is called: the background retry notices the group is empty.
+      for (let i = 0; i < 40 && existsSync(s.cgroupPaths[0]!); i++)
+        await new Promise((r) => setTimeout(r, 100));
+      expect(existsSync(s.cgroupPaths[0]!)).toBe(false);
+      expect(d.domainDevicesCgroup(def)).toBeUndefined();
+      await d.close!();
+    });
+
     it('names an embed instance qemu-embed-<8hex>-ID-NAME', async () => {
       const def = await domain(2, 'emb', '');
       const d = cgroupDevicesDriver(options({ embedRoot: '/var/lib/embed' }), nodeHost());

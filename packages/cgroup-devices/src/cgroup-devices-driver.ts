@@ -92,9 +92,19 @@ interface DomainState {
   filtering: boolean;
   /** The group could not be removed yet (a process was still in it). */
   pendingRemoval: boolean;
+  /** The background retry of a pending removal. */
+  retry?: ReturnType<typeof setTimeout>;
 }
 
-const key = (def: DomainDef) => def.uuid ?? def.name;
+/** How long, and how often, a group a QEMU is still leaving is looked at again after its stop. */
+const PENDING_RETRY_MS = 250;
+const PENDING_GIVE_UP_MS = 60_000;
+
+/**
+ * One group per run: the machine name carries the domain id, so a group still waiting for an old
+ * QEMU to leave (pendingRemoval) is never taken for the next run's, nor removed in its place.
+ */
+const key = (def: DomainDef) => `${def.uuid ?? def.name}#${def.id ?? ''}`;
 
 const createCgroupDevicesDriver = (options: CgroupDevicesOptions, host: HostPort): CgroupDevicesDriver => {
   const conf = options.conf;
@@ -188,10 +198,49 @@ const createCgroupDevicesDriver = (options: CgroupDevicesOptions, host: HostPort
     }
     if ((await host.exists(state.cgroup.dir)) && (await state.cgroup.populated())) {
       state.pendingRemoval = true;
+      retryLater(def, state);
       return;
     }
+    await removeOrRetry(def, state);
+  };
+
+  /** rmdir can still say EBUSY while the last task's exit finishes: then it is retried. */
+  const removeOrRetry = async (def: DomainDef, state: DomainState, since?: number): Promise<void> => {
+    try {
+      await removeGroup(def, state);
+    } catch (err) {
+      if (errnoOf(err) !== 'EBUSY' && errnoOf((err as { cause?: unknown }).cause) !== 'EBUSY') throw err;
+      state.pendingRemoval = true;
+      retryLater(def, state, since);
+    }
+  };
+
+  const removeGroup = async (def: DomainDef, state: DomainState): Promise<void> => {
+    if (state.retry) clearTimeout(state.retry);
+    state.retry = undefined;
     await state.cgroup.remove();
-    domains.delete(key(def));
+    if (domains.get(key(def)) === state) domains.delete(key(def));
+  };
+
+  /**
+   * A busy machine can take longer than the stop's wait for a killed QEMU's last threads to leave
+   * its group; libvirt then leaves the group behind. Here the group is looked at again in the
+   * background (without keeping the process alive) and removed once empty.
+   */
+  const retryLater = (def: DomainDef, state: DomainState, since = Date.now()): void => {
+    if (state.retry || Date.now() - since > PENDING_GIVE_UP_MS) return;
+    state.retry = setTimeout(async () => {
+      state.retry = undefined;
+      if (domains.get(key(def)) !== state || !state.pendingRemoval) return;
+      try {
+        if (!(await host.exists(state.cgroup.dir))) domains.delete(key(def));
+        else if (await state.cgroup.populated()) retryLater(def, state, since);
+        else await removeOrRetry(def, state, since);
+      } catch (err) {
+        warn(`cannot remove cgroup ${state.cgroup.dir}: ${(err as Error).message}`);
+      }
+    }, PENDING_RETRY_MS);
+    state.retry.unref?.();
   };
 
   /** Allow a device's items in a running domain's group (hotplug). */
@@ -241,8 +290,18 @@ const createCgroupDevicesDriver = (options: CgroupDevicesOptions, host: HostPort
     getDOI: () => '0',
 
     async close() {
-      for (const state of domains.values()) state.cgroup.release();
-      domains.clear();
+      for (const [k, state] of domains) {
+        if (state.retry) clearTimeout(state.retry);
+        state.retry = undefined;
+        // A pending group that has emptied meanwhile goes now; one still in use stays (as libvirt).
+        if (state.pendingRemoval)
+          await state.cgroup
+            .populated()
+            .then((busy) => (busy ? undefined : state.cgroup.remove()))
+            .catch(() => {});
+        state.cgroup.release();
+        domains.delete(k);
+      }
     },
 
     async domainSetSecurityChildProcessLabel(def, spec) {

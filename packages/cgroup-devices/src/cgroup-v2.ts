@@ -140,6 +140,11 @@ export function v2DevicesCgroup(dir: string, host: HostPort, bpf: BpfOps): Devic
       return call(() => bpf.mapEntries(p.mapFd)).map(([k, v]) => ruleFromBpf(k, v));
     },
     async populated() {
+      // cgroup.events counts tasks still exiting, which cgroup.procs no longer lists (and which
+      // keep rmdir failing with EBUSY)
+      const events = await host.cgroupRead(dir, 'cgroup.events').catch(() => undefined);
+      const m = events === undefined ? null : /^populated (\d)$/m.exec(events);
+      if (m) return m[1] === '1';
       return (await host.cgroupRead(dir, 'cgroup.procs')).trim() !== '';
     },
     async remove() {

@@ -14,7 +14,7 @@ export interface AtomicWriteOptions {
   beforeRename?: (tempPath: string) => void | Promise<void>;
 }
 
-const TEMP_MARK = '.qvirt-tmp-';
+export const TEMP_MARK = '.qvirt-tmp-';
 
 export function isTempFile(name: string): boolean {
   return name.includes(TEMP_MARK);

@@ -23,6 +23,7 @@ import path from 'node:path';
 import {
   type DomainDef,
   formatDomainXML,
+  type HostDescription,
   type HostPort,
   loadQemuConf,
   nodeHost,
@@ -34,11 +35,19 @@ import {
   VirError,
 } from '@qvirt/core';
 import {
+  firmwareDescriptorPaths,
+  readFirmwareDescriptors,
+  readHostDescription,
+  resolveQemuIds,
+} from '@qvirt/host-prober';
+import {
   buildCommandLine,
   type CommandLine,
   canonicalizeDomain,
   domainLibDir,
+  type FirmwareDescriptor,
   formatDefinition,
+  prepareDomain,
   type QemuCaps,
   type QemuContext,
   qemu72Caps,
@@ -46,16 +55,39 @@ import {
 } from '@qvirt/qemu-argv';
 import { removeStaleTempFiles, writeFileAtomic } from './atomic-file.js';
 import { type InstanceEnv, type InstanceSpec, resolveInstance } from './instance.js';
+import { acquireInstanceLock, type InstanceLock } from './instance-lock.js';
 import { JobQueue } from './job-queue.js';
 import { type LaunchHandle, type LaunchHook, type LaunchSpec, launch } from './launch.js';
 import { withAliases } from './live-xml.js';
+import {
+  connectInterfaces,
+  type InterfaceConnections,
+  interfaceStats,
+  reserveInterfaceNames,
+  stopInterfaces,
+  tapFdMap,
+} from './net-interfaces.js';
+import type { InterfaceStats } from './net-tap.js';
+import { prepareNvram } from './nvram.js';
 import { QmpClient, type QmpEvent } from './qmp.js';
 import { type DomainState, isActiveState, type StateReason } from './state.js';
 import { type DomainStatus, formatStatus, parseStatus } from './status.js';
+import { cachingUserDb } from './user-db-cache.js';
 
 export interface DriverOptions extends InstanceEnv {
   /** The QEMU description commands are built for (default: the QEMU 7.2 snapshot). */
   caps?: QemuCaps;
+  /**
+   * The firmware descriptors `<os firmware=…>` selects from (default: the host's, read at each
+   * start as libvirt does: /usr/share/qemu/firmware, /etc/qemu/firmware, and for a session
+   * instance $XDG_CONFIG_HOME/qemu/firmware).
+   */
+  firmwares?: FirmwareDescriptor[] | (() => FirmwareDescriptor[]);
+  /**
+   * The host description starts and `domxml-to-native` check against (NUMA nodes, host CPU;
+   * default: this host's, read once by `@qvirt/host-prober`'s `readHostDescription`).
+   */
+  hostDescription?: HostDescription;
   /** Edit the launch spec of every QEMU, after the security drivers have. */
   launchHooks?: LaunchHook[];
   /**
@@ -187,6 +219,16 @@ const invalid = (msg: string) =>
 const failed = (msg: string) => new VirError('OPERATION_FAILED', 'qemu', `operation failed: ${msg}`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** qemu.conf user/group as ids for files libvirt creates for QEMU (cfg->user, cfg->group). */
+function qemuOwner(conf: QemuConf): { uid: number; gid: number } | undefined {
+  try {
+    const { uid, gid } = resolveQemuIds(conf.user, conf.group);
+    return { uid, gid };
+  } catch {
+    return undefined;
+  }
+}
+
 function errnoText(err: unknown): string {
   const code = (err as NodeJS.ErrnoException).code;
   switch (code) {
@@ -279,6 +321,8 @@ export class QemuDriver {
   readonly #jobs = new JobQueue();
   #lastId = 0;
   #closed = false;
+  /** The instance's `driver.pid` lock, held from open to close. */
+  #lock?: InstanceLock;
   readonly #abort = new AbortController();
   readonly #lifecycleListeners = new Set<(change: LifecycleChange) => void>();
   /** Problems met while loading definitions and status files (libvirt logs and skips them). */
@@ -304,7 +348,25 @@ export class QemuDriver {
   /** Opens an instance: reads its qemu.conf, definitions and status, reconnects to its guests. */
   static async open(uri?: string, options: DriverOptions = {}): Promise<QemuDriver> {
     const instance = resolveInstance(uri, options);
-    const host = options.host ?? nodeHost();
+    // qemuStateInitialize: virPidFileAcquire(stateDir, "driver") before anything is read
+    await mkdir(instance.layout.runDir, { recursive: true, mode: 0o755 });
+    const lock = acquireInstanceLock(
+      path.join(instance.layout.runDir, 'driver.pid'),
+      instance.embedRoot ?? instance.layout.runDir,
+    );
+    try {
+      const driver = await QemuDriver.#openLocked(instance, options);
+      driver.#lock = lock;
+      return driver;
+    } catch (err) {
+      lock.release();
+      throw err;
+    }
+  }
+
+  static async #openLocked(instance: InstanceSpec, options: DriverOptions): Promise<QemuDriver> {
+    // the real host's user database is asked at every start: remembered per driver
+    const host = options.host ?? cachingUserDb(nodeHost());
     const qemuUser = options.qemuUser ?? ((await host.lookupUser('libvirt-qemu')) ? 'libvirt-qemu' : 'root');
     const qemuGroup =
       options.qemuGroup ?? ((await host.lookupGroup('libvirt-qemu')) ? 'libvirt-qemu' : 'root');
@@ -433,6 +495,8 @@ export class QemuDriver {
       this.#domains.set(uuid, obj);
     }
     obj.live = status.def;
+    // qemuProcessReconnect: the running domain's tap names stay taken (virNetDevReserveName)
+    reserveInterfaceNames(status.def);
     obj.id = status.def.id ?? -1;
     obj.state = status.state;
     obj.reason = status.reason;
@@ -503,6 +567,7 @@ export class QemuDriver {
     await this.reconnected();
     await this.#jobs.idle();
     for (const obj of this.#domains.values()) this.#detach(obj);
+    this.#lock?.release();
   }
 
   #detach(obj: DomainObj): void {
@@ -575,6 +640,33 @@ export class QemuDriver {
       domainId,
       purpose,
       path: process.env.PATH ?? '/usr/bin:/bin',
+      firmwares: this.#options.firmwares ?? (() => readFirmwareDescriptors(this.#firmwareSearch())),
+      host: this.#host(),
+    };
+  }
+
+  #hostDescription: HostDescription | undefined;
+  /** The host as libvirt sees it at start (NUMA nodes, host CPU), read once per driver. */
+  #host(): HostDescription {
+    this.#hostDescription ??= this.#options.hostDescription ?? readHostDescription();
+    return this.#hostDescription;
+  }
+
+  #hasFirmwareDescriptors(): boolean {
+    const given = this.#options.firmwares;
+    if (given === undefined) return firmwareDescriptorPaths(this.#firmwareSearch()).length > 0;
+    return typeof given === 'function' || given.length > 0;
+  }
+
+  #firmwareSearch(): {
+    privileged: boolean;
+    env: Readonly<Record<string, string | undefined>>;
+    home?: string;
+  } {
+    return {
+      privileged: this.instance.privileged,
+      env: this.#options.env ?? process.env,
+      ...(this.#options.home !== undefined ? { home: this.#options.home } : {}),
     };
   }
 
@@ -679,6 +771,16 @@ export class QemuDriver {
     return { state: obj.state, reason: obj.reason };
   }
 
+  /**
+   * domifstat (virDomainInterfaceStats): the counters of a running domain's interface, named by
+   * its MAC address or its host device (`<target dev>`), as the guest sees them.
+   */
+  interfaceStats(name: string, device: string): InterfaceStats {
+    const obj = this.#byName(name);
+    this.#requireActive(obj);
+    return interfaceStats(obj.live ?? obj.def, device);
+  }
+
   getInfo(name: string): DomainInfo {
     const obj = this.#byName(name);
     const def = obj.live ?? obj.def;
@@ -735,6 +837,9 @@ export class QemuDriver {
     await checkDisks(def);
     // qemuProcessStartValidate: every <seclabel model=…> names a stacked driver
     this.security.checkAllLabel(def);
+    // qemuProcessPrepareDomain: firmware autoselection fills <loader>/<nvram> (the live definition
+    // shows them; the stored one keeps firmware='efi')
+    prepareDomain(def, ctx, { startNew: true });
     const commandLine = buildCommandLine(def, ctx);
     const libDir = domainLibDir(this.layout, id, name);
     const monitorPath = `${libDir}/monitor.sock`;
@@ -767,18 +872,29 @@ export class QemuDriver {
 
     let logFh: Awaited<ReturnType<typeof open>> | undefined;
     let handle: LaunchHandle | undefined;
+    let nets: InterfaceConnections | undefined;
     let child: ChildProcess | undefined;
     let logStart = 0;
     try {
-      // PrepareHost: the private directory (HOME of QEMU) and the master key, labelled for QEMU.
+      // PrepareHost: the private directory (HOME of QEMU; its label and the master key are
+      // done while the launch chain starts, below).
       await rm(libDir, { recursive: true, force: true });
       await mkdir(libDir, { recursive: true, mode: 0o750 });
-      await this.security.setPathLabel(def, libDir, true);
-      await writeFileAtomic(`${libDir}/master-key.aes`, randomBytes(32), { mode: 0o600 });
-      await this.security.setPathLabel(def, `${libDir}/master-key.aes`, false);
-      // libvirt opens file chardevs and logs itself before labelling; here QEMU still opens
-      // them, so they are made to exist for the security drivers to label.
-      await createChardevFiles(def);
+      // qemuPrepareNVRAM: the variable store from its template (labelled with the images below)
+      await prepareNvram(def, {
+        conf: this.conf,
+        hasDescriptors: () => this.#hasFirmwareDescriptors(),
+        ...(this.instance.privileged ? { owner: qemuOwner(this.conf) } : {}),
+      });
+      // qemuBuildInterfaceConnect (libvirt makes them while building the command line): the tap
+      // devices and their scripts; `<target dev>` of the live definition names them, and the
+      // command line's `fd=N` says where QEMU finds each descriptor.
+      nets = await connectInterfaces(def, { privileged: this.instance.privileged });
+      const tapFds = tapFdMap(
+        nets,
+        commandLine,
+        (withAliases(def).devices?.interface ?? []).map((n) => n.alias?.name),
+      );
       logFh = await open(logFile, 'a', 0o600);
       await logFh.write(
         `${timestamp()}: starting up qvirt (libvirt 9.0.0 compatible), qemu version: ${qemuVersion(this.caps.version)}, kernel: ${release()}, hostname: ${hostname()}\n`,
@@ -797,10 +913,15 @@ export class QemuDriver {
       await this.security.setChildProcessLabel(def, spec);
       for (const hook of this.#options.launchHooks ?? []) await hook(spec);
       // The chain stops before exec'ing QEMU until the resources are labelled (the handshake).
-      handle = launch(spec, { handshake: true });
+      // the private /dev is assembled over the (root-only) run directory, in QEMU's namespace only
+      handle = launch(spec, { handshake: true, devMountPoint: this.layout.runDir, passFds: tapFds });
       child = handle.child;
+      // QEMU has its own copies: the taps now go away when it exits
+      nets.closeFds();
     } catch (err) {
       await logFh?.close();
+      nets?.closeFds();
+      if (nets) await this.#stopInterfaces(def);
       await this.#securityTeardown(obj);
       await this.#cleanupFiles(name, libDir);
       obj.generation++;
@@ -846,9 +967,26 @@ export class QemuDriver {
         obj.proc = { pid: child.pid!, monitorPath, startTime, libDir, logFile, commandLine };
         obj.live = withAliases({ ...def, id });
         obj.id = id;
-        await writeFileAtomic(pidFile, `${child.pid}\n`, { mode: 0o644 });
         this.#setState(obj, 'paused', 'starting up');
-        await this.#saveStatus(obj);
+        // Each waits for its fsyncs: together, not one after the other, and all settle before a
+        // failure is acted on, so the cleanup never races a rename. What PrepareHost labels lives
+        // in the private directory, which a rollback removes whole, so it need not wait for the
+        // status file as setAllLabel does.
+        const prepareHost = async () => {
+          await this.security.setPathLabel(def, libDir, true);
+          await writeFileAtomic(`${libDir}/master-key.aes`, randomBytes(32), { mode: 0o600 });
+          await this.security.setPathLabel(def, `${libDir}/master-key.aes`, false);
+          // libvirt opens file chardevs and logs itself before labelling; here QEMU still opens
+          // them, so they are made to exist for the security drivers to label.
+          await createChardevFiles(def);
+        };
+        for (const r of await Promise.allSettled([
+          writeFileAtomic(pidFile, `${child.pid}\n`, { mode: 0o644 }),
+          this.#saveStatus(obj),
+          prepareHost(),
+        ])) {
+          if (r.status === 'rejected') throw r.reason;
+        }
         await this.security.setAllLabel(def, {}, child.pid);
         obj.security!.labelled = true;
       })();
@@ -906,6 +1044,9 @@ export class QemuDriver {
         }
         await obj.childExit;
       }
+      // (a chain that could not even be spawned never got its live definition: the interfaces
+      // it had are still to be undone)
+      obj.live ??= withAliases({ ...def, id });
       await this.#stopped(obj, 'failed');
       throw err;
     }
@@ -1076,6 +1217,8 @@ export class QemuDriver {
     if (proc) {
       await appendFile(proc.logFile, `${timestamp()}: shutting down, reason=${reason}\n`).catch(() => {});
     }
+    // qemuExtDevicesStop and qemuProcessStop's interface loop: downscripts, managed ethernet taps
+    if (obj.live) await this.#stopInterfaces(obj.live);
     await this.#securityTeardown(obj);
     await this.#cleanupFiles(name, proc?.libDir);
     obj.proc = undefined;
@@ -1116,11 +1259,22 @@ export class QemuDriver {
 
   async #cleanupFiles(name: string, libDir: string | undefined): Promise<void> {
     const run = this.layout.runDir;
-    await Promise.all([
+    // best effort, every one tried: a file that cannot go (a directory in its place, a read-only
+    // run directory) must not keep the domain from being marked stopped
+    const results = await Promise.allSettled([
       rm(path.join(run, `${name}.pid`), { force: true }),
       rm(path.join(run, `${name}.xml`), { force: true }),
       libDir ? rm(libDir, { recursive: true, force: true }) : undefined,
     ]);
+    for (const r of results) {
+      if (r.status === 'rejected')
+        this.#warn(`cannot remove a file of domain ${name}: ${(r.reason as Error).message}`);
+    }
+  }
+
+  /** The host side of the interfaces, after QEMU is gone; what fails is a warning (libvirt ignores it). */
+  async #stopInterfaces(def: DomainDef): Promise<void> {
+    for (const w of await stopInterfaces(def)) this.#warn(w);
   }
 
   #requireActive(obj: DomainObj): void {

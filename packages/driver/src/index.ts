@@ -4,6 +4,8 @@ export * from './driver.js';
 export * from './instance.js';
 export { JobQueue } from './job-queue.js';
 export { type LaunchHook, type LaunchSpec, launch } from './launch.js';
+export { findInterface, interfaceStats } from './net-interfaces.js';
+export type { InterfaceStats } from './net-tap.js';
 export {
   QmpClient,
   QmpCommandError,

@@ -1,9 +1,19 @@
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
+import {
+  closeSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { baseLaunchSpec } from '@qvirt/core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { launch, launchCommand, setprivArgs } from './launch.js';
+import { launch, launchCommand, setprivArgs, sq } from './launch.js';
 
 const root = process.getuid?.() === 0;
 const dir = mkdtempSync(path.join(tmpdir(), 'qvirt-launch-'));
@@ -124,5 +134,56 @@ describe('launch spec', () => {
     expect(out).toMatch(/drwxr-xr-x 2 0 0 .* net/);
     expect(out).toContain('pts-ok');
     expect(out).not.toContain('kvm');
+  });
+
+  it.skipIf(!root)('assembles the private /dev over a given directory, binds from an fstab', async () => {
+    const log = path.join(dir, 'devlog2');
+    const fd = openSync(log, 'w');
+    // a mount point needing fstab escapes; it must look untouched afterwards, inside and out
+    const mp = path.join(dir, 'run dir\\x');
+    mkdirSync(mp);
+    writeFileSync(path.join(mp, 'marker'), '');
+    const s = spec(
+      [
+        '-c',
+        `ls -ln /dev /dev/net /dev/qvirt; ls /dev/pts >/dev/null && echo pts-ok; ls -A ${sq(mp)}; awk '$5 ~ "^/dev" { print $5 }' /proc/self/mountinfo | sort -u | tr '\\n' ' '; echo; ls -l /proc/self/fd | grep -c fstab || true`,
+      ],
+      fd,
+    );
+    s.privateDev = {
+      nodes: [
+        { path: '/dev/null', kind: 'c', major: 1, minor: 3, mode: 0o666, uid: 0, gid: 0 },
+        // the host's node, owned and moded differently in the copy
+        { path: '/dev/zero', kind: 'c', major: 1, minor: 5, mode: 0o600, uid: 65534, gid: 65534 },
+        // in a subdirectory
+        { path: '/dev/net/tun', kind: 'c', major: 10, minor: 200, mode: 0o660, uid: 65534, gid: 65534 },
+        // not on the host as asked: made with mknod
+        { path: '/dev/qvirt/made', kind: 'c', major: 1, minor: 7, mode: 0o640, uid: 0, gid: 65534 },
+        // under a bound directory: hidden by the bind, not made
+        { path: '/dev/pts/77', kind: 'c', major: 136, minor: 77, mode: 0o620, uid: 0, gid: 0 },
+      ],
+      binds: ['/dev/pts', '/dev/shm'],
+    };
+    const script = launchCommand(s, { handshake: true, devMountPoint: mp }).join(' ');
+    expect(script).not.toContain('mktemp');
+    expect(script).toContain('mount -a -T /proc/self/fd/4');
+    const h = launch(s, { handshake: true, devMountPoint: mp });
+    const code = exited(h.child);
+    await h.ready();
+    h.proceed();
+    expect(await code).toBe(0);
+    closeSync(fd);
+    const out = readFileSync(log, 'utf8');
+    expect(out).toMatch(/crw-rw-rw- +1 +0 +0 +1, +3 .* null/);
+    expect(out).toMatch(/crw------- +1 +65534 +65534 +1, +5 .* zero/);
+    expect(out).toMatch(/crw-rw---- +1 +65534 +65534 +10, +200 .* tun/);
+    expect(out).toMatch(/crw-r----- +1 +0 +65534 +1, +7 .* made/);
+    expect(out).not.toMatch(/ 77$/m);
+    expect(out).toContain('pts-ok');
+    // inside: the mount point shows its own content again; /dev, /dev/pts, /dev/shm are mounts
+    expect(out).toContain('\nmarker\n/dev /dev/pts /dev/shm \n0\n');
+    // outside: nothing changed, nothing left
+    expect(readdirSync(mp)).toEqual(['marker']);
+    expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(mp.replace(/ /g, '\\040'));
   });
 });

@@ -5,7 +5,9 @@
  * reply within its timeout fails without disturbing the others.
  */
 import { EventEmitter } from 'node:events';
+import { type FSWatcher, watch } from 'node:fs';
 import { connect, type Socket } from 'node:net';
+import { basename, dirname } from 'node:path';
 import { VirError } from '@qvirt/core';
 
 export interface QmpGreeting {
@@ -51,7 +53,20 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Calls `onChange` when `file` appears or changes (polling remains the fallback). */
+function watchFor(file: string, onChange: () => void): FSWatcher | undefined {
+  const base = basename(file);
+  try {
+    const w = watch(dirname(file), { persistent: false }, (_event, name) => {
+      if (name === null || name === base) onChange();
+    });
+    w.on('error', () => {});
+    return w;
+  } catch {
+    // no such directory yet, or no inotify: the polling alone
+    return undefined;
+  }
+}
 
 function monitorError(message: string): VirError {
   return new VirError('OPERATION_FAILED', 'qemu', message);
@@ -91,25 +106,42 @@ export class QmpClient extends EventEmitter<QmpClientEvents> {
     let socket: Socket | undefined;
     let delay = 1;
     const cancelled = () => monitorError('operation failed: connecting to the monitor was cancelled');
-    for (;;) {
-      if (options.signal?.aborted) throw cancelled();
-      const aborted = options.abort?.();
-      if (aborted) throw aborted;
-      try {
-        socket = await openSocket(path, Math.max(1, deadline - Date.now()), options.signal);
-        break;
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        // EAGAIN: QEMU's listen backlog is full (a previous client is still being let go)
-        const retriable = code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'EAGAIN';
-        if (!options.retry || !retriable || Date.now() >= deadline) {
-          throw monitorError(
-            `operation failed: failed to connect to monitor socket ${path}: ${(err as Error).message}`,
-          );
+    // QEMU creating its socket wakes the wait at once (inotify), instead of at the next poll: a
+    // start waits for the monitor, so a late connect is a late guest.
+    let watcher: FSWatcher | undefined;
+    let wake: (() => void) | undefined;
+    try {
+      for (;;) {
+        if (options.signal?.aborted) throw cancelled();
+        const aborted = options.abort?.();
+        if (aborted) throw aborted;
+        try {
+          socket = await openSocket(path, Math.max(1, deadline - Date.now()), options.signal);
+          break;
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          // EAGAIN: QEMU's listen backlog is full (a previous client is still being let go)
+          const retriable = code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'EAGAIN';
+          if (!options.retry || !retriable || Date.now() >= deadline) {
+            throw monitorError(
+              `operation failed: failed to connect to monitor socket ${path}: ${(err as Error).message}`,
+            );
+          }
+          watcher ??= watchFor(path, () => wake?.());
+          const woken = await new Promise<boolean>((resolve) => {
+            const timer = setTimeout(() => resolve(false), delay);
+            wake = () => {
+              clearTimeout(timer);
+              resolve(true);
+            };
+          });
+          wake = undefined;
+          // bound but maybe not yet listening: try again soon
+          delay = woken ? 1 : Math.min(delay * 2, 10);
         }
-        await sleep(delay);
-        delay = Math.min(delay * 2, 10);
       }
+    } finally {
+      watcher?.close();
     }
     const client = new QmpClient(path, socket, options.commandTimeoutMs ?? 30_000);
     const onAbort = () => client.close();

@@ -4,7 +4,16 @@
  * and in libvirt mode, and a failed start leaving the host as it was.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { machineName } from '@qvirt/cgroup-devices';
 import { nodeHost, parseDomainXML, type SecurityDriverFactory, SecurityRegistry } from '@qvirt/core';
@@ -83,6 +92,20 @@ async function runAndCheck(d: QemuDriver, dir: string): Promise<void> {
   for (const set of ['CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb'])
     expect(st[set], set).toBe('0000000000000000');
   expect(st.NoNewPrivs).toBe('1');
+
+  // The private /dev (libvirt's default cgroup_device_acl, the preserved mounts), assembled over
+  // the run directory inside QEMU's namespace only: nothing of it shows outside, or in there.
+  const acl = ['null', 'full', 'zero', 'random', 'urandom', 'ptmx', 'kvm'];
+  const kept = ['pts', 'shm', 'mqueue', 'hugepages'];
+  expect(readdirSync(`/proc/${pid}/root/dev`).sort()).toEqual(
+    [...acl, ...kept].filter((n) => existsSync(`/dev/${n}`)).sort(),
+  );
+  expect(statSync(`/proc/${pid}/root/dev/null`).rdev).toBe(statSync('/dev/null').rdev);
+  const runDir = path.join(dir, 'run/qemu');
+  expect(readFileSync(`/proc/${pid}/mountinfo`, 'utf8')).not.toContain(` ${runDir} `);
+  expect(readdirSync(runDir).filter((n) => !/^g1\.(xml|pid)$|^autostarted$|^driver\.pid$/.test(n))).toEqual(
+    [],
+  );
 
   // The device cgroup: v1 devices.list, or the v2 BPF map read with ../shared/tools/bpfmap.py
   const expected = ['c 1:3 rw', 'c 1:5 rw', 'c 1:7 rw', 'c 1:8 rw', 'c 1:9 rw', 'c 5:2 rw', 'c 136:* rw']

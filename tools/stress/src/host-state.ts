@@ -197,8 +197,10 @@ export async function leaks(
   await walk(root);
   const run = path.join(root, 'run/qemu');
   if (existsSync(run)) {
+    // (driver.pid is the open driver's instance lock, not a domain's)
     for (const f of readdirSync(run))
-      if (f.endsWith('.xml') || f.endsWith('.pid')) out.push(`status file ${run}/${f}`);
+      if (f.endsWith('.xml') || (f.endsWith('.pid') && f !== 'driver.pid'))
+        out.push(`status file ${run}/${f}`);
   }
   for (const [file, want] of Object.entries(owners)) {
     const st = lstatSync(file);

@@ -58,10 +58,11 @@ function fill(dir: string): string {
   return filler;
 }
 
-// `autostarted` (run) is the once-per-boot mark, `autostart` (etc) the links' directory
+// `autostarted` (run) is the once-per-boot mark, `autostart` (etc) the links' directory,
+// `driver.pid` (run) the open driver's instance lock
 const files = (dir: string) =>
   readdirSync(dir)
-    .filter((f) => !['filler.bin', 'autostarted', 'autostart'].includes(f))
+    .filter((f) => !['filler.bin', 'autostarted', 'autostart', 'driver.pid'].includes(f))
     .sort();
 
 async function open(): Promise<{ root: string; d: QemuDriver; before: ReturnType<typeof snapshotHost> }> {

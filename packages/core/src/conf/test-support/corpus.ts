@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { VirConf, VirConfValue } from '../vir-conf.js';
+import type { VirConfValue } from '../vir-conf.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
