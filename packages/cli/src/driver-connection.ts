@@ -6,7 +6,7 @@
  * command; guests keep running.
  */
 import { defaultUri, parseConnectionUri, VirError } from '@qvirt/core';
-import type { DomainInfo, DomainSummary, QemuDriver } from '@qvirt/driver';
+import type { DomainInfo, DomainSummary, InterfaceStats, QemuDriver } from '@qvirt/driver';
 import type { Io, Session } from './command.js';
 
 /** What commands use of a connection: QemuDriver's operations, all async. */
@@ -27,6 +27,7 @@ export interface Connection {
   resume(name: string): Promise<void>;
   getXMLDesc(name: string, options?: { inactive?: boolean; secure?: boolean }): Promise<string>;
   getInfo(name: string): Promise<DomainInfo>;
+  interfaceStats(name: string, device: string): Promise<InterfaceStats>;
   /** The host capabilities XML (remote only; in-process commands probe themselves). */
   getCapabilities?(): Promise<string>;
 }
@@ -48,6 +49,7 @@ function localConnection(d: QemuDriver): Connection {
     resume: (n) => d.resume(n),
     getXMLDesc: async (n, o) => d.getXMLDesc(n, o),
     getInfo: async (n) => d.getInfo(n),
+    interfaceStats: async (n, dev) => d.interfaceStats(n, dev),
   };
 }
 

@@ -1,6 +1,6 @@
-/** dominfo, domstate, domid, domuuid, domname, dumpxml. */
+/** dominfo, domstate, domid, domuuid, domname, domifstat, dumpxml. */
 import type { CommandDef } from '../command.js';
-import { DOMAIN_OPT, lookupDomain, print, withDriver } from '../driver-connection.js';
+import { DOMAIN_OPT, lookupDomain, print, reporting, withDriver } from '../driver-connection.js';
 
 export const dominfoCommand: CommandDef = {
   name: 'dominfo',
@@ -100,6 +100,46 @@ export const dumpxmlCommand: CommandDef = {
     await withDriver(session, async (driver) => {
       const dom = await lookupDomain(driver, opts.domain as string);
       print(session.io, await driver.getXMLDesc(dom.name, { inactive: opts.inactive === true }));
+    });
+  },
+};
+
+/** virsh's names for virDomainInterfaceStats' counters, in its order; -1 (unknown) is not printed. */
+const IF_STATS = [
+  ['rxBytes', 'rx_bytes'],
+  ['rxPackets', 'rx_packets'],
+  ['rxErrs', 'rx_errs'],
+  ['rxDrop', 'rx_drop'],
+  ['txBytes', 'tx_bytes'],
+  ['txPackets', 'tx_packets'],
+  ['txErrs', 'tx_errs'],
+  ['txDrop', 'tx_drop'],
+] as const;
+
+export const domifstatCommand: CommandDef = {
+  name: 'domifstat',
+  help: 'get network interface stats for a domain',
+  desc: 'Get network interface stats for a running domain.',
+  options: [
+    DOMAIN_OPT,
+    {
+      name: 'interface',
+      type: 'data',
+      required: true,
+      help: 'interface device specified by name or MAC Address',
+    },
+  ],
+  async run(session, opts) {
+    await withDriver(session, async (driver) => {
+      const dom = await lookupDomain(driver, opts.domain as string);
+      const dev = opts.interface as string;
+      const stats = await reporting(session.io, `Failed to get interface stats ${dom.name} ${dev}`, () =>
+        driver.interfaceStats(dom.name, dev),
+      );
+      const lines = IF_STATS.filter(([k]) => stats[k] >= 0).map(
+        ([k, label]) => `${dev} ${label} ${stats[k]}\n`,
+      );
+      print(session.io, lines.join(''));
     });
   },
 };

@@ -95,4 +95,41 @@ describe('qvirsh domain commands (embed, TCG)', () => {
     expect(await qvirsh('undefine', 'g1')).toMatchObject({ out: "Domain 'g1' has been undefined\n\n" });
     expect((await qvirsh('list', '--all', '--uuid')).out).toBe('\n');
   });
+
+  it.skipIf(process.getuid?.() !== 0)('domifstat prints a tap interface counters as virsh does', async () => {
+    root = mkdtempSync(path.join(tmpdir(), 'qvirt-cli-'));
+    writeFileSync(`${root}/boot.img`, greetingBootSector());
+    const file = `${root}/n.xml`;
+    writeFileSync(
+      file,
+      `<domain type='qemu'><name>n1</name><memory>65536</memory><vcpu>1</vcpu>
+       <os><type arch='i686' machine='pc'>hvm</type></os>
+       <devices><emulator>/usr/bin/qemu-system-x86_64</emulator>
+       <disk type='file' device='disk'><source file='${root}/boot.img'/><target dev='hda' bus='ide'/></disk>
+       <interface type='ethernet'><target dev='qvcli%d'/><model type='e1000'/></interface>
+       </devices></domain>`,
+    );
+    expect((await qvirsh('define', file)).code).toBe(0);
+    expect((await qvirsh('start', 'n1')).code).toBe(0);
+    try {
+      const tap = /<target dev='(qvcli\d+)'\/>/.exec((await qvirsh('dumpxml', 'n1')).out)?.[1];
+      expect(tap).toBeDefined();
+      const { code, out } = await qvirsh('domifstat', 'n1', tap!);
+      expect(code).toBe(0);
+      expect(out).toMatch(
+        new RegExp(
+          `^${['rx_bytes', 'rx_packets', 'rx_errs', 'rx_drop', 'tx_bytes', 'tx_packets', 'tx_errs', 'tx_drop']
+            .map((f) => `${tap} ${f} \\d+\n`)
+            .join('')}\n$`,
+        ),
+      );
+      expect(await qvirsh('domifstat', 'n1', 'nosuch0')).toEqual({
+        code: 1,
+        out: '',
+        err: "error: Failed to get interface stats n1 nosuch0\nerror: invalid argument: 'nosuch0' is not a known interface\n",
+      });
+    } finally {
+      await qvirsh('destroy', 'n1');
+    }
+  });
 });

@@ -2,6 +2,7 @@ import type { CommandDef } from '../command.js';
 import { capabilitiesCommand } from './capabilities.js';
 import {
   domidCommand,
+  domifstatCommand,
   dominfoCommand,
   domnameCommand,
   domstateCommand,
@@ -45,6 +46,7 @@ export const COMMANDS: CommandDef[] = [
   undefineCommand,
   // domain monitoring
   domidCommand,
+  domifstatCommand,
   dominfoCommand,
   domnameCommand,
   domstateCommand,

@@ -129,6 +129,18 @@ export interface RemoteDomainInfo {
   cpuTime: number;
 }
 
+/** virDomainInterfaceStats: the counters of one interface (-1 where not known). */
+export interface RemoteInterfaceStats {
+  rxBytes: number;
+  rxPackets: number;
+  rxErrs: number;
+  rxDrop: number;
+  txBytes: number;
+  txPackets: number;
+  txErrs: number;
+  txDrop: number;
+}
+
 export interface LifecycleEventMessage {
   domain: RemoteDomain;
   event: number;
@@ -566,6 +578,22 @@ export class RemoteClient {
       memory: Number(r.uhyper()),
       nrVirtCpu: r.int(),
       cpuTime: Number(r.uhyper()),
+    };
+  }
+
+  /** A running domain's interface counters, the interface named by its host name or MAC. */
+  async interfaceStats(name: string, device: string): Promise<RemoteInterfaceStats> {
+    const r = await this.domCall(Proc.DOMAIN_INTERFACE_STATS, name, (w) => wStr(w, device));
+    const next = () => Number(r.hyper());
+    return {
+      rxBytes: next(),
+      rxPackets: next(),
+      rxErrs: next(),
+      rxDrop: next(),
+      txBytes: next(),
+      txPackets: next(),
+      txErrs: next(),
+      txDrop: next(),
     };
   }
 

@@ -1,5 +1,5 @@
 /** The real virsh (libvirt-clients 9.0) against qvirtd on Unix sockets, with a real TCG guest. */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { guestXml, hasVirsh, startTestDaemon, type TestDaemon, virsh } from '../test-support/harness.js';
@@ -62,6 +62,49 @@ describe.skipIf(!hasVirsh)('virsh against qvirtd (qemu+unix)', () => {
     expect(undef.stdout).toBe("Domain 'rg1' has been undefined\n\n");
     expect((await virsh(t.rwUri, 'list', '--all', '--name')).stdout).toBe('\n');
   });
+
+  it.skipIf(process.getuid?.() !== 0)(
+    'reports a tap interface with domifstat, by name and by MAC',
+    async () => {
+      const file = guestXml(t.dir, 'if1');
+      const xml = readFileSync(file, 'utf8').replace(
+        '  </devices>',
+        "    <interface type='ethernet'><mac address='52:54:00:12:34:56'/><target dev='qvifs%d'/><model type='e1000'/></interface>\n  </devices>",
+      );
+      writeFileSync(file, xml);
+      expect((await virsh(t.rwUri, 'define', file)).stderr).toBe('');
+      expect((await virsh(t.rwUri, 'start', 'if1')).stderr).toBe('');
+      try {
+        const live = (await virsh(t.rwUri, 'dumpxml', 'if1')).stdout;
+        const tap = /<target dev='(qvifs\d+)'\/>/.exec(live)?.[1];
+        expect(tap).toBeDefined();
+        const byName = await virsh(t.rwUri, 'domifstat', 'if1', tap!);
+        expect(byName.stderr).toBe('');
+        const fields = byName.stdout
+          .trim()
+          .split('\n')
+          .map((l) => l.split(' ').slice(0, 2).join(' '));
+        expect(fields).toEqual(
+          [
+            'rx_bytes',
+            'rx_packets',
+            'rx_errs',
+            'rx_drop',
+            'tx_bytes',
+            'tx_packets',
+            'tx_errs',
+            'tx_drop',
+          ].map((f) => `${tap} ${f}`),
+        );
+        expect((await virsh(t.rwUri, 'domifstat', 'if1', '52:54:00:12:34:56')).stdout).toContain('rx_bytes');
+        const unknown = await virsh(t.rwUri, 'domifstat', 'if1', 'nosuch0');
+        expect(unknown.stderr).toContain("invalid argument: 'nosuch0' is not a known interface");
+      } finally {
+        await virsh(t.rwUri, 'destroy', 'if1');
+        await virsh(t.rwUri, 'undefine', 'if1');
+      }
+    },
+  );
 
   it('answers libvirt errors: an unknown domain, a procedure qvirt does not serve', async () => {
     const missing = await virsh(t.rwUri, 'domstate', 'nope');

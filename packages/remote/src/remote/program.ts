@@ -460,6 +460,24 @@ export function createRemoteProgram(opts: RemoteProgramOptions): Program & { dis
     const st = driver.getState(d.name);
     return (w) => w.int(STATE_NUM[st.state] ?? 0).int(REASON_NUM[st.state]?.[st.reason] ?? 0);
   });
+  // virDomainInterfaceStats (virsh domifstat): a running domain's interface by name or MAC
+  def(Proc.DOMAIN_INTERFACE_STATS, (r) => {
+    const d = lookup(readDomain(r));
+    const s = driver.interfaceStats(d.name, str(r));
+    return (w) => {
+      for (const v of [
+        s.rxBytes,
+        s.rxPackets,
+        s.rxErrs,
+        s.rxDrop,
+        s.txBytes,
+        s.txPackets,
+        s.txErrs,
+        s.txDrop,
+      ])
+        w.hyper(BigInt(v));
+    };
+  });
   def(Proc.DOMAIN_IS_ACTIVE, (r) => {
     const d = lookup(readDomain(r));
     return (w) => w.int(active(d) ? 1 : 0);
