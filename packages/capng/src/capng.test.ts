@@ -105,7 +105,10 @@ describe('a real process started from the spec', () => {
       await capng(options(UID, GID, true), host).domainSetSecurityChildProcessLabel!(d, s);
       const [cmd, ...rest] = chainArgv(s);
       child = spawn(cmd!, rest, { stdio: ['ignore', 'ignore', 'inherit'] });
-      const status = await statusOf(child.pid!, new RegExp(`Uid:\\s+${UID}\\s`));
+      // setpriv changes ids before it drops capabilities: wait for the exec of the binary itself
+      // (the kernel keeps 15 characters of its name)
+      const name = binary.split('/').pop()!.slice(0, 15);
+      const status = await statusOf(child.pid!, new RegExp(`^Name:\\s+${name}\\n`, 'm'));
       expect(status).toMatch(new RegExp(`Uid:\\s+${UID}\\s+${UID}\\s+${UID}\\s+${UID}`));
       expect(status).toMatch(new RegExp(`Gid:\\s+${GID}\\s+${GID}\\s+${GID}\\s+${GID}`));
       for (const set of ['CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb']) {
