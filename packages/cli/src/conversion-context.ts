@@ -7,7 +7,9 @@
  */
 import { homedir } from 'node:os';
 import { defaultUri, loadQemuConf, parseConnectionUri } from '@qvirt/core';
-import { readFirmwareDescriptors, readHostDescription } from '@qvirt/host-prober';
+// the two light entry points, not the whole prober (QMP, probing): every conversion loads them
+import { readFirmwareDescriptors } from '@qvirt/host-prober/firmware-descriptors';
+import { readHostDescription } from '@qvirt/host-prober/host-description';
 import {
   type DirLayout,
   embedLayout,

@@ -1,5 +1,5 @@
 /** list: virsh's table of domains, or names / UUIDs one a line. */
-import { type DomainSummary, isActiveState, STATE_TEXT } from '@qvirt/driver';
+import type { DomainSummary } from '@qvirt/driver';
 import type { CommandDef, ParsedOpts } from '../command.js';
 import { print, withDriver } from '../driver-connection.js';
 
@@ -19,7 +19,11 @@ function compare(a: DomainSummary, b: DomainSummary): number {
   return a.id !== -1 ? -1 : 1;
 }
 
-function selected(dom: DomainSummary, opts: ParsedOpts): boolean {
+function selected(
+  dom: DomainSummary,
+  opts: ParsedOpts,
+  isActiveState: (s: DomainSummary['state']) => boolean,
+): boolean {
   const active = isActiveState(dom.state);
   const stateFilters = ['state-running', 'state-paused', 'state-shutoff', 'state-other'].filter(
     (f) => opts[f],
@@ -69,8 +73,10 @@ export const listCommand: CommandDef = {
     flag('table', 'list table (default)'),
   ],
   async run(session, opts) {
+    // loaded here, not at the top: every other command would load the whole driver with it
+    const { isActiveState, STATE_TEXT } = await import('@qvirt/driver');
     await withDriver(session, async (driver) => {
-      const doms = (await driver.listDomains()).filter((d) => selected(d, opts)).sort(compare);
+      const doms = (await driver.listDomains()).filter((d) => selected(d, opts, isActiveState)).sort(compare);
       let out: string;
       if (opts.table || (!opts.uuid && !opts.name && !opts.id)) {
         out = formatTable(
