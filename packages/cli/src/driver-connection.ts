@@ -6,7 +6,14 @@
  * command; guests keep running.
  */
 import { defaultUri, parseConnectionUri, VirError } from '@qvirt/core';
-import type { DomainInfo, DomainSummary, InterfaceStats, QemuDriver } from '@qvirt/driver';
+import type {
+  BlockStats,
+  DomainInfo,
+  DomainSummary,
+  InterfaceStats,
+  MemoryStat,
+  QemuDriver,
+} from '@qvirt/driver';
 import type { Io, Session } from './command.js';
 
 /** What commands use of a connection: QemuDriver's operations, all async. */
@@ -28,6 +35,9 @@ export interface Connection {
   getXMLDesc(name: string, options?: { inactive?: boolean; secure?: boolean }): Promise<string>;
   getInfo(name: string): Promise<DomainInfo>;
   interfaceStats(name: string, device: string): Promise<InterfaceStats>;
+  /** A disk's counters by target or source path, "" for all disks (virDomainBlockStatsFlags). */
+  blockStats(name: string, disk: string): Promise<BlockStats>;
+  memoryStats(name: string): Promise<MemoryStat[]>;
   /** The host capabilities XML (remote only; in-process commands probe themselves). */
   getCapabilities?(): Promise<string>;
 }
@@ -50,6 +60,8 @@ function localConnection(d: QemuDriver): Connection {
     getXMLDesc: async (n, o) => d.getXMLDesc(n, o),
     getInfo: async (n) => d.getInfo(n),
     interfaceStats: async (n, dev) => d.interfaceStats(n, dev),
+    blockStats: (n, disk) => d.blockStats(n, disk),
+    memoryStats: (n) => d.memoryStats(n),
   };
 }
 

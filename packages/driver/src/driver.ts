@@ -54,6 +54,7 @@ import {
   shellQuote,
 } from '@qvirt/qemu-argv';
 import { removeStaleTempFiles, writeFileAtomic } from './atomic-file.js';
+import { type BlockStats, gatherBlockStats, gatherMemoryStats, type MemoryStat } from './domain-stats.js';
 import { type InstanceEnv, type InstanceSpec, resolveInstance } from './instance.js';
 import { acquireInstanceLock, type InstanceLock } from './instance-lock.js';
 import { JobQueue } from './job-queue.js';
@@ -779,6 +780,25 @@ export class QemuDriver {
     const obj = this.#byName(name);
     this.#requireActive(obj);
     return interfaceStats(obj.live ?? obj.def, device);
+  }
+
+  /**
+   * domblkstat (virDomainBlockStats, virDomainBlockStatsFlags): a running domain's disk named by
+   * target or source path, or with `disk` empty every disk summed (QEMU's query-blockstats).
+   */
+  async blockStats(name: string, disk: string): Promise<BlockStats> {
+    return this.#job(name, async (obj) => {
+      this.#requireActive(obj);
+      return gatherBlockStats(obj.live ?? obj.def, await this.#monitor(obj), disk);
+    });
+  }
+
+  /** dommemstat (virDomainMemoryStats): the balloon's figures and the QEMU process's RSS. */
+  async memoryStats(name: string): Promise<MemoryStat[]> {
+    return this.#job(name, async (obj) => {
+      this.#requireActive(obj);
+      return gatherMemoryStats(obj.live ?? obj.def, await this.#monitor(obj), obj.proc?.pid);
+    });
   }
 
   getInfo(name: string): DomainInfo {

@@ -1,5 +1,13 @@
 export { type AtomicWriteOptions, isTempFile, removeStaleTempFiles, writeFileAtomic } from './atomic-file.js';
 export { DEFAULT_GREETING, greetingBootSector } from './boot-sector.js';
+export {
+  type BlockStats,
+  type BlockStatsParam,
+  blockStatsParams,
+  findDisk,
+  type MemoryStat,
+  MemoryStatTag,
+} from './domain-stats.js';
 export * from './driver.js';
 export * from './instance.js';
 export { JobQueue } from './job-queue.js';

@@ -1,4 +1,5 @@
-/** dominfo, domstate, domid, domuuid, domname, domifstat, dumpxml. */
+/** dominfo, domstate, domid, domuuid, domname, domifstat, domblkstat, dommemstat, dumpxml. */
+import type { BlockStats } from '@qvirt/driver';
 import type { CommandDef } from '../command.js';
 import { DOMAIN_OPT, lookupDomain, print, reporting, withDriver } from '../driver-connection.js';
 
@@ -139,6 +140,105 @@ export const domifstatCommand: CommandDef = {
       const lines = IF_STATS.filter(([k]) => stats[k] >= 0).map(
         ([k, label]) => `${dev} ${label} ${stats[k]}\n`,
       );
+      print(session.io, lines.join(''));
+    });
+  },
+};
+
+type BlockCounter = Exclude<keyof BlockStats, 'nstats'>;
+
+/**
+ * The parameters virDomainBlockStatsFlags gives, in the QEMU driver's order
+ * (QEMU_BLOCK_STATS_ASSIGN_PARAM): a server reporting `nstats` gives the first `nstats`.
+ */
+const BLOCK_PARAMS_ORDER: BlockCounter[] = [
+  'wrBytes',
+  'wrReq',
+  'rdBytes',
+  'rdReq',
+  'flushReq',
+  'wrTotalTimes',
+  'rdTotalTimes',
+  'flushTotalTimes',
+];
+
+/** virsh's domblkstat_output: its order, legacy names and --human labels. */
+const DOMBLKSTAT_OUTPUT: [BlockCounter, string, string][] = [
+  ['rdReq', 'rd_req', 'number of read operations:'],
+  ['rdBytes', 'rd_bytes', 'number of bytes read:'],
+  ['wrReq', 'wr_req', 'number of write operations:'],
+  ['wrBytes', 'wr_bytes', 'number of bytes written:'],
+  ['errs', 'errs', 'error count:'],
+  ['flushReq', 'flush_operations', 'number of flush operations:'],
+  ['rdTotalTimes', 'rd_total_times', 'total duration of reads (ns):'],
+  ['wrTotalTimes', 'wr_total_times', 'total duration of writes (ns):'],
+  ['flushTotalTimes', 'flush_total_times', 'total duration of flushes (ns):'],
+];
+
+export const domblkstatCommand: CommandDef = {
+  name: 'domblkstat',
+  help: 'get device block stats for a domain',
+  desc: 'Get device block stats for a running domain. See man page or use --human for explanation of fields',
+  options: [
+    DOMAIN_OPT,
+    { name: 'device', type: 'data', help: 'block device' },
+    { name: 'human', type: 'bool', help: 'print a more human readable output' },
+  ],
+  async run(session, opts) {
+    await withDriver(session, async (driver) => {
+      const dom = await lookupDomain(driver, opts.domain as string);
+      // cmdDomblkstat: no device means all of them (""); a failure of the first
+      // virDomainBlockStatsFlags call is reported with libvirt's error alone
+      let device = (opts.device as string | undefined) ?? '';
+      const stats = await driver.blockStats(dom.name, device);
+      const given = new Set(BLOCK_PARAMS_ORDER.slice(0, stats.nstats));
+      let text = '';
+      if (opts.human) {
+        text += `Device: ${device}\n`;
+        device = '';
+      }
+      for (const [key, legacy, human] of DOMBLKSTAT_OUTPUT) {
+        if (!given.has(key)) continue;
+        text += `${device} ${opts.human ? human.padEnd(31) : legacy} ${stats[key]}\n`;
+      }
+      print(session.io, text);
+    });
+  },
+};
+
+/** virsh's names for virDomainMemoryStatTags, by tag. */
+const MEMORY_STAT_NAMES: Record<number, string> = {
+  0: 'swap_in',
+  1: 'swap_out',
+  2: 'major_fault',
+  3: 'minor_fault',
+  4: 'unused',
+  5: 'available',
+  6: 'actual',
+  7: 'rss',
+  8: 'usable',
+  9: 'last_update',
+  10: 'disk_caches',
+  11: 'hugetlb_pgalloc',
+  12: 'hugetlb_pgfail',
+};
+
+export const dommemstatCommand: CommandDef = {
+  name: 'dommemstat',
+  help: 'get memory statistics for a domain',
+  desc: 'Get memory statistics for a running domain.',
+  options: [DOMAIN_OPT],
+  async run(session, opts) {
+    await withDriver(session, async (driver) => {
+      const given = opts.domain as string;
+      const dom = await lookupDomain(driver, given);
+      const stats = await reporting(session.io, `Failed to get memory statistics for domain ${given}`, () =>
+        driver.memoryStats(dom.name),
+      );
+      // cmdDomMemStat prints in the driver's order and skips tags it does not know
+      const lines = stats
+        .filter((s) => MEMORY_STAT_NAMES[s.tag] !== undefined)
+        .map((s) => `${MEMORY_STAT_NAMES[s.tag]} ${s.val}\n`);
       print(session.io, lines.join(''));
     });
   },

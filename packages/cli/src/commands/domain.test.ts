@@ -132,4 +132,54 @@ describe('qvirsh domain commands (embed, TCG)', () => {
       await qvirsh('destroy', 'n1');
     }
   });
+
+  it('domblkstat and dommemstat print as virsh does; no balloon means rss alone', async () => {
+    root = mkdtempSync(path.join(tmpdir(), 'qvirt-cli-'));
+    writeFileSync(`${root}/boot.img`, greetingBootSector());
+    const file = `${root}/s.xml`;
+    writeFileSync(
+      file,
+      `<domain type='qemu'><name>s1</name><memory>65536</memory><vcpu>1</vcpu>
+       <os><type arch='i686' machine='pc'>hvm</type></os>
+       <devices><emulator>/usr/bin/qemu-system-x86_64</emulator>
+       <disk type='file' device='disk'><source file='${root}/boot.img'/><target dev='hda' bus='ide'/></disk>
+       <memballoon model='none'/>
+       </devices></domain>`,
+    );
+    expect((await qvirsh('define', file)).code).toBe(0);
+    expect(await qvirsh('domblkstat', 's1')).toEqual({
+      code: 1,
+      out: '',
+      err: 'error: Requested operation is not valid: domain is not running\n',
+    });
+    expect((await qvirsh('start', 's1')).code).toBe(0);
+    try {
+      let stats = await qvirsh('domblkstat', 's1', 'hda');
+      for (let i = 0; i < 100 && /^hda rd_req 0$/m.test(stats.out); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        stats = await qvirsh('domblkstat', 's1', 'hda');
+      }
+      expect(stats.err).toBe('');
+      expect(stats.out).toMatch(
+        /^hda rd_req [1-9]\d*\nhda rd_bytes \d+\nhda wr_req \d+\nhda wr_bytes \d+\nhda flush_operations \d+\nhda rd_total_times \d+\nhda wr_total_times \d+\nhda flush_total_times \d+\n\n$/,
+      );
+      expect((await qvirsh('domblkstat', 's1', `${root}/boot.img`, '--human')).out).toMatch(
+        new RegExp(`^Device: ${root}/boot.img\n number of read operations: {6}[1-9]\\d*\n`),
+      );
+      expect(await qvirsh('domblkstat', 's1', 'nosuch')).toEqual({
+        code: 1,
+        out: '',
+        err: 'error: invalid argument: invalid path: nosuch\n',
+      });
+      // <memballoon model='none'/>: libvirt asks QEMU nothing and reports the RSS alone
+      expect((await qvirsh('dommemstat', 's1')).out).toMatch(/^rss [1-9]\d*\n\n$/);
+    } finally {
+      await qvirsh('destroy', 's1');
+    }
+    expect(await qvirsh('dommemstat', 's1')).toEqual({
+      code: 1,
+      out: '',
+      err: 'error: Failed to get memory statistics for domain s1\nerror: Requested operation is not valid: domain is not running\n',
+    });
+  });
 });

@@ -1,9 +1,11 @@
 import type { CommandDef } from '../command.js';
 import { capabilitiesCommand } from './capabilities.js';
 import {
+  domblkstatCommand,
   domidCommand,
   domifstatCommand,
   dominfoCommand,
+  dommemstatCommand,
   domnameCommand,
   domstateCommand,
   domuuidCommand,
@@ -45,9 +47,11 @@ export const COMMANDS: CommandDef[] = [
   suspendCommand,
   undefineCommand,
   // domain monitoring
+  domblkstatCommand,
   domidCommand,
   domifstatCommand,
   dominfoCommand,
+  dommemstatCommand,
   domnameCommand,
   domstateCommand,
   domuuidCommand,

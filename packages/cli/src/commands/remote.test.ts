@@ -1,40 +1,22 @@
 /** qvirsh over qvirtd: a non-embed URI goes through @qvirt/remote's client to a daemon. */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { greetingBootSector } from '@qvirt/driver';
-import { defaultDaemonConfig, startDaemon } from '@qvirt/remote';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../index.js';
+import { type CliTestDaemon, startCliTestDaemon } from '../test-support/test-daemon.js';
 
+let t: CliTestDaemon;
 let dir: string;
-let daemon: Awaited<ReturnType<typeof startDaemon>>;
 let uri: string;
 
 beforeAll(async () => {
-  dir = mkdtempSync(path.join(tmpdir(), 'qvirt-cli-remote-'));
-  daemon = await startDaemon({
-    uri: `qemu:///embed?root=${dir}/root`,
-    socketDir: `${dir}/sock`,
-    config: defaultDaemonConfig(),
-  });
-  uri = `qemu+unix:///system?socket=${daemon.sockets.rw}`;
+  t = await startCliTestDaemon('qvirt-cli-remote-');
+  ({ dir, uri } = t);
 });
 
 afterAll(async () => {
-  for (const d of daemon?.driver.listDomains() ?? []) {
-    if (d.state !== 'shutoff') await daemon.driver.destroy(d.name).catch(() => {});
-  }
-  await daemon?.close();
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      if (readFileSync(`/proc/${e}/cmdline`, 'utf8').includes(dir)) process.kill(Number(e), 'SIGKILL');
-    } catch {
-      // gone
-    }
-  }
-  rmSync(dir, { recursive: true, force: true });
+  await t?.stop();
 });
 
 async function qvirsh(...argv: string[]) {

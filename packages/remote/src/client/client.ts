@@ -16,7 +16,14 @@ import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { getSystemErrorMap } from 'node:util';
 import { type ConnectionUri, parseConnectionUri, remoteName, VirError } from '@qvirt/core';
+import type { BlockStats, InterfaceStats, MemoryStat } from '@qvirt/driver';
 import { Proc } from '../remote/procedures.js';
+import {
+  REMOTE_DOMAIN_BLOCK_STATS_PARAMETERS_MAX,
+  REMOTE_DOMAIN_MEMORY_STATS_MAX,
+  readTypedParam,
+  TYPED_PARAM_STRING_OKAY,
+} from '../remote/typed-params.js';
 import {
   DOMAIN_EVENT_ID_LIFECYCLE,
   type RemoteDomain,
@@ -129,17 +136,29 @@ export interface RemoteDomainInfo {
   cpuTime: number;
 }
 
+// The driver's shapes, as type-only imports: the client loads no driver code.
 /** virDomainInterfaceStats: the counters of one interface (-1 where not known). */
-export interface RemoteInterfaceStats {
-  rxBytes: number;
-  rxPackets: number;
-  rxErrs: number;
-  rxDrop: number;
-  txBytes: number;
-  txPackets: number;
-  txErrs: number;
-  txDrop: number;
-}
+export type RemoteInterfaceStats = InterfaceStats;
+/** virDomainBlockStatsFlags' counters of one disk or all, and how many parameters the server gave. */
+export type RemoteBlockStats = BlockStats;
+/** virDomainMemoryStatStruct: a virDomainMemoryStatTags tag and its value. */
+export type RemoteMemoryStat = MemoryStat;
+
+/** virDomainBlockStatsFlags' field names (VIR_DOMAIN_BLOCK_STATS_*) and our keys. */
+const BLOCK_STAT_FIELDS: Record<string, keyof RemoteBlockStats> = {
+  rd_operations: 'rdReq',
+  rd_bytes: 'rdBytes',
+  wr_operations: 'wrReq',
+  wr_bytes: 'wrBytes',
+  errs: 'errs',
+  flush_operations: 'flushReq',
+  rd_total_times: 'rdTotalTimes',
+  wr_total_times: 'wrTotalTimes',
+  flush_total_times: 'flushTotalTimes',
+};
+
+/** VIR_DOMAIN_MEMORY_STAT_NR: how many stats virsh asks for. */
+const MEMORY_STAT_NR = 13;
 
 export interface LifecycleEventMessage {
   domain: RemoteDomain;
@@ -595,6 +614,49 @@ export class RemoteClient {
       txErrs: next(),
       txDrop: next(),
     };
+  }
+
+  /**
+   * A running domain's disk counters (by target or source path; "" for all disks), asked as
+   * virsh's domblkstat asks: virDomainBlockStatsFlags for the count, then for the values.
+   */
+  async blockStats(name: string, disk: string): Promise<RemoteBlockStats> {
+    const ask = (nparams: number) =>
+      this.domCall(Proc.DOMAIN_BLOCK_STATS_FLAGS, name, (w) => {
+        wStr(w, disk);
+        w.int(nparams).uint(TYPED_PARAM_STRING_OKAY);
+      });
+    const first = await ask(0);
+    first.array(readTypedParam, REMOTE_DOMAIN_BLOCK_STATS_PARAMETERS_MAX);
+    const count = first.int();
+    const stats: RemoteBlockStats = {
+      rdReq: -1,
+      rdBytes: -1,
+      wrReq: -1,
+      wrBytes: -1,
+      errs: -1,
+      flushReq: -1,
+      rdTotalTimes: -1,
+      wrTotalTimes: -1,
+      flushTotalTimes: -1,
+      nstats: 0,
+    };
+    if (count <= 0) return stats;
+    const r = await ask(count);
+    const params = r.array(readTypedParam, REMOTE_DOMAIN_BLOCK_STATS_PARAMETERS_MAX);
+    r.int();
+    for (const p of params) {
+      const key = BLOCK_STAT_FIELDS[p.field];
+      if (key && typeof p.value !== 'string' && typeof p.value !== 'boolean') stats[key] = Number(p.value);
+    }
+    stats.nstats = params.length;
+    return stats;
+  }
+
+  /** A running domain's memory statistics (virDomainMemoryStats), in the server's order. */
+  async memoryStats(name: string): Promise<RemoteMemoryStat[]> {
+    const r = await this.domCall(Proc.DOMAIN_MEMORY_STATS, name, (w) => w.uint(MEMORY_STAT_NR).uint(0));
+    return r.array((r) => ({ tag: r.int(), val: Number(r.uhyper()) }), REMOTE_DOMAIN_MEMORY_STATS_MAX);
   }
 
   /** Registers for lifecycle events of every domain; resolves with the unsubscriber. */

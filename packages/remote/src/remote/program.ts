@@ -7,7 +7,7 @@
  * does; numbers libvirt does not know answer "unknown procedure: N" (VIR_ERR_RPC).
  */
 import { hostname, cpus as osCpus, totalmem } from 'node:os';
-import type { DomainSummary, LifecycleChange, QemuDriver } from '@qvirt/driver';
+import { blockStatsParams, type DomainSummary, type LifecycleChange, type QemuDriver } from '@qvirt/driver';
 import {
   AuthType,
   REMOTE_AUTH_TYPE_LIST_MAX,
@@ -24,6 +24,12 @@ import { noSupportError, RemoteError } from '../rpc/error.js';
 import type { CallContext, Procedure, Program, ReplyBody, ServerClient } from '../server/server.js';
 import type { XdrReader, XdrWriter } from '../xdr/xdr.js';
 import { apiName, Proc, REMOTE_PROCEDURE_NAMES } from './procedures.js';
+import {
+  REMOTE_DOMAIN_BLOCK_STATS_PARAMETERS_MAX,
+  REMOTE_DOMAIN_MEMORY_STATS_MAX,
+  TYPED_PARAM_STRING_OKAY,
+  writeLLongParam,
+} from './typed-params.js';
 import {
   DOMAIN_EVENT_ID_LIFECYCLE,
   LifecycleEvent,
@@ -478,6 +484,49 @@ export function createRemoteProgram(opts: RemoteProgramOptions): Program & { dis
         w.hyper(BigInt(v));
     };
   });
+  // virDomainBlockStats (the legacy domblkstat call): one disk by target or source, "" for all
+  def(Proc.DOMAIN_BLOCK_STATS, async (r) => {
+    const d = lookup(readDomain(r));
+    const s = await driver.blockStats(d.name, str(r));
+    return (w) => {
+      for (const v of [s.rdReq, s.rdBytes, s.wrReq, s.wrBytes, s.errs]) w.hyper(BigInt(v));
+    };
+  });
+  // virDomainBlockStatsFlags: nparams = 0 asks how many there are (virsh asks that first)
+  def(Proc.DOMAIN_BLOCK_STATS_FLAGS, async (r) => {
+    const d = lookup(readDomain(r));
+    const disk = str(r);
+    const nparams = r.int();
+    const flags = r.uint();
+    if (nparams < 0) throw internalError('nparams must be non-negative');
+    if (nparams > REMOTE_DOMAIN_BLOCK_STATS_PARAMETERS_MAX) throw internalError('nparams too large');
+    checkFlags(flags, TYPED_PARAM_STRING_OKAY, 'qemuDomainBlockStatsFlags');
+    const s = await driver.blockStats(d.name, disk);
+    if (nparams === 0) return (w) => w.array([], () => {}).int(s.nstats);
+    const params = blockStatsParams(s, Math.min(nparams, s.nstats));
+    return (w) =>
+      w
+        .array(
+          params,
+          (w, p) => writeLLongParam(w, p.field, p.value),
+          REMOTE_DOMAIN_BLOCK_STATS_PARAMETERS_MAX,
+        )
+        .int(params.length);
+  });
+  // virDomainMemoryStats (virsh dommemstat): at most maxStats of them, in the driver's order
+  def(Proc.DOMAIN_MEMORY_STATS, async (r) => {
+    const dom = readDomain(r);
+    const maxStats = r.uint();
+    const flags = r.uint();
+    // remoteDispatchDomainMemoryStats checks the count before it looks the domain up
+    if (maxStats > REMOTE_DOMAIN_MEMORY_STATS_MAX)
+      throw internalError('maxStats > REMOTE_DOMAIN_MEMORY_STATS_MAX');
+    const d = lookup(dom);
+    checkFlags(flags, 0, 'qemuDomainMemoryStats');
+    const stats = (await driver.memoryStats(d.name)).slice(0, maxStats);
+    return (w) =>
+      w.array(stats, (w, s) => w.int(s.tag).uhyper(BigInt(s.val)), REMOTE_DOMAIN_MEMORY_STATS_MAX);
+  });
   def(Proc.DOMAIN_IS_ACTIVE, (r) => {
     const d = lookup(readDomain(r));
     return (w) => w.int(active(d) ? 1 : 0);
@@ -665,6 +714,20 @@ export function createRemoteProgram(opts: RemoteProgramOptions): Program & { dis
 /** The URIs this daemon answers virConnectOpen for. */
 function acceptsUri(name: string): boolean {
   return /^qemu(\+[a-z0-9]+)?:\/\/[^/]*\/(system|session|embed)(\?.*)?$/.test(name);
+}
+
+const internalError = (msg: string) => RemoteError.of('INTERNAL_ERROR', 'rpc', `internal error: ${msg}`);
+
+/** virCheckFlags in the driver function `fn`. */
+function checkFlags(flags: number, supported: number, fn: string): void {
+  const extra = flags & ~supported;
+  if (extra) {
+    throw RemoteError.of(
+      'INVALID_ARG',
+      'qemu',
+      `invalid argument: unsupported flags (0x${(extra >>> 0).toString(16)}) in function ${fn}`,
+    );
+  }
 }
 
 function matchesListFlags(d: DomainSummary, flags: number): boolean {
