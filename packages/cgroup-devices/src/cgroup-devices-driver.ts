@@ -228,7 +228,12 @@ const createCgroupDevicesDriver = (options: CgroupDevicesOptions, host: HostPort
    * background (without keeping the process alive) and removed once empty.
    */
   const retryLater = (def: DomainDef, state: DomainState, since = Date.now()): void => {
-    if (state.retry || Date.now() - since > PENDING_GIVE_UP_MS) return;
+    if (state.retry) return;
+    if (Date.now() - since > PENDING_GIVE_UP_MS) {
+      // libvirt leaves such a group behind too (virCgroupRemove gives up after its retries)
+      warn(`cgroup ${state.cgroup.dir} is still in use; leaving it`);
+      return;
+    }
     state.retry = setTimeout(async () => {
       state.retry = undefined;
       if (domains.get(key(def)) !== state || !state.pendingRemoval) return;
