@@ -42,6 +42,7 @@ import {
 } from '@qvirt/host-prober';
 import {
   buildCommandLine,
+  bytesToKiB,
   type CommandLine,
   canonicalizeDomain,
   domainLibDir,
@@ -51,6 +52,7 @@ import {
   type QemuCaps,
   type QemuContext,
   qemu72Caps,
+  scaledToBytes,
   shellQuote,
 } from '@qvirt/qemu-argv';
 import { removeStaleTempFiles, writeFileAtomic } from './atomic-file.js';
@@ -294,23 +296,10 @@ function procCpuTimeNs(pid: number): number {
   }
 }
 
+/** A canonical definition's scaled memory size in KiB (post-parse stores KiB already). */
 function toKiB(mem: { value?: number; unit?: string } | undefined): number {
   if (!mem?.value) return 0;
-  const unit = (mem.unit ?? 'KiB').toLowerCase();
-  const factors: Record<string, number> = {
-    b: 1 / 1024,
-    bytes: 1 / 1024,
-    k: 1,
-    kib: 1,
-    kb: 1000 / 1024,
-    m: 1024,
-    mib: 1024,
-    mb: 1e6 / 1024,
-    g: 1024 ** 2,
-    gib: 1024 ** 2,
-    gb: 1e9 / 1024,
-  };
-  return Math.floor(mem.value * (factors[unit] ?? 1));
+  return Number(bytesToKiB(scaledToBytes(mem.value, mem.unit) ?? 0n));
 }
 
 export class QemuDriver {

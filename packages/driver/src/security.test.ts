@@ -78,6 +78,12 @@ async function xattrs(file: string): Promise<string[]> {
   return (await host.listxattr(file)).filter((n) => n.startsWith('trusted.libvirt.')).sort();
 }
 
+/** The device cgroup directory of run `id` of domain g1 in an embed instance, per hierarchy. */
+function groupDir(hierarchy: 'devices' | 'unified', dir: string, id: number): string {
+  const name = machineName({ drivername: 'qemu', embedRoot: dir, id, name: 'g1', privileged: true });
+  return `/sys/fs/cgroup/${hierarchy}/machine/${name}.qvirt-qemu`;
+}
+
 async function runAndCheck(d: QemuDriver, dir: string): Promise<void> {
   const disk = path.join(dir, 'g1.img');
   await d.defineXML(guestXml(dir, 'g1'));
@@ -196,16 +202,8 @@ describe.skipIf(!root)('security drivers on real guests', () => {
     await expect(d.start('g1')).rejects.toThrow('qvirt-test-fail refuses to label');
     expect(statSync(disk)).toMatchObject({ uid: 1234, gid: 1234 });
     expect(await xattrs(disk)).toEqual([]);
-    expect(
-      existsSync(
-        `/sys/fs/cgroup/devices/machine/${machineName({ drivername: 'qemu', embedRoot: dir, id: 1, name: 'g1', privileged: true })}.qvirt-qemu`,
-      ),
-    ).toBe(false);
-    expect(
-      existsSync(
-        `/sys/fs/cgroup/unified/machine/${machineName({ drivername: 'qemu', embedRoot: dir, id: 1, name: 'g1', privileged: true })}.qvirt-qemu`,
-      ),
-    ).toBe(false);
+    expect(existsSync(groupDir('devices', dir, 1))).toBe(false);
+    expect(existsSync(groupDir('unified', dir, 1))).toBe(false);
     expect(pidsMentioning(dir)).toEqual([]);
     expect(d.getState('g1')).toEqual({ state: 'shutoff', reason: 'failed' });
   });
@@ -222,21 +220,9 @@ describe.skipIf(!root)('security drivers on real guests', () => {
     await expect(d.start('g1')).rejects.toThrow(/no-such-option/);
     expect(statSync(disk)).toMatchObject({ uid: 1234, gid: 1234 });
     expect(await xattrs(disk)).toEqual([]);
-    expect(
-      existsSync(
-        `/sys/fs/cgroup/devices/machine/${machineName({ drivername: 'qemu', embedRoot: dir, id: 2, name: 'g1', privileged: true })}.qvirt-qemu`,
-      ),
-    ).toBe(false);
-    expect(
-      existsSync(
-        `/sys/fs/cgroup/devices/machine/${machineName({ drivername: 'qemu', embedRoot: dir, id: 1, name: 'g1', privileged: true })}.qvirt-qemu`,
-      ),
-    ).toBe(false);
-    expect(
-      existsSync(
-        `/sys/fs/cgroup/unified/machine/${machineName({ drivername: 'qemu', embedRoot: dir, id: 1, name: 'g1', privileged: true })}.qvirt-qemu`,
-      ),
-    ).toBe(false);
+    expect(existsSync(groupDir('devices', dir, 2))).toBe(false);
+    expect(existsSync(groupDir('devices', dir, 1))).toBe(false);
+    expect(existsSync(groupDir('unified', dir, 1))).toBe(false);
     expect(pidsMentioning(dir)).toEqual([]);
   });
 });

@@ -8,6 +8,7 @@ export * from './caps/qemu-caps.js';
 export * from './caps/snapshot.js';
 export * from './context.js';
 export * from './definition-xml.js';
+export { bytesToKiB, scaledToBytes } from './domain-util.js';
 export * from './import/index.js';
 export * from './layout.js';
 export * from './native.js';

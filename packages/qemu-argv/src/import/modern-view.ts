@@ -82,32 +82,18 @@ import { isImplicitController } from '../argv/sections/controllers.js';
 import { effectiveBootIndexes } from '../argv/sections/disks.js';
 import { rewriteInterfacesForNative } from '../argv/sections/io-net.js';
 import { referenceContext } from '../context.js';
+import { scaledToBytes } from '../domain-util.js';
 import { pciAddresses } from '../post-parse/steps/pci-addresses.js';
 
 type Obj = Record<string, any>;
 
 const alignMiB = (kib: number): number => Math.ceil(kib / 1024) * 1024;
 
-const KIB: Record<string, number> = {
-  b: 1 / 1024,
-  bytes: 1 / 1024,
-  k: 1,
-  kib: 1,
-  kb: 1000 / 1024,
-  m: 1024,
-  mib: 1024,
-  mb: 1e6 / 1024,
-  g: 1024 ** 2,
-  gib: 1024 ** 2,
-  gb: 1e9 / 1024,
-  t: 1024 ** 3,
-  tib: 1024 ** 3,
-};
-
+/** A scaled size in KiB, a fraction for decimal units (`kB`), undefined for an unknown unit. */
 function sizeKiB(v: Obj | undefined): number | undefined {
-  if (!v || typeof v.value !== 'number') return undefined;
-  const f = KIB[String(v.unit ?? 'KiB').toLowerCase()];
-  return f === undefined ? undefined : v.value * f;
+  if (!v || !Number.isInteger(v.value)) return undefined;
+  const bytes = scaledToBytes(v.value, v.unit === undefined ? undefined : String(v.unit));
+  return bytes === undefined ? undefined : Number(bytes) / 1024;
 }
 
 /** KVM features libvirt writes only when they differ from QEMU's default. */
