@@ -6,33 +6,19 @@
  * Messages are one line: they name the file, element or value at fault and never embed a stack.
  */
 
-export type VirErrorCode =
-  | 'INTERNAL_ERROR'
-  | 'NO_SUPPORT'
-  | 'XML_ERROR'
-  | 'XML_DETAIL'
-  | 'CONF_SYNTAX'
-  | 'CONFIG_UNSUPPORTED'
-  | 'INVALID_ARG'
-  | 'OPERATION_INVALID'
-  | 'OPERATION_FAILED'
-  | 'OPERATION_UNSUPPORTED'
-  | 'NO_DOMAIN'
-  | 'NO_SECURITY_MODEL'
-  | 'SYSTEM_ERROR'
-  | 'AUTH_FAILED'
-  | 'RPC';
+import type { VirErrorCode, VirErrorDomain } from './errors/codes.js';
+import { virErrorMessage } from './errors/messages.js';
+import { ERRNO, type ErrnoName, errnoName, systemErrorText } from './errors/strerror.js';
 
-export type VirErrorDomain =
-  | 'none'
-  | 'domain'
-  | 'qemu'
-  | 'conf'
-  | 'security'
-  | 'uri'
-  | 'remote'
-  | 'rpc'
-  | 'capabilities';
+export {
+  ERROR_CODES,
+  ERROR_DOMAINS,
+  type VirErrorCode,
+  type VirErrorDomain,
+  type VirErrorNumberName,
+} from './errors/codes.js';
+export { virErrorMessage, virErrorMsg } from './errors/messages.js';
+export { ERRNO, type ErrnoName, errnoName, errnoOf, strerror, systemErrorText } from './errors/strerror.js';
 
 export interface VirErrorOptions {
   /** Where the problem is: a file path, `file:line`, or an XML element path. */
@@ -52,6 +38,69 @@ export class VirError extends Error {
     this.domain = domain;
     this.where = options.where;
   }
+}
+
+/**
+ * libvirt's virReportError as a value to throw: `info` (the formatted detail) goes into the code's
+ * message format, so `virReportError('INTERNAL_ERROR', 'qemu', 'x')` reads `internal error: x`;
+ * without `info` the message is the code's bare text (`internal error`).
+ */
+export function virReportError(
+  code: VirErrorCode,
+  domain: VirErrorDomain,
+  info?: string | null,
+  options: VirErrorOptions = {},
+): VirError {
+  return new VirError(code, domain, virErrorMessage(code, info), options);
+}
+
+/**
+ * libvirt's virReportInvalidArg: VIR_ERR_INVALID_ARG with the message as given, without the
+ * "invalid argument: " prefix virReportError would add (virRaiseErrorFull takes the format as is).
+ */
+export function virReportInvalidArg(domain: VirErrorDomain, message: string): VirError {
+  return new VirError('INVALID_ARG', domain, message);
+}
+
+/**
+ * libvirt's virCheckFlags: throws, as driver function `fn` does, when `flags` has a bit outside
+ * `supported` ("unsupported flags (0x…) in function fn", VIR_ERR_INVALID_ARG).
+ */
+export function virCheckFlags(
+  flags: number,
+  supported: number,
+  fn: string,
+  domain: VirErrorDomain = 'qemu',
+): void {
+  const extra = (flags & ~supported) >>> 0;
+  if (extra)
+    throw virReportInvalidArg(domain, `unsupported flags (0x${extra.toString(16)}) in function ${fn}`);
+}
+
+/**
+ * libvirt's virReportSystemError as a value to throw: SYSTEM_ERROR with `<message>: <strerror>`
+ * (only the strerror text without a message). `err` is what failed: a Node error (its errno
+ * `code`), an errno name or an errno number. The error stays reachable as `cause` (for a name or
+ * number, `{ code, errno }`), so callers can still test `cause.code === 'ENOENT'`.
+ */
+export function virReportSystemError(
+  err: unknown,
+  domain: VirErrorDomain,
+  message?: string,
+  options: VirErrorOptions = {},
+): VirError {
+  const text = systemErrorText(err);
+  const detail = message === undefined ? text : `${message}: ${text}`;
+  const cause =
+    typeof err === 'number'
+      ? { code: errnoName(err), errno: Math.abs(err) }
+      : typeof err === 'string'
+        ? { code: err, errno: ERRNO[err as ErrnoName] }
+        : err;
+  return new VirError('SYSTEM_ERROR', domain, virErrorMessage('SYSTEM_ERROR', detail), {
+    cause,
+    ...options,
+  });
 }
 
 /** A domain XML document that cannot be parsed or violates the model. */

@@ -2,6 +2,8 @@ export * from './capabilities/index.js';
 export * from './conf/index.js';
 export * from './domain/index.js';
 export * from './errors.js';
+export * from './fs/atomic-file.js';
+export * from './hypervisor/index.js';
 export * from './schema/schema.js';
 export * from './schema/value-types.js';
 export * from './security/index.js';

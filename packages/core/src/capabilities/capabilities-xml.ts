@@ -3,7 +3,7 @@
  * (virCapabilitiesFormatXML: host CPU and NUMA cells) and `virsh domcapabilities`
  * (virDomainCapsFormat: the host-model CPU of one emulator and virt type).
  */
-import { VirError } from '../errors.js';
+import { type VirError, virReportError } from '../errors.js';
 import { parseXml, type XmlElement } from '../xml/xml-tree.js';
 import type {
   CpuFeaturePolicy,
@@ -17,7 +17,7 @@ import type {
 const POLICIES: readonly CpuFeaturePolicy[] = ['force', 'require', 'optional', 'disable', 'forbid'];
 
 function bad(source: string, message: string): VirError {
-  return new VirError('XML_ERROR', 'capabilities', `XML error: ${source}: ${message}`);
+  return virReportError('XML_ERROR', 'capabilities', `${source}: ${message}`);
 }
 
 const children = (el: XmlElement | undefined, name: string): XmlElement[] =>
@@ -70,6 +70,15 @@ export function readCapabilitiesXml(
     const vendor = text(child(cpuEl, 'vendor'));
     if (model) cpu.model = model;
     if (vendor) cpu.vendor = vendor;
+    // <counter name='tsc' frequency='…' scaling='yes|no'/> (virHostCPUTscInfo)
+    const tsc = children(cpuEl, 'counter').find((c) => c.attributes.name === 'tsc');
+    if (tsc?.attributes.frequency !== undefined) {
+      const scaling = tsc.attributes.scaling;
+      cpu.tsc = {
+        frequency: uint(source, tsc.attributes.frequency, 'TSC frequency'),
+        ...(scaling === 'yes' || scaling === 'no' ? { scaling } : {}),
+      };
+    }
     out.cpu = cpu;
   }
   const cells = child(child(host, 'topology'), 'cells');

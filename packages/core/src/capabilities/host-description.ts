@@ -33,6 +33,8 @@ export interface HostCpuDescription {
   vendor?: string;
   /** Features present on top of the model, in libvirt's names. */
   features: HostCpuFeature[];
+  /** The TSC counter (`<counter name='tsc'>`): frequency in Hz, scaling absent when unknown. */
+  tsc?: { frequency: number; scaling?: 'yes' | 'no' };
 }
 
 /**

@@ -6,7 +6,7 @@
  * model does not declare is kept in `$extra` and written back, so nothing is lost silently;
  * `strict: true` refuses it instead, naming its path.
  */
-import { VirError, XmlError } from '../errors.js';
+import { VirError, virErrorMessage, virReportError, XmlError } from '../errors.js';
 import type { ParseContext } from '../schema/schema.js';
 import { formatUuid } from '../schema/value-types.js';
 import type { XmlElement } from '../xml/xml-tree.js';
@@ -40,7 +40,9 @@ export interface ParseDomainOptions extends Partial<ParseContext> {
 export function parseDomainXML(text: string, options: ParseDomainOptions = {}): DomainDef {
   const root = parseXml(text, options.source ?? 'domain');
   if (root.name !== 'domain') {
-    throw new XmlError(`XML error: unexpected root element <${root.name}>, expecting <domain>`);
+    throw new XmlError(
+      virErrorMessage('XML_ERROR', `unexpected root element <${root.name}>, expecting <domain>`),
+    );
   }
   const normalised = normaliseNamespaces(root);
   const { id, ...attributes } = normalised.attributes;
@@ -50,27 +52,27 @@ export function parseDomainXML(text: string, options: ParseDomainOptions = {}): 
 
 function checkDomain(raw: RawDomainDef, id: string | undefined, requireName: boolean): DomainDef {
   if (raw.type === undefined)
-    throw new VirError('INTERNAL_ERROR', 'domain', 'internal error: missing domain type attribute');
+    throw virReportError('INTERNAL_ERROR', 'domain', 'missing domain type attribute');
   if (!(VIRT_TYPES as readonly string[]).includes(raw.type)) {
-    throw new VirError(
-      'CONFIG_UNSUPPORTED',
-      'domain',
-      `unsupported configuration: invalid domain type ${raw.type}`,
-    );
+    throw virReportError('CONFIG_UNSUPPORTED', 'domain', `invalid domain type ${raw.type}`);
   }
   if (requireName && (raw.name === undefined || raw.name === ''))
     throw new VirError('XML_ERROR', 'domain', 'missing name information');
   const def = { ...raw } as DomainDef;
-  if (raw.uuid !== undefined) def.uuid = canonicalUuid(raw.uuid, 'uuid');
+  // virXPathString gives no string for an empty <uuid></uuid>: libvirt generates one as if absent
+  if (raw.uuid === '') delete def.uuid;
+  else if (raw.uuid !== undefined) def.uuid = canonicalUuid(raw.uuid, 'uuid');
   if (raw.genid !== undefined && raw.genid !== '') def.genid = canonicalUuid(raw.genid, 'genid');
   if (id !== undefined) {
     if (!/^\d+$/.test(id))
-      throw new XmlError(`XML error: invalid value '${id}' for attribute 'id' in <domain>`);
+      throw new XmlError(
+        virErrorMessage('XML_ERROR', `invalid value '${id}' for attribute 'id' in <domain>`),
+      );
     def.id = Number(id);
   } else delete def.id;
   const os = raw.os as { type?: unknown } | undefined;
   if (os?.type === undefined && raw.bootloader === undefined) {
-    throw new XmlError('XML error: an os <type> must be specified');
+    throw new XmlError(virErrorMessage('XML_ERROR', 'an os <type> must be specified'));
   }
   return def;
 }
@@ -87,7 +89,7 @@ export function canonicalUuid(text: string, element: 'uuid' | 'genid' = 'uuid'):
     if (hex.length > 32) break;
   }
   if (!/^[0-9a-fA-F]{32}$/.test(hex)) {
-    throw new VirError('INTERNAL_ERROR', 'domain', `internal error: malformed ${element} element`);
+    throw virReportError('INTERNAL_ERROR', 'domain', `malformed ${element} element`);
   }
   return formatUuid(hex.toLowerCase());
 }

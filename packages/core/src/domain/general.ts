@@ -255,6 +255,23 @@ export type SysinfoDef = Infer<typeof sysinfo>;
 // ---------------------------------------------------------------------------------------------
 // os
 
+/**
+ * `<bootmenu timeout>`: libvirt reads it (virXMLPropUInt) only when the menu is enabled, so any
+ * text is accepted here and kept as written when it is not a number; the post-parse refuses it in
+ * libvirt's words only for an enabled menu, and drops it otherwise.
+ */
+const bootmenuTimeout: ValueType<number | string> = {
+  description: 'a non-negative integer',
+  parse(raw) {
+    try {
+      return uint().parse(raw);
+    } catch {
+      return raw;
+    }
+  },
+  format: (v) => String(v),
+};
+
 /** The `<source>` of a new-style `<nvram type=…>` (a storage source, virDomainDiskSourceFormat). */
 const nvramSource = element({
   attrs: {
@@ -334,7 +351,7 @@ export const os = element({
     root: one(leaf(str())),
     acpi: one(element({ children: { table: many(element({ attrs: { type: str() }, text: str() })) } })),
     boot: many(element({ attrs: { dev: enumOf('fd', 'cdrom', 'hd', 'network') } })),
-    bootmenu: one(element({ attrs: { enable: yesNo(), timeout: uint() } })),
+    bootmenu: one(element({ attrs: { enable: yesNo(), timeout: bootmenuTimeout } })),
     bios: one(element({ attrs: { useserial: yesNo(), rebootTimeout: int() } })),
     smbios: one(element({ attrs: { mode: enumOf('emulate', 'host', 'sysinfo') } })),
   },

@@ -464,7 +464,8 @@ export type RedirdevDef = Infer<typeof redirdev>;
 /** `<usbdev>` of a `<redirfilter>`: -1 (or absent) means any. */
 export const redirfilterUsbdev = element({
   attrs: {
-    class: hexUpper(2, 0xff),
+    // read as any int (virXMLPropInt, base 0); a code above 0xff is refused at define
+    class: hexUpper(2, 0x7fffffff),
     vendor: hexUpper(4, 0x7fffffff),
     product: hexUpper(4, 0x7fffffff),
     /** `major.minor` (BCD), e.g. `2.00`; or -1 */

@@ -12,7 +12,7 @@
 import type { Extra, Infer, Schema } from '../schema/schema.js';
 import { attr, element, flag, lazy, leaf, many, one, raw } from '../schema/schema.js';
 import type { ValueType } from '../schema/value-types.js';
-import { enumOf, hex, int, onOff, str, uint, ulong, uuid, yesNo } from '../schema/value-types.js';
+import { enumOf, hex, int, onOff, str, uint, ulong, uuid, ValueError, yesNo } from '../schema/value-types.js';
 import { deviceInfoChildren, virtioOptions } from './common.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -20,6 +20,24 @@ import { deviceInfoChildren, virtioOptions } from './common.js';
 
 /** An unsigned int as virXMLPropUInt / virStrToLong_uip read it. */
 const u32 = (min = 0) => uint({ min, max: 0xffffffff });
+
+/** An unsigned int read with virXMLPropUInt and VIR_XML_PROP_NONZERO (e.g. an IOThread ID). */
+function nonZeroU32(): ValueType<number> {
+  const base = u32();
+  return {
+    ...base,
+    parse(raw) {
+      const n = base.parse(raw);
+      if (n === 0)
+        throw new ValueError(
+          'must be at least 1',
+          ({ attribute, element }) =>
+            `Invalid value for attribute '${attribute}' in element '${element}': Zero is not permitted`,
+        );
+      return n;
+    },
+  };
+}
 
 /** A permission mode read in base 8, at most 0777, printed as `%04o` (filesystem fmode/dmode). */
 function octal(): ValueType<number> {
@@ -108,7 +126,12 @@ export const storageAuth = element({
 
 /** `<encryption>` (virStorageEncryptionFormat). */
 export const storageEncryption = element({
-  attrs: { format: enumOf('default', 'qcow', 'luks', 'luks2'), engine: enumOf('qemu', 'librbd') },
+  attrs: {
+    // any text: an unknown format or engine is refused at define, in libvirt's order and words
+    // (virStorageEncryptionParseNode reads the format first)
+    format: str(),
+    engine: str(),
+  },
   children: {
     secret: many(storageSecret),
     cipher: one(element({ attrs: { name: str(), size: u32(), mode: str(), hash: str() } })),
@@ -274,7 +297,7 @@ export const diskDriver = element({
     event_idx: onOff(),
     copy_on_read: onOff(),
     discard: enumOf('unmap', 'ignore'),
-    iothread: u32(1),
+    iothread: nonZeroU32(),
     detect_zeroes: enumOf('off', 'on', 'unmap'),
     queues: u32(),
     queue_size: u32(),

@@ -7,7 +7,7 @@
  * Nothing is lost: attributes and elements a schema does not declare are kept in `$extra` and
  * written back after the declared ones (or refused, naming their path, with `strict`).
  */
-import { XmlError } from '../errors.js';
+import { virErrorMessage, XmlError } from '../errors.js';
 import type { XmlElement, XmlNode } from '../xml/xml-tree.js';
 import { textOf } from '../xml/xml-tree.js';
 import { ValueError, type ValueType } from './value-types.js';
@@ -87,7 +87,7 @@ export function many<T>(schema: Schema<T>, xml?: string): ChildSpec<T, true> {
 }
 
 function fail(path: string, message: string): never {
-  throw new XmlError(`XML error: ${message} in <${path}>`, { where: path });
+  throw new XmlError(virErrorMessage('XML_ERROR', `${message} in <${path}>`), { where: path });
 }
 
 /** A value as it can appear in a one-line message: control characters escaped, long ones cut. */
@@ -111,16 +111,22 @@ function parseScalar<T>(type: ValueType<T>, raw: string, path: string, what: str
       const element = (path.split('/').at(-1) ?? path).replace(/\[\d+\]$/, '');
       const attribute = /^attribute '(.*)'$/.exec(what)?.[1];
       throw new XmlError(
-        `XML error: ${err.libvirt({ ...(attribute === undefined ? {} : { attribute }), element, raw })}`,
+        virErrorMessage(
+          'XML_ERROR',
+          err.libvirt({ ...(attribute === undefined ? {} : { attribute }), element, raw }),
+        ),
         {
           where: path,
         },
       );
     }
     const why = err instanceof Error ? err.message : String(err);
-    throw new XmlError(`XML error: invalid value '${printable(raw)}' for ${what} of <${path}>: ${why}`, {
-      where: path,
-    });
+    throw new XmlError(
+      virErrorMessage('XML_ERROR', `invalid value '${printable(raw)}' for ${what} of <${path}>: ${why}`),
+      {
+        where: path,
+      },
+    );
   }
 }
 

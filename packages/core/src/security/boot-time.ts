@@ -3,7 +3,7 @@
  * every backend that remembers owners in `trusted.libvirt.security.*` xattrs (dac, selinux), so
  * they agree with each other and with libvirt on the same host.
  */
-import { VirError } from '../errors.js';
+import { VirError, virReportError } from '../errors.js';
 import type { HostPort } from './host.js';
 
 /** Seconds of the BOOT_TIME record (type 2) in `utmpdump` output, or undefined. */
@@ -59,11 +59,7 @@ export function bootTimeSource(host: Pick<HostPort, 'readFile' | 'exec'>, now: (
       const up = Number(first);
       if (!first || !Number.isFinite(up)) {
         cached = undefined;
-        throw new VirError(
-          'INTERNAL_ERROR',
-          'security',
-          `internal error: Unable to parse uptime value '${first}'`,
-        );
+        throw virReportError('INTERNAL_ERROR', 'security', `Unable to parse uptime value '${first}'`);
       }
       return String(Math.round(Math.floor(now() / 1000) - up));
     })();

@@ -7,7 +7,7 @@
  */
 import type { DomainDef } from '../domain/domain-xml.js';
 import type { SeclabelDef } from '../domain/general.js';
-import { VirError } from '../errors.js';
+import { virReportError } from '../errors.js';
 import type {
   SecurityChardev,
   SecurityDriver,
@@ -51,11 +51,7 @@ export interface SecurityManagerOptions {
 }
 
 const notAvailable = (model: string) =>
-  new VirError(
-    'CONFIG_UNSUPPORTED',
-    'security',
-    `unsupported configuration: Security driver model '${model}' is not available`,
-  );
+  virReportError('CONFIG_UNSUPPORTED', 'security', `Security driver model '${model}' is not available`);
 
 export class SecurityManager {
   readonly stack: SecurityStack;
@@ -167,10 +163,10 @@ export class SecurityManager {
       } else {
         normalizeSeclabel(label);
         if (label.type === 'none' && e.requireConfined) {
-          throw new VirError(
+          throw virReportError(
             'CONFIG_UNSUPPORTED',
             'security',
-            'unsupported configuration: Unconfined guests are not allowed on this host',
+            'Unconfined guests are not allowed on this host',
           );
         }
       }

@@ -12,7 +12,7 @@ import type { InputDef, MemoryDeviceDef, TpmDef } from '../domain/devices-misc.j
 import type { DomainDef } from '../domain/domain-xml.js';
 import type { DeviceSeclabelDef } from '../domain/general.js';
 import type { HostdevDef } from '../domain/net-hostdev.js';
-import { VirError } from '../errors.js';
+import { virReportError } from '../errors.js';
 import type { SecurityChardev, SecurityImageSource } from './driver.js';
 import type { HostPort } from './host.js';
 import { chardevSeclabelFor, diskImageSource } from './labels.js';
@@ -288,8 +288,12 @@ export async function domainSecurityPaths(
     out.push({ kind: 'tpm', path: paths.device });
     if (paths.cancel) out.push({ kind: 'tpm', path: paths.cancel });
     else if (phase === 'set') {
-      const message = 'internal error: No usable sysfs TPM cancel file could be found';
-      out.push({ kind: 'unresolved', of: 'tpm', error: new VirError('INTERNAL_ERROR', 'security', message) });
+      const error = virReportError(
+        'INTERNAL_ERROR',
+        'security',
+        'No usable sysfs TPM cancel file could be found',
+      );
+      out.push({ kind: 'unresolved', of: 'tpm', error });
     }
   }
   for (const chardev of domainChardevs(def)) {

@@ -20,7 +20,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { QemuConf } from '../conf/qemu-conf.js';
-import { VirError } from '../errors.js';
+import { VirError, virReportError } from '../errors.js';
 import type { SecurityDriver, SecurityDriverFactory, SecurityDriverOptions } from './driver.js';
 import type { HostPort } from './host.js';
 import { type ManagedSecurityDriver, SecurityManager } from './manager.js';
@@ -67,13 +67,9 @@ export interface ResolvedSecurityDriver {
 }
 
 export const notFound = (name: string) =>
-  new VirError('INTERNAL_ERROR', 'security', `internal error: Security driver ${name} not found`);
+  virReportError('INTERNAL_ERROR', 'security', `Security driver ${name} not found`);
 export const notEnabled = (name: string) =>
-  new VirError(
-    'CONFIG_UNSUPPORTED',
-    'security',
-    `unsupported configuration: Security driver ${name} not enabled`,
-  );
+  virReportError('CONFIG_UNSUPPORTED', 'security', `Security driver ${name} not enabled`);
 
 /** Whether a `security_driver` list keeps libvirt's semantics. */
 export function isLibvirtMode(names: readonly string[] | undefined): boolean {
@@ -100,7 +96,7 @@ async function userId(text: string, host: HostPort): Promise<number> {
   const u = await host.lookupUser(text);
   if (u) return u.uid;
   if (/^\d+$/.test(text)) return Number(text);
-  throw new VirError('INTERNAL_ERROR', 'conf', `internal error: Failed to parse user '${text}'`);
+  throw virReportError('INTERNAL_ERROR', 'conf', `Failed to parse user '${text}'`);
 }
 
 async function groupId(text: string, host: HostPort): Promise<number> {
@@ -108,7 +104,7 @@ async function groupId(text: string, host: HostPort): Promise<number> {
   const g = await host.lookupGroup(text);
   if (g) return g.gid;
   if (/^\d+$/.test(text)) return Number(text);
-  throw new VirError('INTERNAL_ERROR', 'conf', `internal error: Failed to parse group '${text}'`);
+  throw virReportError('INTERNAL_ERROR', 'conf', `Failed to parse group '${text}'`);
 }
 
 export class SecurityRegistry {
@@ -143,18 +139,18 @@ export class SecurityRegistry {
     try {
       mod = (await import(pathToFileURL(file).href)) as { default?: unknown };
     } catch (err) {
-      throw new VirError(
+      throw virReportError(
         'INTERNAL_ERROR',
         'security',
-        `internal error: Security driver ${name} cannot be loaded from ${pkg}: ${(err as Error).message}`,
+        `Security driver ${name} cannot be loaded from ${pkg}: ${(err as Error).message}`,
         { cause: err },
       );
     }
     if (typeof mod.default !== 'function') {
-      throw new VirError(
+      throw virReportError(
         'INTERNAL_ERROR',
         'security',
-        `internal error: Security driver package ${pkg} does not default-export a driver factory`,
+        `Security driver package ${pkg} does not default-export a driver factory`,
       );
     }
     return { factory: mod.default as AnyFactory, source: file };
@@ -174,10 +170,10 @@ export class SecurityRegistry {
     }
     const driver = found.factory(options, ctx.host);
     if (driver.name !== name) {
-      throw new VirError(
+      throw virReportError(
         'INTERNAL_ERROR',
         'security',
-        `internal error: Security driver ${name} not found (${found.source} provides driver ${driver.name})`,
+        `Security driver ${name} not found (${found.source} provides driver ${driver.name})`,
       );
     }
     const status = await driver.probe(options.virtDriver);
@@ -216,10 +212,10 @@ export class SecurityRegistry {
       let defaultConfined = conf.securityDefaultConfined;
       if (driver.name === NONE_DRIVER_NAME) {
         if (conf.securityRequireConfined) {
-          throw new VirError(
+          throw virReportError(
             'CONFIG_UNSUPPORTED',
             'security',
-            'unsupported configuration: Security driver "none" cannot create confined guests',
+            'Security driver "none" cannot create confined guests',
           );
         }
         // Configured or auto-probed, "none" disables default confinement (virSecurityManagerNew).

@@ -12,7 +12,7 @@
  * host port so every model stamps the same.
  */
 import type { QemuConf } from '../conf/qemu-conf.js';
-import { VirError } from '../errors.js';
+import { strerror, VirError, virReportError } from '../errors.js';
 import { bootTimeSource } from './boot-time.js';
 import type { HostPort } from './host.js';
 
@@ -145,11 +145,7 @@ export function rememberStore(
   function parseRef(value: string, path: string): number {
     // virStrToLong_ui
     if (!/^\s*[+-]?\d+$/.test(value) || Number(value) > 0xffffffff) {
-      throw new VirError(
-        'INTERNAL_ERROR',
-        'security',
-        `internal error: malformed refcount ${value} on ${path}`,
-      );
+      throw virReportError('INTERNAL_ERROR', 'security', `malformed refcount ${value} on ${path}`);
     }
     return Number(value) >>> 0;
   }
@@ -190,7 +186,7 @@ export function rememberStore(
       const label = await get(path, names.label);
       if (label === XATTRS_UNSUPPORTED) return XATTRS_UNSUPPORTED;
       if (label === undefined) {
-        const err = Object.assign(new Error('No data available'), { code: 'ENODATA' });
+        const err = Object.assign(new Error(strerror('ENODATA')), { code: 'ENODATA' });
         throw xattrError('get', names.label, path, err);
       }
       await remove(path, names.label);

@@ -12,7 +12,7 @@
  *   labels, MoveImageMetadata, Abort. All failures come back together in one `SecurityStackError`.
  * - Stop at the first error: Verify, PreFork.
  */
-import { VirError } from '../errors.js';
+import { VirError, virReportError } from '../errors.js';
 import type { SecurityDriver, SecurityDriverStatus, SecurityHookName } from './driver.js';
 
 /** Several drivers' failures from one "visit all" hook, reported together. */
@@ -126,11 +126,7 @@ export function securityStack(
   options: SecurityStackOptions = {},
 ): SecurityStack {
   if (drivers.length === 0) {
-    throw new VirError(
-      'INTERNAL_ERROR',
-      'security',
-      'internal error: a security stack needs at least one driver',
-    );
+    throw virReportError('INTERNAL_ERROR', 'security', 'a security stack needs at least one driver');
   }
   const nested = [...drivers];
   const primary = nested[0]!;

@@ -3,7 +3,7 @@
  * XML library can be swapped without touching the domain model.
  */
 import { js2xml, xml2js } from 'xml-js';
-import { XmlError } from '../errors.js';
+import { virErrorMessage, XmlError } from '../errors.js';
 
 export interface XmlElement {
   name: string;
@@ -38,7 +38,10 @@ export function parseXml(text: string, docName = 'XML'): XmlElement {
   const dtd = /<!(DOCTYPE|ENTITY)\b/i.exec(text);
   if (dtd) {
     throw new XmlError(
-      `XML error: ${docName}:${lineOf(text, dtd.index)}: ${dtd[1]!.toUpperCase()} declarations are not allowed`,
+      virErrorMessage(
+        'XML_ERROR',
+        `${docName}:${lineOf(text, dtd.index)}: ${dtd[1]!.toUpperCase()} declarations are not allowed`,
+      ),
     );
   }
   // XML 1.0 allows no C0 control but tab, line feed and carriage return (libxml2 refuses them);
@@ -47,7 +50,10 @@ export function parseXml(text: string, docName = 'XML'): XmlElement {
   if (control) {
     const code = control[0].charCodeAt(0).toString(16);
     throw new XmlError(
-      `XML error: ${docName}:${lineOf(text, control.index)}: Char 0x${code} out of allowed range`,
+      virErrorMessage(
+        'XML_ERROR',
+        `${docName}:${lineOf(text, control.index)}: Char 0x${code} out of allowed range`,
+      ),
     );
   }
   let doc: { elements?: JsNode[] };
@@ -56,16 +62,17 @@ export function parseXml(text: string, docName = 'XML'): XmlElement {
       elements?: JsNode[];
     };
   } catch (err) {
-    throw new XmlError(`XML error: ${docName}: ${describeSaxError(err)}`);
+    throw new XmlError(virErrorMessage('XML_ERROR', `${docName}: ${describeSaxError(err)}`));
   }
   const roots = (doc.elements ?? []).filter((n) => n.type === 'element');
-  if (roots.length !== 1) throw new XmlError(`XML error: ${docName}: expected one root element`);
+  if (roots.length !== 1)
+    throw new XmlError(virErrorMessage('XML_ERROR', `${docName}: expected one root element`));
   return convert(roots[0]!, 0, docName);
 }
 
 function convert(node: JsNode, depth: number, docName: string): XmlElement {
   if (depth > MAX_DEPTH)
-    throw new XmlError(`XML error: ${docName}: elements nested deeper than ${MAX_DEPTH}`);
+    throw new XmlError(virErrorMessage('XML_ERROR', `${docName}: elements nested deeper than ${MAX_DEPTH}`));
   const attributes: Record<string, string> = {};
   for (const [k, v] of Object.entries(node.attributes ?? {})) attributes[k] = String(v);
   const children: XmlNode[] = [];

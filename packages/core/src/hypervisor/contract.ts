@@ -1,0 +1,464 @@
+/**
+ * The hypervisor contract: what every caller of a hypervisor uses, modelled on libvirt's
+ * virHypervisorDriver (src/driver-hypervisor.h). `QemuDriver` (@qvirt/driver) implements it in
+ * process, the remote client (@qvirt/remote) over libvirt's wire protocol; qvirsh and qvirtd see
+ * only this, so an embedded URI and every remote URI behave the same.
+ *
+ * The rules that keep it one shape everywhere:
+ * - a method is libvirt's public API name without `vir`, first letter lower-case;
+ * - parameters come in the order of the API's remote_*_args struct (remote_protocol.x), which is
+ *   the C API's order; a method returns the remote_*_ret struct's only field, or the struct itself
+ *   (its field names as in remote_protocol.x) when it has several;
+ * - flags, states and enums keep libvirt's numbers (./constants.ts, ./domain-state.ts);
+ * - errors are VirError with libvirt's code, domain and message.
+ * A new API costs one method here, its implementation, and one row in the remote dispatch table.
+ */
+import type { VirStream } from '../storage/stream.js';
+
+/** virDomainPtr as it travels (remote_nonnull_domain): id is -1 when the domain is not running. */
+export interface Domain {
+  name: string;
+  /** Canonical text form (8-4-4-4-12, lower case). */
+  uuid: string;
+  id: number;
+}
+
+/** virDomainSnapshotPtr as it travels (remote_nonnull_domain_snapshot). */
+export interface DomainSnapshot {
+  name: string;
+  dom: Domain;
+}
+
+/** virDomainInfo (remote_domain_get_info_ret). */
+export interface DomainInfo {
+  /** virDomainState */
+  state: number;
+  /** KiB */
+  maxMem: number;
+  /** KiB */
+  memory: number;
+  nrVirtCpu: number;
+  /** nanoseconds */
+  cpuTime: number;
+}
+
+/** virDomainGetState's answer (remote_domain_get_state_ret). */
+export interface DomainStateInfo {
+  state: number;
+  reason: number;
+}
+
+/** virNodeInfo (remote_node_get_info_ret). */
+export interface NodeInfo {
+  model: string;
+  /** KiB */
+  memory: number;
+  cpus: number;
+  mhz: number;
+  nodes: number;
+  sockets: number;
+  cores: number;
+  threads: number;
+}
+
+/** virNodeGetCPUStats / virNodeGetMemoryStats' answer: the stats, and how many there are in all. */
+export interface NodeStatsReply {
+  /** virNodeCPUStats (nanoseconds) / virNodeMemoryStats (KiB). */
+  params: { field: string; value: number }[];
+  nparams: number;
+}
+
+/** virNodeGetCPUMap's answer (remote_node_get_cpu_map_ret): online CPUs' bitmap, their count, CPUs present. */
+export interface NodeCPUMap {
+  cpumap: Uint8Array;
+  online: number;
+  ret: number;
+}
+
+/** virSecurityModel (remote_node_get_security_model_ret). */
+export interface SecurityModel {
+  model: string;
+  doi: string;
+}
+
+/** virSecurityLabel (remote_domain_get_security_label_ret). */
+export interface SecurityLabel {
+  label: string;
+  enforcing: number;
+}
+
+/** virDomainInterfaceStatsStruct (remote_domain_interface_stats_ret); -1 where not known. */
+export interface InterfaceStats {
+  rx_bytes: number;
+  rx_packets: number;
+  rx_errs: number;
+  rx_drop: number;
+  tx_bytes: number;
+  tx_packets: number;
+  tx_errs: number;
+  tx_drop: number;
+}
+
+/** virDomainBlockStatsStruct (remote_domain_block_stats_ret); -1 where not known. */
+export interface BlockStats {
+  rd_req: number;
+  rd_bytes: number;
+  wr_req: number;
+  wr_bytes: number;
+  errs: number;
+}
+
+/** virDomainMemoryStatStruct (remote_domain_memory_stat). */
+export interface MemoryStat {
+  tag: number;
+  val: number;
+}
+
+/** virTypedParameterType. */
+export const VIR_TYPED_PARAM = {
+  INT: 1,
+  UINT: 2,
+  LLONG: 3,
+  ULLONG: 4,
+  DOUBLE: 5,
+  BOOLEAN: 6,
+  STRING: 7,
+} as const;
+
+/** virTypedParameter (remote_typed_param). */
+export interface TypedParam {
+  field: string;
+  /** virTypedParameterType */
+  type: number;
+  value: number | boolean | string;
+}
+
+/** virDomainBlockStatsFlags' answer: the parameters, and how many there are in all. */
+export interface TypedParamsReply {
+  params: TypedParam[];
+  nparams: number;
+}
+
+/** virDomainGetSecurityLabelList's answer. */
+export interface SecurityLabelList {
+  labels: SecurityLabel[];
+  ret: number;
+}
+
+/** virVcpuInfo (remote_vcpu_info): state is virVcpuState, cpu_time nanoseconds, cpu the host CPU. */
+export interface VcpuInfo {
+  number: number;
+  state: number;
+  cpu_time: number;
+  cpu: number;
+}
+
+/** virDomainGetVcpus' answer: one VcpuInfo per vCPU and, with maplen > 0, their affinity maps. */
+export interface DomainVcpus {
+  info: VcpuInfo[];
+  cpumaps: Uint8Array;
+}
+
+/** virDomainBlockInfo (remote_domain_get_block_info_ret), bytes. */
+export interface BlockInfo {
+  allocation: number;
+  capacity: number;
+  physical: number;
+}
+
+/** virDomainJobInfo (remote_domain_get_job_info_ret): type is virDomainJobType. */
+export interface JobInfo {
+  type: number;
+  timeElapsed: number;
+  timeRemaining: number;
+  dataTotal: number;
+  dataProcessed: number;
+  dataRemaining: number;
+  memTotal: number;
+  memProcessed: number;
+  memRemaining: number;
+  fileTotal: number;
+  fileProcessed: number;
+  fileRemaining: number;
+}
+
+/** virDomainControlInfo (remote_domain_get_control_info_ret): state is virDomainControlState. */
+export interface ControlInfo {
+  state: number;
+  details: number;
+  /** milliseconds in the state (0 when idle) */
+  stateTime: number;
+}
+
+/** virDomainStatsRecord (remote_domain_stats_record). */
+export interface DomainStatsRecord {
+  dom: Domain;
+  params: TypedParam[];
+}
+
+/** A domain event as delivered to a callback: the event id, the domain, and the event's fields. */
+export interface DomainEvent {
+  eventID: number;
+  dom: Domain;
+  /** VIR_DOMAIN_EVENT_ID_LIFECYCLE: virDomainEventType and its detail. */
+  event?: number;
+  detail?: number;
+  /** VIR_DOMAIN_EVENT_ID_METADATA_CHANGE: the VIR_DOMAIN_METADATA type and, for ELEMENT, its namespace. */
+  type?: number;
+  nsuri?: string | null;
+  /** VIR_DOMAIN_EVENT_ID_TUNABLE: the tunables that changed (`cputune.vcpupin0`, …). */
+  params?: TypedParam[];
+  /** VIR_DOMAIN_EVENT_ID_BALLOON_CHANGE: the balloon's new size, KiB. */
+  actual?: number;
+  /** VIR_DOMAIN_EVENT_ID_DEVICE_ADDED / DEVICE_REMOVED: the device's alias. */
+  devAlias?: string;
+}
+
+export type DomainEventCallback = (event: DomainEvent) => void;
+
+/** virHypervisorDriver: the calls qvirt serves, each with libvirt's name and meaning. */
+export interface HypervisorDriver {
+  // ---- connection ------------------------------------------------------------------------
+  /** virConnectClose: releases the connection (guests keep running). */
+  connectClose(): Promise<void>;
+  connectGetType(): Promise<string>;
+  /** The hypervisor's version, major * 1,000,000 + minor * 1,000 + micro. */
+  connectGetVersion(): Promise<number>;
+  connectGetLibVersion(): Promise<number>;
+  connectGetHostname(): Promise<string>;
+  connectGetURI(): Promise<string>;
+  connectGetMaxVcpus(type: string | null): Promise<number>;
+  connectGetCapabilities(): Promise<string>;
+  /** virConnectGetDomainCapabilities: what a binary/arch/machine/virt type offers (null: defaults). */
+  connectGetDomainCapabilities(
+    emulatorbin: string | null,
+    arch: string | null,
+    machine: string | null,
+    virttype: string | null,
+    flags: number,
+  ): Promise<string>;
+  /** virConnectGetCPUModelNames: the CPU map's models of `arch` (`models` only when asked for). */
+  connectGetCPUModelNames(
+    arch: string,
+    need_results: number,
+    flags: number,
+  ): Promise<{ models: string[]; ret: number }>;
+  /** virConnectCompareCPU: a `<cpu>` against the host CPU, a VIR_CPU_COMPARE result. */
+  connectCompareCPU(xml: string, flags: number): Promise<number>;
+  /** virConnectCompareHypervisorCPU: a `<cpu>` against the CPU the hypervisor offers (host-model). */
+  connectCompareHypervisorCPU(
+    emulator: string | null,
+    arch: string | null,
+    machine: string | null,
+    virttype: string | null,
+    xmlCPU: string,
+    flags: number,
+  ): Promise<number>;
+  /** virConnectBaselineCPU: the richest CPU all the given `<cpu>` descriptions can run. */
+  connectBaselineCPU(xmlCPUs: string[], flags: number): Promise<string>;
+  /** virConnectBaselineHypervisorCPU: the same, limited to what the hypervisor offers. */
+  connectBaselineHypervisorCPU(
+    emulator: string | null,
+    arch: string | null,
+    machine: string | null,
+    virttype: string | null,
+    xmlCPUs: string[],
+    flags: number,
+  ): Promise<string>;
+  connectIsSecure(): Promise<number>;
+  connectIsEncrypted(): Promise<number>;
+  /** virDrvFeature (VIR_DRV_FEATURE): 1 when supported. */
+  connectSupportsFeature(feature: number): Promise<number>;
+  nodeGetInfo(): Promise<NodeInfo>;
+  nodeGetSecurityModel(): Promise<SecurityModel>;
+  /** Free memory (bytes) of NUMA cells `startCell`.. (at most `maxcells`). */
+  nodeGetCellsFreeMemory(startCell: number, maxcells: number): Promise<number[]>;
+  /** Free memory of the host, bytes. */
+  nodeGetFreeMemory(): Promise<number>;
+  /** Memory stats of the host (cellNum -1) or a cell; with nparams 0, only how many there are. */
+  nodeGetMemoryStats(nparams: number, cellNum: number, flags: number): Promise<NodeStatsReply>;
+  /** CPU time of all CPUs (cpuNum -1) or one; with nparams 0, only how many stats there are. */
+  nodeGetCPUStats(cpuNum: number, nparams: number, flags: number): Promise<NodeStatsReply>;
+  /** needMap/needOnline: whether the bitmap / the online count are wanted (1) or not (0). */
+  nodeGetCPUMap(needMap: number, needOnline: number, flags: number): Promise<NodeCPUMap>;
+  /** The host's shared-memory (KSM) parameters; with nparams 0, only how many there are. */
+  nodeGetMemoryParameters(nparams: number, flags: number): Promise<TypedParamsReply>;
+
+  // ---- listing and lookup ----------------------------------------------------------------
+  connectNumOfDomains(): Promise<number>;
+  connectListDomains(maxids: number): Promise<number[]>;
+  connectNumOfDefinedDomains(): Promise<number>;
+  connectListDefinedDomains(maxnames: number): Promise<string[]>;
+  /** VIR_CONNECT_LIST_DOMAINS flags. */
+  connectListAllDomains(flags: number): Promise<Domain[]>;
+  domainLookupByID(id: number): Promise<Domain>;
+  domainLookupByName(name: string): Promise<Domain>;
+  domainLookupByUUID(uuid: string): Promise<Domain>;
+
+  // ---- definitions -----------------------------------------------------------------------
+  domainDefineXML(xml: string): Promise<Domain>;
+  /** VIR_DOMAIN_DEFINE flags. */
+  domainDefineXMLFlags(xml: string, flags: number): Promise<Domain>;
+  domainUndefine(dom: Domain): Promise<void>;
+  /** VIR_DOMAIN_UNDEFINE flags. */
+  domainUndefineFlags(dom: Domain, flags: number): Promise<void>;
+  domainGetAutostart(dom: Domain): Promise<number>;
+  domainSetAutostart(dom: Domain, autostart: number): Promise<void>;
+  /** VIR_DOMAIN_XML flags. */
+  domainGetXMLDesc(dom: Domain, flags: number): Promise<string>;
+  connectDomainXMLToNative(nativeFormat: string, domainXml: string, flags: number): Promise<string>;
+  connectDomainXMLFromNative(nativeFormat: string, nativeConfig: string, flags: number): Promise<string>;
+
+  // ---- lifecycle -------------------------------------------------------------------------
+  domainCreate(dom: Domain): Promise<void>;
+  /** VIR_DOMAIN_START flags; answers the domain with its new id. */
+  domainCreateWithFlags(dom: Domain, flags: number): Promise<Domain>;
+  domainCreateXML(xml: string, flags: number): Promise<Domain>;
+  domainShutdown(dom: Domain): Promise<void>;
+  domainShutdownFlags(dom: Domain, flags: number): Promise<void>;
+  domainDestroy(dom: Domain): Promise<void>;
+  domainDestroyFlags(dom: Domain, flags: number): Promise<void>;
+  domainReboot(dom: Domain, flags: number): Promise<void>;
+  domainReset(dom: Domain, flags: number): Promise<void>;
+  domainSuspend(dom: Domain): Promise<void>;
+  domainResume(dom: Domain): Promise<void>;
+
+  // ---- state and statistics --------------------------------------------------------------
+  domainGetInfo(dom: Domain): Promise<DomainInfo>;
+  domainGetState(dom: Domain, flags: number): Promise<DomainStateInfo>;
+  domainIsActive(dom: Domain): Promise<number>;
+  domainIsPersistent(dom: Domain): Promise<number>;
+  /** 1 while a running domain has a persistent definition saved since it started. */
+  domainIsUpdated(dom: Domain): Promise<number>;
+  domainHasManagedSaveImage(dom: Domain, flags: number): Promise<number>;
+
+  // ---- save and restore (libvirt's save-image format) --------------------------------------
+  domainSave(dom: Domain, to: string): Promise<void>;
+  /** VIR_DOMAIN_SAVE flags; `dxml` alters the definition kept in the image. */
+  domainSaveFlags(dom: Domain, to: string, dxml: string | null, flags: number): Promise<void>;
+  domainRestore(from: string): Promise<void>;
+  domainRestoreFlags(from: string, dxml: string | null, flags: number): Promise<void>;
+  /** VIR_DOMAIN_SAVE_IMAGE_XML flags. */
+  domainSaveImageGetXMLDesc(file: string, flags: number): Promise<string>;
+  domainSaveImageDefineXML(file: string, dxml: string, flags: number): Promise<void>;
+  domainManagedSave(dom: Domain, flags: number): Promise<void>;
+  domainManagedSaveRemove(dom: Domain, flags: number): Promise<void>;
+  domainManagedSaveGetXMLDesc(dom: Domain, flags: number): Promise<string>;
+  domainManagedSaveDefineXML(dom: Domain, dxml: string | null, flags: number): Promise<void>;
+
+  // ---- snapshots (internal, qcow2) -------------------------------------------------------
+  domainSnapshotCreateXML(dom: Domain, xmlDesc: string, flags: number): Promise<DomainSnapshot>;
+  domainSnapshotGetXMLDesc(snap: DomainSnapshot, flags: number): Promise<string>;
+  domainSnapshotNum(dom: Domain, flags: number): Promise<number>;
+  domainSnapshotListNames(dom: Domain, maxnames: number, flags: number): Promise<string[]>;
+  domainListAllSnapshots(dom: Domain, flags: number): Promise<DomainSnapshot[]>;
+  domainSnapshotLookupByName(dom: Domain, name: string, flags: number): Promise<DomainSnapshot>;
+  domainHasCurrentSnapshot(dom: Domain, flags: number): Promise<number>;
+  domainSnapshotCurrent(dom: Domain, flags: number): Promise<DomainSnapshot>;
+  domainSnapshotGetParent(snap: DomainSnapshot, flags: number): Promise<DomainSnapshot>;
+  domainSnapshotIsCurrent(snap: DomainSnapshot, flags: number): Promise<number>;
+  domainSnapshotHasMetadata(snap: DomainSnapshot, flags: number): Promise<number>;
+  domainRevertToSnapshot(snap: DomainSnapshot, flags: number): Promise<void>;
+  domainSnapshotDelete(snap: DomainSnapshot, flags: number): Promise<void>;
+
+  // ---- consoles and channels (streams) ---------------------------------------------------
+  /** `@readstream`: joined to the guest's console (a pty); VIR_DOMAIN_CONSOLE flags. */
+  domainOpenConsole(dom: Domain, devName: string | null, flags: number): Promise<VirStream>;
+  /** `@readstream`: joined to a unix channel; VIR_DOMAIN_CHANNEL flags. */
+  domainOpenChannel(dom: Domain, name: string | null, flags: number): Promise<VirStream>;
+  domainGetOSType(dom: Domain): Promise<string>;
+  /** KiB */
+  domainGetMaxMemory(dom: Domain): Promise<number>;
+  /** VIR_DOMAIN_AFFECT and VIR_DOMAIN_VCPU flags. */
+  domainGetVcpusFlags(dom: Domain, flags: number): Promise<number>;
+  /** VIR_DOMAIN_METADATA type; `uri` only for ELEMENT. */
+  domainGetMetadata(dom: Domain, type: number, uri: string | null, flags: number): Promise<string>;
+  domainGetSecurityLabel(dom: Domain): Promise<SecurityLabel>;
+  domainGetSecurityLabelList(dom: Domain): Promise<SecurityLabelList>;
+  domainInterfaceStats(dom: Domain, device: string): Promise<InterfaceStats>;
+  domainBlockStats(dom: Domain, path: string): Promise<BlockStats>;
+  /** With nparams 0, only how many there are (`nparams` of the answer). */
+  domainBlockStatsFlags(dom: Domain, path: string, nparams: number, flags: number): Promise<TypedParamsReply>;
+  domainMemoryStats(dom: Domain, maxStats: number, flags: number): Promise<MemoryStat[]>;
+  /** virDomainGetVcpus: at most `maxinfo` vCPUs, `maplen` bytes of affinity map each. */
+  domainGetVcpus(dom: Domain, maxinfo: number, maplen: number): Promise<DomainVcpus>;
+  /** virDomainGetVcpuPinInfo: `ncpumaps` maps of `maplen` bytes; `num` is how many were filled. */
+  domainGetVcpuPinInfo(
+    dom: Domain,
+    ncpumaps: number,
+    maplen: number,
+    flags: number,
+  ): Promise<{ cpumaps: Uint8Array; num: number }>;
+  /** virDomainGetEmulatorPinInfo: the emulator threads' map; `ret` is 1 when there is one. */
+  domainGetEmulatorPinInfo(
+    dom: Domain,
+    maplen: number,
+    flags: number,
+  ): Promise<{ cpumaps: Uint8Array; ret: number }>;
+  /** virConnectGetAllDomainStats / virDomainListGetStats (`doms` empty: every domain the flags select). */
+  connectGetAllDomainStats(doms: Domain[], stats: number, flags: number): Promise<DomainStatsRecord[]>;
+  /** virDomainGetCPUStats: per host CPU from `start_cpu` (`ncpus` of them), or the total (start_cpu -1). */
+  domainGetCPUStats(
+    dom: Domain,
+    nparams: number,
+    start_cpu: number,
+    ncpus: number,
+    flags: number,
+  ): Promise<TypedParamsReply>;
+  domainGetBlockInfo(dom: Domain, path: string, flags: number): Promise<BlockInfo>;
+  domainGetJobInfo(dom: Domain): Promise<JobInfo>;
+  domainGetControlInfo(dom: Domain, flags: number): Promise<ControlInfo>;
+  /** The scheduler's name and how many parameters it has. */
+  domainGetSchedulerType(dom: Domain): Promise<{ type: string; nparams: number }>;
+  domainGetSchedulerParameters(dom: Domain, nparams: number): Promise<TypedParam[]>;
+  domainGetSchedulerParametersFlags(dom: Domain, nparams: number, flags: number): Promise<TypedParam[]>;
+
+  // ---- resources -------------------------------------------------------------------------
+  /** KiB */
+  domainSetMemory(dom: Domain, memory: number): Promise<void>;
+  /** KiB */
+  domainSetMaxMemory(dom: Domain, memory: number): Promise<void>;
+  /** KiB; VIR_DOMAIN_AFFECT and VIR_DOMAIN_MEM_MAXIMUM flags. */
+  domainSetMemoryFlags(dom: Domain, memory: number, flags: number): Promise<void>;
+  /** VIR_DOMAIN_AFFECT and VIR_DOMAIN_VCPU flags. */
+  domainSetVcpusFlags(dom: Domain, nvcpus: number, flags: number): Promise<void>;
+  /** virDomainSetVcpus: the live count. */
+  domainSetVcpus(dom: Domain, nvcpus: number): Promise<void>;
+  /** virDomainPinVcpu: the live affinity of one vCPU. */
+  domainPinVcpu(dom: Domain, vcpu: number, cpumap: Uint8Array): Promise<void>;
+  domainPinVcpuFlags(dom: Domain, vcpu: number, cpumap: Uint8Array, flags: number): Promise<void>;
+  domainPinEmulator(dom: Domain, cpumap: Uint8Array, flags: number): Promise<void>;
+  /** VIR_DOMAIN_METADATA type; null metadata removes; `key` and `uri` only for ELEMENT. */
+  domainSetMetadata(
+    dom: Domain,
+    type: number,
+    metadata: string | null,
+    key: string | null,
+    uri: string | null,
+    flags: number,
+  ): Promise<void>;
+  /** virDomainAttachDevice: the running domain (a live attach). */
+  domainAttachDevice(dom: Domain, xml: string): Promise<void>;
+  /** VIR_DOMAIN_AFFECT flags (VIR_DOMAIN_DEVICE_MODIFY_*). */
+  domainAttachDeviceFlags(dom: Domain, xml: string, flags: number): Promise<void>;
+  domainDetachDevice(dom: Domain, xml: string): Promise<void>;
+  domainDetachDeviceFlags(dom: Domain, xml: string, flags: number): Promise<void>;
+  /** virDomainRename: answers 0. */
+  domainRename(dom: Domain, new_name: string | null, flags: number): Promise<number>;
+
+  // ---- events ----------------------------------------------------------------------------
+  /**
+   * virConnectDomainEventRegisterAny: `callback` is called for each event `eventID` of `dom` (of
+   * every domain when null) until deregistered; answers the callback id. The same callback for
+   * the same event and domain twice is refused ("event callback already tracked").
+   */
+  connectDomainEventRegisterAny(
+    dom: Domain | null,
+    eventID: number,
+    callback: DomainEventCallback,
+  ): Promise<number>;
+  connectDomainEventDeregisterAny(callbackID: number): Promise<void>;
+}
+
+/** The contract's method names (for tables keyed by method). */
+export type HypervisorMethod = keyof HypervisorDriver;

@@ -1,0 +1,6 @@
+export * from '../secret/contract.js';
+export * from '../storage/contract.js';
+export * from './constants.js';
+export * from './contract.js';
+export * from './domain-state.js';
+export * from './event-callbacks.js';
