@@ -21,7 +21,8 @@ import {
   type SecurityDriverOptions,
   type SecurityImageSource,
   type SecurityProcessLabel,
-  VirError,
+  virErrorMessage,
+  virReportError,
 } from '@qvirt/core';
 import {
   filesContent,
@@ -53,7 +54,7 @@ export interface AppArmorOptions extends SecurityDriverOptions {
   runStateDir?: string;
 }
 
-const internal = (msg: string) => new VirError('INTERNAL_ERROR', 'security', `internal error: ${msg}`);
+const internal = (msg: string) => virReportError('INTERNAL_ERROR', 'security', msg);
 
 export default function apparmor(options: AppArmorOptions, host: HostPort): SecurityDriver {
   const dir =
@@ -186,11 +187,7 @@ export default function apparmor(options: AppArmorOptions, host: HostPort): Secu
       const secdef = secdefOf(def);
       if (secdef?.type !== 'static') return;
       if (!(await useAppArmor()) || !secdef.label || (await profileStatus(secdef.label)) < 0) {
-        throw new VirError(
-          'XML_ERROR',
-          'security',
-          `XML error: Invalid security label '${secdef.label ?? ''}'`,
-        );
+        throw virReportError('XML_ERROR', 'security', `Invalid security label '${secdef.label ?? ''}'`);
       }
     },
 
@@ -198,11 +195,7 @@ export default function apparmor(options: AppArmorOptions, host: HostPort): Secu
       const secdef = secdefOf(def);
       if (!secdef || secdef.type === 'static' || secdef.type === 'none') return;
       if (secdef.baselabel) {
-        throw new VirError(
-          'CONFIG_UNSUPPORTED',
-          'security',
-          'unsupported configuration: Cannot set a base label with AppArmour',
-        );
+        throw virReportError('CONFIG_UNSUPPORTED', 'security', 'Cannot set a base label with AppArmour');
       }
       if (secdef.label || secdef.imagelabel) throw internal('security label already defined for VM');
       const name = profileName(def);
@@ -213,7 +206,10 @@ export default function apparmor(options: AppArmorOptions, host: HostPort): Secu
       } catch (err) {
         delete secdef.label;
         delete secdef.imagelabel;
-        const msg = (err as Error).message.replace(/^internal error: /, '');
+        // The detail of an internal error, without its "internal error: " (it gets one again below).
+        const raw = (err as Error).message;
+        const prefix = virErrorMessage('INTERNAL_ERROR', '');
+        const msg = raw.startsWith(prefix) ? raw.slice(prefix.length) : raw;
         throw internal(
           msg.startsWith('cannot load') ? msg : `cannot load AppArmor profile '${name}': ${msg}`,
         );

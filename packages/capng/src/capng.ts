@@ -11,7 +11,7 @@
  * --ambient-caps=-all --bounding-set=-all --no-new-privs`.
  */
 import type { DomainDef, HostPort, LaunchSpec, SecurityDriver, SecurityDriverOptions } from '@qvirt/core';
-import { VirError } from '@qvirt/core';
+import { virReportError } from '@qvirt/core';
 
 export const DRIVER_NAME = 'capng';
 
@@ -73,11 +73,7 @@ export const CAPABILITIES = [
 function normalise(name: string): string {
   const n = name.toLowerCase().replace(/^cap_/, '');
   if (!(CAPABILITIES as readonly string[]).includes(n)) {
-    throw new VirError(
-      'CONFIG_UNSUPPORTED',
-      'security',
-      `unsupported configuration: unknown capability '${name}'`,
-    );
+    throw virReportError('CONFIG_UNSUPPORTED', 'security', `unknown capability '${name}'`);
   }
   return n;
 }

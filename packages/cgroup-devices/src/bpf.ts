@@ -9,6 +9,7 @@
 import { closeSync, constants, openSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { constants as osConstants } from 'node:os';
+import { errnoName, strerror } from '@qvirt/core';
 import { deviceProgram } from './bpf-program.js';
 
 export interface BpfMapInfo {
@@ -56,34 +57,12 @@ const BPF_PROG_TYPE_CGROUP_DEVICE = 15;
 const BPF_CGROUP_DEVICE = 6;
 const ATTR_SIZE = 128;
 
-const ERRNO_NAMES = new Map<number, string>(
-  Object.entries(osConstants.errno).map(([name, n]) => [n as number, name]),
-);
-
+/** A Node-style error (`code`, `errno`) with virReportSystemError's wording: `<what>: <strerror>`. */
 function systemError(errno: number, what: string): Error {
-  const code = ERRNO_NAMES.get(errno) ?? `E${errno}`;
-  const err = new Error(`${what}: ${describeErrno(code)}`) as NodeJS.ErrnoException;
-  err.code = code;
+  const err = new Error(`${what}: ${strerror(errno)}`) as NodeJS.ErrnoException;
+  err.code = errnoName(errno) ?? `E${errno}`;
   err.errno = errno;
   return err;
-}
-
-const STRERROR: Record<string, string> = {
-  EPERM: 'Operation not permitted',
-  ENOENT: 'No such file or directory',
-  EBADF: 'Bad file descriptor',
-  EACCES: 'Permission denied',
-  EINVAL: 'Invalid argument',
-  ENOSPC: 'No space left on device',
-  E2BIG: 'Argument list too long',
-  ENOMEM: 'Cannot allocate memory',
-  ENOSYS: 'Function not implemented',
-  EEXIST: 'File exists',
-  EBUSY: 'Device or resource busy',
-};
-
-function describeErrno(code: string): string {
-  return STRERROR[code] ?? code;
 }
 
 type Syscall = (nr: number, cmd: number, attr: Buffer, size: number) => number | bigint;

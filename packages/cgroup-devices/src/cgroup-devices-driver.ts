@@ -29,7 +29,7 @@ import {
   type SecurityDriverFactory,
   type SecurityDriverOptions,
   type SecurityImageSource,
-  VirError,
+  virReportError,
 } from '@qvirt/core';
 import { type BackendChoice, type BackendPreference, chooseBackend } from './backend-choice.js';
 import { type BpfOps, koffiBpf } from './bpf.js';
@@ -404,12 +404,7 @@ const createCgroupDevicesDriver = (options: CgroupDevicesOptions, host: HostPort
 
     async domainDeviceRules(def) {
       const state = domains.get(key(def));
-      if (!state)
-        throw new VirError(
-          'OPERATION_INVALID',
-          'qemu',
-          'Requested operation is not valid: domain has no device cgroup',
-        );
+      if (!state) throw virReportError('OPERATION_INVALID', 'qemu', 'domain has no device cgroup');
       return (await state.cgroup.list()).map(formatRule);
     },
 

@@ -34,6 +34,7 @@ import {
   renderNodes,
   type SecurityPath,
   VirError,
+  virReportError,
 } from '@qvirt/core';
 import { formatIds, type Ids, parseOwnershipIds } from './ids.js';
 import { ownership } from './ownership.js';
@@ -245,19 +246,15 @@ export default function dac(options: DacOptions, host: HostPort): SecurityDriver
         def.seclabel = [...(def.seclabel ?? []), sec];
       }
       if (sec.imagelabel !== undefined) {
-        throw new VirError(
-          'INTERNAL_ERROR',
-          'security',
-          'internal error: security image label already defined for VM',
-        );
+        throw virReportError('INTERNAL_ERROR', 'security', 'security image label already defined for VM');
       }
       switch (sec.type ?? 'dynamic') {
         case 'static':
           if (sec.label === undefined) {
-            throw new VirError(
+            throw virReportError(
               'INTERNAL_ERROR',
               'security',
-              `internal error: missing label for static security driver in domain ${def.name}`,
+              `missing label for static security driver in domain ${def.name}`,
             );
           }
           break;

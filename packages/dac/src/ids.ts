@@ -4,7 +4,7 @@
  * database first and, when absent, read as a number; `+N` is always a number.
  */
 import type { HostPort } from '@qvirt/core';
-import { VirError } from '@qvirt/core';
+import { virReportError } from '@qvirt/core';
 
 export interface Ids {
   uid: number;
@@ -31,8 +31,7 @@ export async function userId(host: Lookup, user: string): Promise<number> {
     if (found) return found.uid;
   }
   const n = parseNumber(text);
-  if (n === undefined)
-    throw new VirError('INVALID_ARG', 'security', `invalid argument: Failed to parse user '${text}'`);
+  if (n === undefined) throw virReportError('INVALID_ARG', 'security', `Failed to parse user '${text}'`);
   return n;
 }
 
@@ -45,8 +44,7 @@ export async function groupId(host: Lookup, group: string): Promise<number> {
     if (found) return found.gid;
   }
   const n = parseNumber(text);
-  if (n === undefined)
-    throw new VirError('INVALID_ARG', 'security', `invalid argument: Failed to parse group '${text}'`);
+  if (n === undefined) throw virReportError('INVALID_ARG', 'security', `Failed to parse group '${text}'`);
   return n;
 }
 
@@ -54,11 +52,7 @@ export async function groupId(host: Lookup, group: string): Promise<number> {
 export async function parseOwnershipIds(host: Lookup, label: string): Promise<Ids> {
   const sep = label.indexOf(':');
   if (sep < 0) {
-    throw new VirError(
-      'INVALID_ARG',
-      'security',
-      `invalid argument: Failed to parse uid and gid from '${label}'`,
-    );
+    throw virReportError('INVALID_ARG', 'security', `Failed to parse uid and gid from '${label}'`);
   }
   return {
     uid: await userId(host, label.slice(0, sep)),

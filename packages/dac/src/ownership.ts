@@ -9,7 +9,7 @@
  * - restore recalls that owner when the last user leaves, and falls back to root:root when nothing
  *   was remembered (libvirt's default).
  */
-import { type HostPort, type RememberStore, VirError, XATTRS_UNSUPPORTED } from '@qvirt/core';
+import { type HostPort, type RememberStore, VirError, virReportError, XATTRS_UNSUPPORTED } from '@qvirt/core';
 import { formatIds, type Ids, parseOwnershipIds } from './ids.js';
 
 export type OwnershipHost = Pick<HostPort, 'stat' | 'chown' | 'lookupUser' | 'lookupGroup'>;
@@ -92,10 +92,10 @@ export function ownership(
         const refcount = await store.set(path, formatIds({ uid: st.uid, gid: st.gid }));
         remembered = refcount !== XATTRS_UNSUPPORTED;
         if (refcount !== XATTRS_UNSUPPORTED && refcount > 1 && (st.uid !== ids.uid || st.gid !== ids.gid)) {
-          throw new VirError(
+          throw virReportError(
             'OPERATION_INVALID',
             'security',
-            `Requested operation is not valid: Setting different DAC user or group on ${path} which is already in use`,
+            `Setting different DAC user or group on ${path} which is already in use`,
           );
         }
       }

@@ -7,9 +7,15 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseXml, type XmlElement } from '@qvirt/core';
-import { type Accel, parseQemuCapsXml } from '@qvirt/qemu-argv';
 import { escapeXml, formatQemuCapsXml } from './caps-xml.js';
 import type { ProbeResult } from './probe.js';
+import { parseQemuCapsCache, withoutBulk } from './qemu-caps-detail.js';
+
+/**
+ * The cache layout's version: a file of an earlier layout (one without the host CPU expansions)
+ * is probed again.
+ */
+const CACHE_FORMAT = '2';
 
 export interface CacheKey {
   path: string;
@@ -32,7 +38,8 @@ export function cacheFile(cacheDir: string, binary: string): string {
 function keyElement(k: CacheKey): string {
   return (
     `<qvirtCacheKey path='${escapeXml(k.path)}' size='${k.size}' mtimeMs='${k.mtimeMs}'` +
-    ` ctimeMs='${k.ctimeMs}' qvirtVersion='${escapeXml(k.qvirtVersion)}' kvmUsable='${k.kvmUsable ? 'yes' : 'no'}'/>`
+    ` ctimeMs='${k.ctimeMs}' qvirtVersion='${escapeXml(k.qvirtVersion)}' kvmUsable='${k.kvmUsable ? 'yes' : 'no'}'` +
+    ` format='${CACHE_FORMAT}'/>`
   );
 }
 
@@ -48,7 +55,7 @@ export async function readCache(cacheDir: string, key: CacheKey): Promise<ProbeR
     return undefined;
   }
   try {
-    const root = parseXml(text, 'qemuCaps cache');
+    const root = parseXml(withoutBulk(text), 'qemuCaps cache');
     const k = children(root, 'qvirtCacheKey')[0]?.attributes;
     if (
       !k ||
@@ -57,21 +64,12 @@ export async function readCache(cacheDir: string, key: CacheKey): Promise<ProbeR
       Number(k.mtimeMs) !== key.mtimeMs ||
       Number(k.ctimeMs) !== key.ctimeMs ||
       k.qvirtVersion !== key.qvirtVersion ||
-      (k.kvmUsable === 'yes') !== key.kvmUsable
+      (k.kvmUsable === 'yes') !== key.kvmUsable ||
+      k.format !== CACHE_FORMAT
     ) {
       return undefined;
     }
-    const caps = parseQemuCapsXml(text, cacheFile(cacheDir, key.path));
-    const cpuBlockers: Record<Accel, Record<string, string[]>> = { kvm: {}, tcg: {} };
-    for (const cpu of children(root, 'cpu')) {
-      const blockers = children(cpu, 'blocker').map((b) => b.attributes.name ?? '');
-      const type = (cpu.attributes.type ?? 'kvm') as Accel;
-      if (blockers.length > 0 && cpu.attributes.name && type in cpuBlockers) {
-        cpuBlockers[type][cpu.attributes.name] = blockers;
-      }
-    }
-    const pkg = children(root, 'package')[0]?.children.join('') ?? '';
-    return { caps, package: pkg, cpuBlockers };
+    return parseQemuCapsCache(text, cacheFile(cacheDir, key.path));
   } catch {
     return undefined;
   }
@@ -84,6 +82,7 @@ export async function writeCache(cacheDir: string, key: CacheKey, result: ProbeR
     package: result.package,
     qemuctime: Math.floor(key.ctimeMs / 1000),
     cpuBlockers: result.cpuBlockers,
+    extras: result,
     extra: [keyElement(key)],
   });
   const tmp = `${file}.${process.pid}.tmp`;

@@ -3,11 +3,23 @@
  * and one `<guest>` per os_type/arch built from the probed emulators
  * (virQEMUCapsInitGuestFromBinary).
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import type { QemuCaps } from '@qvirt/qemu-argv';
 import { escapeXml } from './caps-xml.js';
 import { hostArch, wordsize } from './discover.js';
+import { type HostCpuidProbe, hostCpuFromProbe, readHostCpu } from './host-cpu.js';
+import { type HostFs, realHostFs } from './host-fs.js';
 import type { HostProbe } from './host-prober.js';
+import {
+  type CacheBank,
+  formatCpuList,
+  type HostCell,
+  hostCacheBanks,
+  hostHasIommu,
+  hostNodeInfo,
+  hostNumaCells,
+  hostPages,
+  prettySize,
+} from './host-topology.js';
 
 export interface SecModel {
   model: string;
@@ -18,12 +30,16 @@ export interface SecModel {
 
 export interface HostCpu {
   arch: string;
-  /** libvirt's host-model name (from its CPU map); omitted when unknown. */
+  /** libvirt's name of the closest CPU model (decoded from CPUID); omitted when unknown. */
   model?: string;
   vendor?: string;
   microcode?: number;
   signature?: { family: number; model: number; stepping: number };
+  counter?: { name: 'tsc'; frequency: number; scaling: boolean };
   topology?: { sockets: number; dies: number; cores: number; threads: number };
+  maxphysaddr?: { mode: 'emulate'; bits: number };
+  /** Features on top of the model, in the CPU map's order. */
+  features?: string[];
   /** Page sizes in KiB. */
   pages?: number[];
 }
@@ -32,8 +48,19 @@ export interface HostInfo {
   uuid?: string;
   cpu: HostCpu;
   iommu?: boolean;
+  /**
+   * virCapabilitiesNew's offlineMigrate/liveMigrate; default both, as the QEMU driver creates
+   * its capabilities. Without offline migration there is no `<migration_features>` at all.
+   */
+  migration?: { offline: boolean; live: boolean };
   /** Default `['tcp', 'rdma']`, what the QEMU driver registers. */
   migrationTransports?: string[];
+  /** `<power_management>` targets (suspend_mem, suspend_disk, suspend_hybrid); none known: empty. */
+  powerManagement?: string[];
+  /** NUMA cells (`<topology><cells>`). */
+  cells?: HostCell[];
+  /** Cache banks (`<cache>`). */
+  cache?: CacheBank[];
 }
 
 export interface GuestArch {
@@ -53,72 +80,47 @@ export interface CapabilitiesInput {
   secModels?: SecModel[];
 }
 
-const read = (p: string): string | undefined => {
-  try {
-    return readFileSync(p, 'utf8');
-  } catch {
-    return undefined;
-  }
-};
-
 function formatUuid(hex: string): string | undefined {
   const h = hex.replace(/-/g, '').trim().toLowerCase();
   if (!/^[0-9a-f]{32}$/.test(h) || /^0+$/.test(h) || /^f+$/.test(h)) return undefined;
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
-/** What /proc and /sys say about this host (`sysRoot` for tests). */
+/** `/sys/.../product_uuid`, else `/etc/machine-id` (the host UUID libvirt falls back to SMBIOS for). */
+function hostUuid(fs: HostFs): string | undefined {
+  return (
+    formatUuid(fs.read('/sys/devices/virtual/dmi/id/product_uuid') ?? '') ??
+    formatUuid(fs.read('/etc/machine-id') ?? '')
+  );
+}
+
+/**
+ * The host part of the capabilities (virQEMUCapsInit's host: CPU, pages, NUMA cells, caches,
+ * IOMMU) from the host's files and what its CPU answered (`cpu`: see `readHostCpu`).
+ */
+export function hostInfoFrom(opts: { fs: HostFs; arch: string; cpu?: HostCpuidProbe }): HostInfo {
+  const { fs, arch } = opts;
+  const node = hostNodeInfo(fs, arch);
+  const pages = hostPages(fs, -1).map((p) => p.size);
+  const cpu = hostCpuFromProbe(arch, opts.cpu, fs, node, pages);
+  const uuid = hostUuid(fs);
+  return {
+    ...(uuid ? { uuid } : {}),
+    cpu,
+    iommu: hostHasIommu(fs),
+    cells: hostNumaCells(fs, arch),
+    cache: hostCacheBanks(fs),
+  };
+}
+
+/**
+ * What /proc, /sys and the CPU say about this host; with `sysRoot` (tests) only the files under
+ * it, no CPUID.
+ */
 export function readHostInfo(sysRoot = ''): HostInfo {
-  const uuid =
-    formatUuid(read(`${sysRoot}/sys/devices/virtual/dmi/id/product_uuid`) ?? '') ??
-    formatUuid(read(`${sysRoot}/etc/machine-id`) ?? '');
-  const cpuinfo = read(`${sysRoot}/proc/cpuinfo`) ?? '';
-  const field = (name: string) => cpuinfo.match(new RegExp(`^${name}\\s*:\\s*(.*)$`, 'm'))?.[1]?.trim();
-  const vendorId = field('vendor_id');
-  const vendor =
-    vendorId === 'AuthenticAMD'
-      ? 'AMD'
-      : vendorId === 'GenuineIntel'
-        ? 'Intel'
-        : vendorId === 'HygonGenuine'
-          ? 'Hygon'
-          : vendorId;
-  const cpu: HostCpu = { arch: hostArch() };
-  if (vendor) cpu.vendor = vendor;
-  const micro = field('microcode');
-  if (micro && /^0x[0-9a-f]+$/i.test(micro)) cpu.microcode = Number.parseInt(micro, 16);
-  const fam = field('cpu family');
-  const mod = field('model');
-  const step = field('stepping');
-  if (fam && mod && step && /^\d+$/.test(mod)) {
-    cpu.signature = { family: Number(fam), model: Number(mod), stepping: Number(step) };
-  }
-  // topology of cpu0's package, as libvirt reports it
-  const topo = (cpuN: string, f: string) =>
-    read(`${sysRoot}/sys/devices/system/cpu/${cpuN}/topology/${f}`)?.trim();
-  let cpus: string[] = [];
-  try {
-    cpus = readdirSync(`${sysRoot}/sys/devices/system/cpu`).filter((d) => /^cpu\d+$/.test(d));
-  } catch {}
-  if (cpus.length > 0) {
-    const pkgs = new Set(cpus.map((c) => topo(c, 'physical_package_id')));
-    const dies = new Set(cpus.map((c) => `${topo(c, 'physical_package_id')}/${topo(c, 'die_id') ?? 0}`));
-    const cores = new Set(cpus.map((c) => `${topo(c, 'physical_package_id')}/${topo(c, 'core_id')}`));
-    const sockets = Math.max(1, pkgs.size);
-    const diesPer = Math.max(1, Math.round(dies.size / sockets));
-    const coresPer = Math.max(1, Math.round(cores.size / dies.size || 1));
-    const threads = Math.max(1, Math.round(cpus.length / cores.size || 1));
-    cpu.topology = { sockets, dies: diesPer, cores: coresPer, threads };
-  }
-  const pages = [4];
-  try {
-    for (const d of readdirSync(`${sysRoot}/sys/kernel/mm/hugepages`)) {
-      const kb = d.match(/^hugepages-(\d+)kB$/)?.[1];
-      if (kb) pages.push(Number(kb));
-    }
-  } catch {}
-  cpu.pages = pages.sort((a, b) => a - b);
-  return { ...(uuid ? { uuid } : {}), cpu };
+  const arch = hostArch();
+  const cpu = sysRoot ? undefined : readHostCpu({ arch });
+  return hostInfoFrom({ fs: realHostFs(sysRoot), arch, ...(cpu ? { cpu } : {}) });
 }
 
 /** The `<machine>` list of a guest (virQEMUCapsGetMachineTypesCaps): aliases name canonicals. */
@@ -209,34 +211,90 @@ function formatGuest(g: GuestArch): string[] {
   return out;
 }
 
+/** virCapabilitiesHostNUMAFormat. */
+function formatCells(cells: HostCell[]): string[] {
+  const out = ['    <topology>', `      <cells num='${cells.length}'>`];
+  for (const cell of cells) {
+    out.push(`        <cell id='${cell.id}'>`);
+    if (cell.memory) out.push(`          <memory unit='KiB'>${cell.memory}</memory>`);
+    for (const p of cell.pages) out.push(`          <pages unit='KiB' size='${p.size}'>${p.avail}</pages>`);
+    if (cell.distances.length) {
+      out.push('          <distances>');
+      for (const d of cell.distances) out.push(`            <sibling id='${d.id}' value='${d.value}'/>`);
+      out.push('          </distances>');
+    }
+    out.push(`          <cpus num='${cell.cpus.length}'>`);
+    for (const cpu of cell.cpus) {
+      out.push(
+        `            <cpu id='${cpu.id}' socket_id='${cpu.socketId}' die_id='${cpu.dieId}' core_id='${cpu.coreId}' siblings='${formatCpuList(cpu.siblings)}'/>`,
+      );
+    }
+    out.push('          </cpus>', '        </cell>');
+  }
+  out.push('      </cells>', '    </topology>');
+  return out;
+}
+
+/** virCapabilitiesFormatCaches (banks; resctrl controls are not read). */
+function formatCache(banks: CacheBank[]): string[] {
+  const out = ['    <cache>'];
+  for (const b of banks) {
+    const { value, unit } = prettySize(b.size);
+    out.push(
+      `      <bank id='${b.id}' level='${b.level}' type='${b.type}' size='${value}' unit='${unit}' cpus='${formatCpuList(b.cpus)}'/>`,
+    );
+  }
+  out.push('    </cache>');
+  return out;
+}
+
 /** libvirt 9.0's `virsh capabilities` document. */
 export function capabilitiesXml(input: CapabilitiesInput): string {
   const { host } = input;
   const out = ['<capabilities>', '', '  <host>'];
   if (host.uuid) out.push(`    <uuid>${host.uuid}</uuid>`);
   out.push('    <cpu>', `      <arch>${escapeXml(host.cpu.arch)}</arch>`);
-  if (host.cpu.model) out.push(`      <model>${escapeXml(host.cpu.model)}</model>`);
-  if (host.cpu.vendor) out.push(`      <vendor>${escapeXml(host.cpu.vendor)}</vendor>`);
-  if (host.cpu.microcode !== undefined) out.push(`      <microcode version='${host.cpu.microcode}'/>`);
-  const sig = host.cpu.signature;
+  const c = host.cpu;
+  if (c.model) out.push(`      <model>${escapeXml(c.model)}</model>`);
+  if (c.vendor) out.push(`      <vendor>${escapeXml(c.vendor)}</vendor>`);
+  if (c.microcode) out.push(`      <microcode version='${c.microcode}'/>`);
+  const sig = c.signature;
   if (sig)
     out.push(`      <signature family='${sig.family}' model='${sig.model}' stepping='${sig.stepping}'/>`);
-  const t = host.cpu.topology;
+  if (c.counter) {
+    out.push(
+      `      <counter name='${c.counter.name}' frequency='${c.counter.frequency}' scaling='${c.counter.scaling ? 'yes' : 'no'}'/>`,
+    );
+  }
+  const t = c.topology;
   if (t) {
     out.push(
       `      <topology sockets='${t.sockets}' dies='${t.dies}' cores='${t.cores}' threads='${t.threads}'/>`,
     );
   }
-  for (const p of host.cpu.pages ?? []) out.push(`      <pages unit='KiB' size='${p}'/>`);
-  out.push('    </cpu>', '    <power_management/>', `    <iommu support='${host.iommu ? 'yes' : 'no'}'/>`);
+  if (c.maxphysaddr)
+    out.push(`      <maxphysaddr mode='${c.maxphysaddr.mode}' bits='${c.maxphysaddr.bits}'/>`);
+  for (const f of c.features ?? []) out.push(`      <feature name='${escapeXml(f)}'/>`);
+  for (const p of c.pages ?? []) out.push(`      <pages unit='KiB' size='${p}'/>`);
+  out.push('    </cpu>');
+  const pm = host.powerManagement ?? [];
+  if (pm.length === 0) out.push('    <power_management/>');
+  else out.push('    <power_management>', ...pm.map((x) => `      <${x}/>`), '    </power_management>');
+  out.push(`    <iommu support='${host.iommu ? 'yes' : 'no'}'/>`);
   const transports = host.migrationTransports ?? ['tcp', 'rdma'];
-  out.push('    <migration_features>', '      <live/>');
-  if (transports.length > 0) {
-    out.push('      <uri_transports>');
-    for (const tr of transports) out.push(`        <uri_transport>${escapeXml(tr)}</uri_transport>`);
-    out.push('      </uri_transports>');
+  const migration = host.migration ?? { offline: true, live: true };
+  if (migration.offline) {
+    out.push('    <migration_features>');
+    if (migration.live) out.push('      <live/>');
+    if (transports.length > 0) {
+      out.push('      <uri_transports>');
+      for (const tr of transports) out.push(`        <uri_transport>${escapeXml(tr)}</uri_transport>`);
+      out.push('      </uri_transports>');
+    }
+    out.push('    </migration_features>');
   }
-  out.push('    </migration_features>');
+  if (host.cells) out.push(...formatCells(host.cells));
+  if (host.cache?.length) out.push(...formatCache(host.cache));
   for (const s of input.secModels ?? [{ model: 'none', doi: '0' }]) {
     out.push(
       '    <secmodel>',

@@ -1,10 +1,12 @@
 /**
  * `QemuCaps` written in libvirt's capabilities cache format (`<qemuCaps>`, virQEMUCapsFormatCache)
  * so that `parseQemuCapsXml` from `@qvirt/qemu-argv` reads a live probe like the checked-in
- * snapshot. Host-CPU expansion data (`<hostCPU>`) is not probed and not written.
+ * snapshot; with the host CPU expansions (`<hostCPU>`), Hyper-V, SEV, SGX and GIC capabilities
+ * of `qemu-caps-detail.ts`.
  */
 import type { Accel, QemuCaps } from '@qvirt/qemu-argv';
 import { sortFlags } from './probe.js';
+import { formatExtrasElements, formatHostCpuElement, type QemuCapsExtras } from './qemu-caps-detail.js';
 
 export interface QemuCapsCacheMeta {
   /** QEMU's `package` string from query-version. */
@@ -17,6 +19,8 @@ export interface QemuCapsCacheMeta {
   kvmVersion?: number;
   microcodeVersion?: number;
   cpuBlockers?: Partial<Record<Accel, Record<string, string[]>>>;
+  /** Host CPU expansions, Hyper-V, SEV, SGX and GIC capabilities. */
+  extras?: QemuCapsExtras;
   /** Extra elements written verbatim before `</qemuCaps>` (the prober's cache keys). */
   extra?: string[];
 }
@@ -32,6 +36,8 @@ const attr = (name: string, value: string | undefined): string =>
   value === undefined ? '' : ` ${name}='${escapeXml(value)}'`;
 
 function formatAccel(caps: QemuCaps, accel: Accel, meta: QemuCapsCacheMeta, out: string[]): void {
+  const hostCpu = meta.extras?.hostCpu?.[accel];
+  if (hostCpu) out.push(...formatHostCpuElement(accel, hostCpu));
   for (const cpu of caps.cpuModels[accel]) {
     const blockers = meta.cpuBlockers?.[accel]?.[cpu.name] ?? [];
     const head =
@@ -76,6 +82,7 @@ export function formatQemuCapsXml(caps: QemuCaps, meta: QemuCapsCacheMeta = {}):
   out.push(`  <arch>${escapeXml(caps.arch)}</arch>`);
   if (caps.flags.has('kvm')) formatAccel(caps, 'kvm', meta, out);
   formatAccel(caps, 'tcg', meta, out);
+  if (meta.extras) out.push(...formatExtrasElements(meta.extras));
   for (const e of meta.extra ?? []) out.push(`  ${e}`);
   out.push('</qemuCaps>');
   return `${out.join('\n')}\n`;

@@ -4,9 +4,10 @@
  * legacy names the project seed lists when they are present (`qemu`, `qemu-kvm`, `xenner`).
  * And whether /dev/kvm is usable by the QEMU user (virQEMUCapsKVMUsable).
  */
-import { accessSync, constants, type Stats, statSync } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
 import { arch as nodeArch } from 'node:os';
 import { delimiter, isAbsolute, join } from 'node:path';
+import { type KvmAccess, kvmAccess } from './kvm-access.js';
 
 /** libvirt's arch names and word sizes (src/util/virarch.c), in its enum order. */
 export const ARCHES: ReadonlyArray<readonly [string, number]> = [
@@ -184,36 +185,13 @@ export interface KvmOptions {
   /** The QEMU user and group (qemu.conf `user`/`group`). */
   uid: number;
   gid: number;
-  /** Supplementary groups of the QEMU user. */
+  /** Ignored: the user's groups are looked up as libvirt's virGetGroupList does (kvm-access.ts). */
   groups?: number[];
 }
 
-export interface KvmState {
-  usable: boolean;
-  /** Why not, in a few words. */
-  reason?: string;
-  /** ctime (ms) of the device, for cache invalidation. */
-  ctimeMs?: number;
-}
+export type KvmState = KvmAccess;
 
-/** /dev/kvm present and readable+writable by uid:gid (by mode bits; root always may). */
+/** /dev/kvm present and read-write for the QEMU user, as libvirt decides (see kvm-access.ts). */
 export function kvmState(opts: KvmOptions): KvmState {
-  const device = opts.device ?? '/dev/kvm';
-  let st: Stats;
-  try {
-    st = statSync(device);
-  } catch {
-    return { usable: false, reason: `${device} does not exist` };
-  }
-  const ctimeMs = st.ctimeMs;
-  if (opts.uid === 0) return { usable: true, ctimeMs };
-  const mode = st.mode;
-  let bits: number;
-  if (st.uid === opts.uid) bits = (mode >> 6) & 7;
-  else if (st.gid === opts.gid || (opts.groups ?? []).includes(st.gid)) bits = (mode >> 3) & 7;
-  else bits = mode & 7;
-  if ((bits & 6) !== 6) {
-    return { usable: false, reason: `${device} is not read-write for ${opts.uid}:${opts.gid}`, ctimeMs };
-  }
-  return { usable: true, ctimeMs };
+  return kvmAccess({ uid: opts.uid, gid: opts.gid, ...(opts.device ? { device: opts.device } : {}) });
 }

@@ -8,7 +8,7 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { VirError } from '@qvirt/core';
+import { VirError, virReportError, virReportSystemError } from '@qvirt/core';
 import {
   FIRMWARE_FEATURES,
   type FirmwareDescriptor,
@@ -31,7 +31,7 @@ export interface FirmwareSearchOptions {
   dirs?: [string, string];
 }
 
-const internal = (msg: string): VirError => new VirError('INTERNAL_ERROR', 'qemu', `internal error: ${msg}`);
+const internal = (msg: string): VirError => virReportError('INTERNAL_ERROR', 'qemu', msg);
 
 /** The folders searched, lowest priority first (qemuInteropFetchConfigs). */
 export function firmwareSearchDirs(options: FirmwareSearchOptions): string[] {
@@ -110,7 +110,7 @@ function archFromQemu(name: string): string | undefined {
 export function parseFirmwareDescriptor(text: string, path: string): FirmwareDescriptor {
   // 1 MiB, as libvirt's DOCUMENT_SIZE
   if (Buffer.byteLength(text) > 1024 * 1024)
-    throw new VirError('SYSTEM_ERROR', 'qemu', `Failed to read file '${path}': Argument list too long`);
+    throw virReportSystemError('E2BIG', 'qemu', `Failed to read file '${path}'`);
   let doc: unknown;
   try {
     doc = JSON.parse(text);

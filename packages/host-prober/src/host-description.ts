@@ -69,7 +69,7 @@ export function readHostDescription(opts: { sysRoot?: string; info?: HostInfo } 
       arch: info.cpu.arch,
       ...(info.cpu.model ? { model: info.cpu.model } : {}),
       ...(info.cpu.vendor ? { vendor: info.cpu.vendor } : {}),
-      features: [],
+      features: (info.cpu.features ?? []).map((name) => ({ name })),
     },
   };
 }

@@ -2,7 +2,7 @@
  * The whole host probe: KVM usability, emulator discovery, a cached QMP probe per binary (one
  * failing binary never stops the others), and progress on a terminal.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { QemuCaps } from '@qvirt/qemu-argv';
 import { cacheKeyFor, readCache, writeCache } from './cache.js';
@@ -14,6 +14,7 @@ import {
   type KvmState,
   kvmState,
 } from './discover.js';
+import { groupList } from './kvm-access.js';
 import { type ProbeResult, probeBinary } from './probe.js';
 
 /** qvirt's version (this package's), part of every cache key. */
@@ -79,6 +80,9 @@ export async function probeHost(opts: HostProbeOptions): Promise<HostProbe> {
     gid: opts.gid,
     ...(opts.groups ? { groups: opts.groups } : {}),
   });
+  // libvirt probes with accel=kvm:tcg whatever the QEMU user may do (as root the probe keeps
+  // CAP_DAC_OVERRIDE); the access answer only invalidates cached probes (virQEMUCapsIsValid)
+  const kvmPresent = existsSync(opts.kvmDevice ?? '/dev/kvm');
   const choices = discoverEmulators({ ...opts, kvmUsable: kvm.usable });
   const host = opts.hostArch ?? hostArch();
   const version = opts.qvirtVersion ?? QVIRT_VERSION;
@@ -99,10 +103,10 @@ export async function probeHost(opts: HostProbeOptions): Promise<HostProbe> {
       }
       progress.step(label);
       const result = await probeBinary(binary, {
-        kvmUsable: kvm.usable,
+        kvmUsable: kvmPresent,
         ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
         ...(opts.env ? { env: opts.env } : {}),
-        ...(drop ? { uid: opts.uid, gid: opts.gid } : {}),
+        ...(drop ? { uid: opts.uid, gid: opts.gid, groups: groupList(opts.uid, opts.gid) } : {}),
         onStep: (s) => progress.step(`${label}: ${s}`),
       });
       // an unwritable cache only costs the next run a probe

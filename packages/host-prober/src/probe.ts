@@ -17,14 +17,19 @@ import {
   SCHEMA_QUERY_FLAGS,
   VIRTIO_BLK_SCSI_DEFAULT_DISABLED,
 } from './libvirt-tables.js';
+import { probeHostCpu, probeSev, probeSgx } from './probe-host-cpu.js';
 import { indexSchema, schemaPathExists } from './qapi-schema.js';
+import type { CpuModelInfo, QemuCapsExtras } from './qemu-caps-detail.js';
 import { ProbeError, QmpSession } from './qmp.js';
 
 /** libvirt 9.0's minimum QEMU (drvqemu.rst). */
 export const MIN_QEMU_VERSION = 4_002_000;
 
 export interface ProbeOptions {
-  /** Whether /dev/kvm is usable for the QEMU user: decides `accel=kvm:tcg` vs `accel=tcg`. */
+  /**
+   * Whether to offer QEMU KVM (`accel=kvm:tcg`, libvirt's probe on Linux) or only TCG: true when
+   * /dev/kvm exists; QEMU itself then finds out whether it may use it.
+   */
   kvmUsable: boolean;
   /** Per QEMU process; default 30 s. */
   timeoutMs?: number;
@@ -32,12 +37,14 @@ export interface ProbeOptions {
   /** Run the binary as this user/group (the QEMU user), as libvirt does. */
   uid?: number;
   gid?: number;
+  /** The QEMU user's groups (virGetGroupList), for a probe run as that user. */
+  groups?: number[];
   /** Called before each QMP process and step, for progress display. */
   onStep?: (step: string) => void;
 }
 
 /** What a probe finds beyond `QemuCaps`: what libvirt's cache also stores. */
-export interface ProbeResult {
+export interface ProbeResult extends QemuCapsExtras {
   caps: QemuCaps;
   package: string;
   /** Blockers (unavailable features) per accelerator and CPU model. */
@@ -259,14 +266,10 @@ async function probeFull(s: QmpSession, opts: ProbeOptions) {
   const migration = strings(await s.tryExecute('query-migrate-capabilities'), 'capability');
   processStrings(flags, MIGRATION_FLAGS, migration);
 
-  if (flags.has('sev-guest')) {
-    const sev = await s.tryExecute('query-sev-capabilities');
-    if (!sev) flags.delete('sev-guest');
-  }
-  if (flags.has('sgx-epc')) {
-    const sgx = await s.tryExecute('query-sgx-capabilities');
-    if (!sgx) flags.delete('sgx-epc');
-  }
+  const sev = flags.has('sev-guest') ? await probeSev(s) : undefined;
+  if (!sev) flags.delete('sev-guest');
+  const sgx = flags.has('sgx-epc') ? await probeSgx(s) : undefined;
+  if (!sgx) flags.delete('sgx-epc');
 
   // virQEMUCapsInitProcessCaps
   if (flags.has('query-cpu-model-expansion') && (arch === 'i686' || arch === 'x86_64'))
@@ -279,7 +282,13 @@ async function probeFull(s: QmpSession, opts: ProbeOptions) {
   if (flags.has('object.qapified')) flags.add('compat-deprecated');
   if (flags.has('machine-hpet')) flags.delete('no-hpet');
 
+  opts.onStep?.('host cpu');
+  const hostCpu = await probeHostCpu(s, flags, arch, accel === 'kvm');
+
   return {
+    hostCpu,
+    sev,
+    sgx,
     version: ver,
     package: typeof version.package === 'string' ? version.package : '',
     arch,
@@ -302,6 +311,7 @@ async function withSession<T>(
     ...(opts.env ? { env: opts.env } : {}),
     ...(opts.uid !== undefined ? { uid: opts.uid } : {}),
     ...(opts.gid !== undefined ? { gid: opts.gid } : {}),
+    ...(opts.groups !== undefined ? { groups: opts.groups } : {}),
   });
   try {
     await s.start();
@@ -327,6 +337,7 @@ export async function probeBinary(binary: string, opts: ProbeOptions): Promise<P
   machines[full.accel] = full.machines;
   cpuModels[full.accel] = full.cpus.models;
   cpuBlockers[full.accel] = full.cpus.blockers;
+  let tcgHostCpu = full.accel === 'tcg' ? full.hostCpu.info : undefined;
   if (full.accel === 'kvm' && full.flags.has('tcg')) {
     // virQEMUCapsInitQMPMonitorTCG: the same binary again with KVM off
     opts.onStep?.('accel=tcg');
@@ -334,6 +345,7 @@ export async function probeBinary(binary: string, opts: ProbeOptions): Promise<P
       const cpus = await probeCpuModels(s, new Set(full.flags));
       cpuModels.tcg = cpus.models;
       cpuBlockers.tcg = cpus.blockers;
+      tcgHostCpu = (await probeHostCpu(s, full.flags, full.arch, false)).info;
       machines.tcg = await probeMachines(s, full.arch);
     });
   }
@@ -348,5 +360,17 @@ export async function probeBinary(binary: string, opts: ProbeOptions): Promise<P
     },
     package: full.package,
     cpuBlockers,
+    ...hostCpuOf(full.accel === 'kvm' ? full.hostCpu.info : undefined, tcgHostCpu),
+    ...(full.hostCpu.hypervCapabilities ? { hypervCapabilities: full.hostCpu.hypervCapabilities } : {}),
+    ...(full.sev ? { sev: full.sev } : {}),
+    ...(full.sgx ? { sgx: full.sgx } : {}),
   };
+}
+
+function hostCpuOf(
+  kvm: CpuModelInfo | undefined,
+  tcg: CpuModelInfo | undefined,
+): Pick<ProbeResult, 'hostCpu'> {
+  if (!kvm && !tcg) return {};
+  return { hostCpu: { ...(kvm ? { kvm } : {}), ...(tcg ? { tcg } : {}) } };
 }

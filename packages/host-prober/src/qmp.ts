@@ -18,13 +18,15 @@ export class ProbeError extends Error {
 }
 
 export interface QmpOptions {
-  /** `kvm:tcg` (libvirt's first probe when /dev/kvm is usable) or `tcg`. */
+  /** `kvm:tcg` (libvirt's first probe on Linux; `tcg` when there is no /dev/kvm at all) or `tcg`. */
   accel: string;
   /** Milliseconds the whole session may take before the binary counts as hung. */
   timeoutMs: number;
   env?: NodeJS.ProcessEnv;
   uid?: number;
   gid?: number;
+  /** Supplementary groups of the QEMU user (virGetGroupList). */
+  groups?: number[];
 }
 
 type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void; cmd: string };
@@ -66,12 +68,33 @@ export class QmpSession {
       '-qmp',
       'stdio',
     ];
-    this.child = spawn(binary, args, {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      env: opts.env ?? process.env,
-      ...(opts.uid !== undefined && opts.uid !== process.getuid?.() ? { uid: opts.uid } : {}),
-      ...(opts.gid !== undefined && opts.gid !== process.getgid?.() ? { gid: opts.gid } : {}),
-    });
+    const asOther =
+      (opts.uid !== undefined && opts.uid !== process.getuid?.()) ||
+      (opts.gid !== undefined && opts.gid !== process.getgid?.());
+    // qemuProcessQMPLaunch: as the QEMU user and its groups, keeping CAP_DAC_OVERRIDE when root
+    // so QEMU may open what that user may not (/dev/kvm, /dev/sev) just for probing
+    this.child =
+      asOther && process.geteuid?.() === 0
+        ? spawn(
+            'setpriv',
+            [
+              `--reuid=${opts.uid ?? 0}`,
+              `--regid=${opts.gid ?? 0}`,
+              ...(opts.groups?.length ? [`--groups=${opts.groups.join(',')}`] : ['--clear-groups']),
+              '--inh-caps=-all,+dac_override',
+              '--ambient-caps=-all,+dac_override',
+              '--',
+              binary,
+              ...args,
+            ],
+            { stdio: ['pipe', 'pipe', 'pipe'], env: opts.env ?? process.env },
+          )
+        : spawn(binary, args, {
+            stdio: ['pipe', 'pipe', 'pipe'],
+            env: opts.env ?? process.env,
+            ...(opts.uid !== undefined && opts.uid !== process.getuid?.() ? { uid: opts.uid } : {}),
+            ...(opts.gid !== undefined && opts.gid !== process.getgid?.() ? { gid: opts.gid } : {}),
+          });
     this.exited = new Promise((resolve) => {
       this.child.once('close', () => resolve());
       this.child.once('error', (err: NodeJS.ErrnoException) => {

@@ -1,5 +1,6 @@
 import type { HostDescription, QemuConf } from '@qvirt/core';
 import { defaultQemuConf } from '@qvirt/core';
+import type { StartSecrets } from './argv/storage-blockdev.js';
 import type { QemuCaps } from './caps/qemu-caps.js';
 import { qemu72Caps } from './caps/snapshot.js';
 import { type DirLayout, libvirtLayout } from './layout.js';
@@ -33,6 +34,11 @@ export interface QemuContext {
    * availability is not checked and `<cpu mode='host-model'>` is refused.
    */
   host?: HostDescription;
+  /**
+   * A start's master key and the secret values its disks need (fetched by the driver from the
+   * secret driver beforehand); unset, every secret lookup fails as on a host without secrets.
+   */
+  secrets?: StartSecrets;
 }
 
 /** The context libvirt 9.0 on Debian 12 with QEMU 7.2 converts with (the corpus's reference). */

@@ -3,6 +3,14 @@ export type { Build, Section } from './argv/build.js';
 export * from './argv/command-line.js';
 export { buildCommandLine, SECTIONS } from './argv/index.js';
 export * from './argv/props.js';
+export {
+  authUsageType,
+  chainImages,
+  diskChain,
+  ENCRYPTION_USAGE_TYPE,
+  isEmptySource,
+  type StartSecrets,
+} from './argv/storage-blockdev.js';
 export * from './caps/host-cpu-migratability.js';
 export * from './caps/qemu-caps.js';
 export * from './caps/snapshot.js';

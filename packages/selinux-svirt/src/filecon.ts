@@ -13,29 +13,18 @@
  * - Restore recalls the remembered context when the last user leaves, else the policy's default
  *   for the path (file_contexts); a path without a default keeps its label.
  */
-import { type HostPort, type RememberStore, VirError, XATTRS_UNSUPPORTED } from '@qvirt/core';
+import {
+  type HostPort,
+  type RememberStore,
+  systemErrorText,
+  virReportError,
+  virReportSystemError,
+  XATTRS_UNSUPPORTED,
+} from '@qvirt/core';
 import type { SELinuxKernel } from './kernel.js';
 import type { FileContextLookup } from './policy.js';
 
 export const SELINUX_XATTR = 'security.selinux';
-
-const STRERROR: Record<string, string> = {
-  EPERM: 'Operation not permitted',
-  EACCES: 'Permission denied',
-  ENOENT: 'No such file or directory',
-  EIO: 'Input/output error',
-  EINVAL: 'Invalid argument',
-  EROFS: 'Read-only file system',
-  EOPNOTSUPP: 'Operation not supported',
-  ENOTSUP: 'Operation not supported',
-  ENOSPC: 'No space left on device',
-  EDQUOT: 'Disk quota exceeded',
-};
-
-export function strerror(err: unknown): string {
-  const e = err as NodeJS.ErrnoException | undefined;
-  return (e?.code && STRERROR[e.code]) || e?.message || String(err);
-}
 
 const errnoOf = (err: unknown) => (err as NodeJS.ErrnoException | undefined)?.code ?? '';
 
@@ -124,14 +113,13 @@ export function filecon(deps: FileconDeps): Filecon {
       const code = errnoOf(err);
       if (code !== 'EOPNOTSUPP' && code !== 'ENOTSUP' && code !== 'EROFS') {
         if ((await kernel.enforcing()) && (code !== 'EPERM' || deps.privileged)) {
-          throw new VirError(
-            'SYSTEM_ERROR',
+          throw virReportSystemError(
+            err,
             'security',
-            `unable to set security context '${tcon}' on '${path}': ${strerror(err)}`,
-            { cause: err },
+            `unable to set security context '${tcon}' on '${path}'`,
           );
         }
-        deps.warn(`unable to set security context '${tcon}' on '${path}' (${strerror(err)})`);
+        deps.warn(`unable to set security context '${tcon}' on '${path}' (${systemErrorText(err)})`);
         return 'skipped';
       }
       const fs = code === 'EROFS' ? undefined : await deps.fsType(path);
@@ -157,10 +145,8 @@ export function filecon(deps: FileconDeps): Filecon {
     try {
       real = await host.realpath(path);
     } catch (err) {
-      deps.warn(`cannot resolve symlink ${path}: ${strerror(err)}`);
-      throw new VirError('SYSTEM_ERROR', 'security', `cannot resolve symlink ${path}: ${strerror(err)}`, {
-        cause: err,
-      });
+      deps.warn(`cannot resolve symlink ${path}: ${systemErrorText(err)}`);
+      throw virReportSystemError(err, 'security', `cannot resolve symlink ${path}`);
     }
     let fcon: string | undefined;
     let recalled = false;
@@ -177,10 +163,8 @@ export function filecon(deps: FileconDeps): Filecon {
       try {
         mode = (await host.stat(real)).mode;
       } catch (err) {
-        deps.warn(`cannot stat ${real}: ${strerror(err)}`);
-        throw new VirError('SYSTEM_ERROR', 'security', `cannot stat ${real}: ${strerror(err)}`, {
-          cause: err,
-        });
+        deps.warn(`cannot stat ${real}: ${systemErrorText(err)}`);
+        throw virReportSystemError(err, 'security', `cannot stat ${real}`);
       }
       fcon = await deps.defaultContext(real, mode);
       if (fcon === undefined) {
@@ -203,12 +187,7 @@ export function filecon(deps: FileconDeps): Filecon {
         } catch (err) {
           const code = errnoOf(err);
           if (code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENODATA') {
-            throw new VirError(
-              'SYSTEM_ERROR',
-              'security',
-              `unable to get SELinux context of ${path}: ${strerror(err)}`,
-              { cause: err },
-            );
+            throw virReportSystemError(err, 'security', `unable to get SELinux context of ${path}`);
           }
         }
         if (econ !== undefined) {
@@ -216,10 +195,10 @@ export function filecon(deps: FileconDeps): Filecon {
           if (refcount !== XATTRS_UNSUPPORTED) {
             rollback = true;
             if (refcount > 1 && econ !== tcon) {
-              throw new VirError(
+              throw virReportError(
                 'OPERATION_INVALID',
                 'security',
-                `Requested operation is not valid: Setting different SELinux label on ${path} which is already in use`,
+                `Setting different SELinux label on ${path} which is already in use`,
               );
             }
           }

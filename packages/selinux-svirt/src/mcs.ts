@@ -3,7 +3,7 @@
  * MCSRemove. Each running guest gets `SENS:cA,cB` with A<B drawn at random from the daemon's
  * own category range; a pair is never handed out twice while it is reserved.
  */
-import { VirError } from '@qvirt/core';
+import { VirError, virReportError } from '@qvirt/core';
 import { parseContext } from './context.js';
 
 export interface McsRange {
@@ -14,7 +14,7 @@ export interface McsRange {
 }
 
 const cannotParse = (cat: string) =>
-  new VirError('INTERNAL_ERROR', 'security', `internal error: Cannot parse category in ${cat}`);
+  virReportError('INTERNAL_ERROR', 'security', `Cannot parse category in ${cat}`);
 
 /**
  * The range MCS pairs are drawn from, given the daemon's context. Copes with
@@ -46,7 +46,7 @@ export function processRange(daemonContext: string): McsRange {
   const catMin = Number(m[1]);
   const rest = m[2]!;
   if (rest === '') {
-    throw new VirError('INTERNAL_ERROR', 'security', 'internal error: No category range available');
+    throw virReportError('INTERNAL_ERROR', 'security', 'No category range available');
   }
   const max = /^\.c([+-]?\d+)/.exec(rest);
   if (!max) throw cannotParse(cat);
@@ -75,11 +75,7 @@ export function mcsPool(random: RandomInt = defaultRandomInt): McsPool {
     find({ sens, catMin, catMax }) {
       const catRange = catMax - catMin + 1;
       if (catRange < 8) {
-        throw new VirError(
-          'INTERNAL_ERROR',
-          'security',
-          `internal error: Category range c${catMin}-c${catMax} too small`,
-        );
+        throw virReportError('INTERNAL_ERROR', 'security', `Category range c${catMin}-c${catMax} too small`);
       }
       // Every pair taken would loop forever in libvirt; say so instead.
       const pairs = (catRange * (catRange - 1)) / 2;
@@ -88,10 +84,10 @@ export function mcsPool(random: RandomInt = defaultRandomInt): McsPool {
         return m?.[1] === sens && Number(m[2]) >= catMin && Number(m[3]) <= catMax;
       }).length;
       if (inRange >= pairs) {
-        throw new VirError(
+        throw virReportError(
           'INTERNAL_ERROR',
           'security',
-          `internal error: No free MCS category pair left in ${sens}:c${catMin}.c${catMax}`,
+          `No free MCS category pair left in ${sens}:c${catMin}.c${catMax}`,
         );
       }
       for (;;) {

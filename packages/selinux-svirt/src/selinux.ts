@@ -34,10 +34,12 @@ import {
   type RememberStoreOptions,
   rememberStore,
   VirError,
+  virReportError,
+  virReportSystemError,
 } from '@qvirt/core';
 import { contextAddRange, contextRange, genNewContext, parseContext } from './context.js';
 import { deviceRelabel, MODEL, ownLabel, SHARED_FS } from './devices.js';
-import { type FileconResult, type FsTypeOf, filecon, mountInfoFsType, strerror } from './filecon.js';
+import { type FileconResult, type FsTypeOf, filecon, mountInfoFsType } from './filecon.js';
 import { hostSELinux, type SELinuxKernel } from './kernel.js';
 import { mcsPool, processRange, type RandomInt } from './mcs.js';
 import {
@@ -72,8 +74,7 @@ export interface SELinuxOptions extends SecurityDriverOptions, Pick<RememberStor
   onWarn?: (message: string) => void;
 }
 
-const internal = (message: string) =>
-  new VirError('INTERNAL_ERROR', 'security', `internal error: ${message}`);
+const internal = (message: string) => virReportError('INTERNAL_ERROR', 'security', message);
 
 /** relabel as libvirt's parser defaults it: yes for dynamic, no for static and none. */
 export function relabelOf(sec: SeclabelDef): boolean {
@@ -313,11 +314,10 @@ export default function selinux(options: SELinuxOptions, host: HostPort): Securi
       await kernel.setSocketCreateContext(context);
     } catch (err) {
       if (await kernel.enforcing()) {
-        throw new VirError(
-          'SYSTEM_ERROR',
+        throw virReportSystemError(
+          err,
           'security',
-          `unable to ${what} socket security context '${context ?? ''}': ${strerror(err)}`,
-          { cause: err },
+          `unable to ${what} socket security context '${context ?? ''}'`,
         );
       }
     }
@@ -351,7 +351,7 @@ export default function selinux(options: SELinuxOptions, host: HostPort): Securi
       if (sec.model !== MODEL) throw mismatch(sec.model);
       if (sec.type === 'static') {
         if (sec.label === undefined || !(await kernel.checkContext(sec.label))) {
-          throw new VirError('XML_ERROR', 'security', `XML error: Invalid security label ${sec.label ?? ''}`);
+          throw virReportError('XML_ERROR', 'security', `Invalid security label ${sec.label ?? ''}`);
         }
       }
     },
@@ -377,12 +377,7 @@ export default function selinux(options: SELinuxOptions, host: HostPort): Securi
         try {
           daemon = await kernel.currentContext();
         } catch (err) {
-          throw new VirError(
-            'SYSTEM_ERROR',
-            'security',
-            `Unable to get current process SELinux context: ${strerror(err)}`,
-            { cause: err },
-          );
+          throw virReportSystemError(err, 'security', `Unable to get current process SELinux context`);
         }
         return daemon;
       };
@@ -447,12 +442,7 @@ export default function selinux(options: SELinuxOptions, host: HostPort): Securi
       try {
         pctx = await kernel.pidContext(pid);
       } catch (err) {
-        throw new VirError(
-          'SYSTEM_ERROR',
-          'security',
-          `unable to get PID ${pid} security context: ${strerror(err)}`,
-          { cause: err },
-        );
+        throw virReportSystemError(err, 'security', `unable to get PID ${pid} security context`);
       }
       const mcs = contextRange(pctx);
       if (mcs === undefined) {
@@ -617,12 +607,7 @@ export default function selinux(options: SELinuxOptions, host: HostPort): Securi
       try {
         label = await kernel.pidContext(pid);
       } catch (err) {
-        throw new VirError(
-          'SYSTEM_ERROR',
-          'security',
-          `unable to get PID ${pid} security context: ${strerror(err)}`,
-          { cause: err },
-        );
+        throw virReportSystemError(err, 'security', `unable to get PID ${pid} security context`);
       }
       return { label, enforcing: await kernel.enforcing() };
     },

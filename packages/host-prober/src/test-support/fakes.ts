@@ -39,6 +39,8 @@ export class FakeHost {
   /** A fake /dev/kvm: a plain file with the given mode, owned by us. */
   kvmDevice(mode: number): string {
     const p = join(this.root, 'kvm');
+    // the QEMU user must reach the device, as it reaches /dev
+    chmodSync(this.root, 0o711);
     writeFileSync(p, '');
     chmodSync(p, mode);
     return p;

@@ -12,7 +12,8 @@ import {
   isPciAddress,
   isUsbAddress,
   isVirtioSerialAddress,
-  VirError,
+  type VirError,
+  virReportError,
 } from '@qvirt/core';
 import { isQ35 } from '../domain-util.js';
 import { hasBuiltinIDE } from './aliases.js';
@@ -21,7 +22,7 @@ import type { PropObject } from './props.js';
 type Controller = NonNullable<NonNullable<DomainDef['devices']>['controller']>[number];
 
 function internal(message: string): VirError {
-  return new VirError('INTERNAL_ERROR', 'qemu', `internal error: ${message}`);
+  return virReportError('INTERNAL_ERROR', 'qemu', message);
 }
 
 /** The controller of a type and index, if the definition has one. */

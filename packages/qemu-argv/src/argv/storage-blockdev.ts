@@ -5,7 +5,7 @@
  * credentials, persistent-reservation managers).
  */
 import { createCipheriv, randomBytes } from 'node:crypto';
-import { type DomainDef, VirError } from '@qvirt/core';
+import { type DomainDef, VirError, virReportError } from '@qvirt/core';
 import type { QemuContext } from '../context.js';
 import { scaledToBytes } from '../domain-util.js';
 import { pciAddressString } from './device-address.js';
@@ -15,11 +15,11 @@ type Disk = NonNullable<NonNullable<DomainDef['devices']>['disk']>[number];
 export type StorageSourceDef = NonNullable<Disk['source']>;
 
 function unsupported(message: string): VirError {
-  return new VirError('CONFIG_UNSUPPORTED', 'qemu', `unsupported configuration: ${message}`);
+  return virReportError('CONFIG_UNSUPPORTED', 'qemu', message);
 }
 
 function internal(message: string): VirError {
-  return new VirError('INTERNAL_ERROR', 'qemu', `internal error: ${message}`);
+  return virReportError('INTERNAL_ERROR', 'qemu', message);
 }
 
 /** One image of a disk's chain with everything libvirt copies onto it from the disk. */
@@ -184,24 +184,48 @@ export function chainImages(top: ChainSource): ChainSource[] {
  */
 export function secretNotFound(secret: { uuid?: string; usage?: string } | undefined): VirError {
   const what = secret?.uuid ? `uuid '${secret.uuid}'` : `usage '${secret?.usage ?? ''}'`;
-  return new VirError('OPERATION_FAILED', 'qemu', `Secret not found: no secret with matching ${what}`);
+  return virReportError('NO_SECRET', 'qemu', `no secret with matching ${what}`);
 }
 
 const masterKeys = new WeakMap<object, Buffer>();
 
 /**
- * `-object secret` carrying `plain` encrypted with the domain master key (qemuBuildSecretInfoProps).
- * The master key is generated per build here, as libvirt generates one per start.
+ * What a start knows of secrets (QemuContext.secrets): the master key QEMU reads from
+ * `master-key.aes`, and the values of the secrets the domain's disks name, fetched from the secret
+ * driver before the (synchronous) build. `value` answers undefined for a secret it does not have.
  */
-export function secretObjectProps(keyOwner: object, id: string, plain: string): PropObject {
-  let key = masterKeys.get(keyOwner);
+export interface StartSecrets {
+  masterKey: Buffer;
+  value(lookup: { uuid?: string; usage?: string } | undefined, usageType: number): Uint8Array | undefined;
+}
+
+/** virSecretUsageType of an auth secret: ceph for rbd, iSCSI otherwise (qemuDomainSecretStorageSourcePrepare). */
+export const authUsageType = (protocol: string | undefined): number => (protocol === 'rbd' ? 2 : 3);
+/** VIR_SECRET_USAGE_TYPE_VOLUME: what an encryption secret must be. */
+export const ENCRYPTION_USAGE_TYPE = 1;
+
+/**
+ * `-object secret` carrying `plain` encrypted with the domain master key (qemuBuildSecretInfoProps).
+ * Without a start's master key (`domxml-to-native`) one is generated per build, as libvirt
+ * generates one per start.
+ */
+export function secretObjectProps(
+  keyOwner: object,
+  id: string,
+  plain: string | Uint8Array,
+  masterKey?: Buffer,
+): PropObject {
+  let key = masterKey ?? masterKeys.get(keyOwner);
   if (!key) {
     key = randomBytes(32);
     masterKeys.set(keyOwner, key);
   }
   const iv = randomBytes(16);
   const cipher = createCipheriv('aes-256-cbc', key, iv);
-  const data = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
+  const data = Buffer.concat([
+    typeof plain === 'string' ? cipher.update(plain, 'utf8') : cipher.update(plain),
+    cipher.final(),
+  ]);
   return {
     'qom-type': 'secret',
     id,
@@ -343,16 +367,25 @@ export function sourceDeps(
   const storage = nodeStorage(src);
   if (isEmptySource(src.type, s)) return deps;
   if ((src.type === 'file' || src.type === 'block') && s.fdgroup) {
-    throw new VirError(
+    throw virReportError(
       'INVALID_ARG',
       'qemu',
-      `invalid argument: file descriptor group '${s.fdgroup}' was not associated with the domain`,
+      `file descriptor group '${s.fdgroup}' was not associated with the domain`,
     );
   }
-  // secrets (qemuDomainSecretStorageSourcePrepare)
-  if (src.auth) throw secretNotFound(src.auth.secret);
+  // secrets (qemuDomainSecretStorageSourcePrepare): found only at a start that fetched them
+  const secrets = b.ctx.secrets;
+  let authValue: Uint8Array | undefined;
+  if (src.auth) {
+    authValue = secrets?.value(src.auth.secret, authUsageType(s.protocol));
+    if (!authValue) throw secretNotFound(src.auth.secret);
+  }
   const encSecrets = src.encryption?.secret ?? [];
-  if (encSecrets.length > 0) throw secretNotFound(encSecrets[0]);
+  let encValue: Uint8Array | undefined;
+  if (encSecrets.length > 0) {
+    encValue = secrets?.value(encSecrets[0], ENCRYPTION_USAGE_TYPE);
+    if (!encValue) throw secretNotFound(encSecrets[0]);
+  }
   const cookies = src.type === 'network' ? cookieString(s) : undefined;
   // persistent reservations
   const pr = s.reservations;
@@ -364,9 +397,18 @@ export function sourceDeps(
       deps.prManagerAlias = 'pr-helper0';
     }
   }
+  // qemuAliasForSecret(nodestorage, "auth") and (nodeformat, "encryption"), in libvirt's order
+  if (authValue) {
+    deps.authSecretAlias = `${storage}-auth-secret0`;
+    deps.objects.push(secretObjectProps(b.def, deps.authSecretAlias, authValue, secrets?.masterKey));
+  }
+  if (encValue) {
+    deps.encSecretAlias = `${nodeFormat(src)}-encryption-secret0`;
+    deps.objects.push(secretObjectProps(b.def, deps.encSecretAlias, encValue, secrets?.masterKey));
+  }
   if (cookies !== undefined) {
     deps.cookieSecretAlias = `${storage}-httpcookie-secret0`;
-    deps.objects.push(secretObjectProps(b.def, deps.cookieSecretAlias, cookies));
+    deps.objects.push(secretObjectProps(b.def, deps.cookieSecretAlias, cookies, secrets?.masterKey));
   }
   // TLS (qemuDomainPrepareStorageSourceTLS)
   if (src.type === 'network') {
@@ -501,6 +543,17 @@ function backendProps(ctx: QemuContext, src: ChainSource, deps: SourceDeps): Pro
         snapshot: s.snapshot?.name,
         conf: s.config?.file,
         server: hosts.length > 0 ? hosts.map(inetSocketAddress) : undefined,
+        // librbd decrypts the image itself (engine='librbd'): luks or luks2, keyed in the storage layer
+        encrypt:
+          src.encryption?.engine === 'librbd' && deps.encSecretAlias
+            ? {
+                format: src.encryption.format === 'luks2' ? 'luks2' : 'luks',
+                'key-secret': deps.encSecretAlias,
+              }
+            : undefined,
+        user: src.auth ? src.auth.username : undefined,
+        'auth-client-required': src.auth ? ['cephx', 'none'] : undefined,
+        'key-secret': src.auth ? deps.authSecretAlias : undefined,
       };
     }
     case 'sheepdog': {
@@ -587,8 +640,8 @@ export function formatBlockdevProps(src: ChainSource, deps: SourceDeps): PropObj
   const format = src.format ?? 'raw';
   const discard = src.discard && src.discard !== 'default' ? src.discard : undefined;
   let detect = src.detectZeroes && src.detectZeroes !== 'default' ? src.detectZeroes : undefined;
+  // virDomainDiskGetDetectZeroesMode: only the default is left out, an explicit 'off' is passed on
   if (detect === 'unmap' && discard !== 'unmap') detect = 'on';
-  if (detect === 'off') detect = undefined;
   const props: PropObject = {
     'node-name': nodeFormat(src),
     'read-only': src.readonly,

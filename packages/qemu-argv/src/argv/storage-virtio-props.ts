@@ -3,7 +3,7 @@
  * the address type (`-pci`, `-device` for virtio-mmio, `-ccw`) and the (non-)transitional model,
  * then the virtio `<driver>` options (`iommu_platform`, `ats`, `packed`, `page-per-vq`).
  */
-import { type Address, VirError } from '@qvirt/core';
+import { type Address, virReportError } from '@qvirt/core';
 import { hasFlag } from '../caps/qemu-caps.js';
 import type { QemuContext } from '../context.js';
 import type { PropObject } from './props.js';
@@ -35,16 +35,12 @@ export function virtioDriverName(
     type === 'pci' ? 'pci' : type === 'virtio-mmio' ? 'device' : type === 'ccw' ? 'ccw' : undefined;
   if (!impl) {
     if (type && type !== 'none' && type !== 'unassigned') {
-      throw new VirError(
-        'INTERNAL_ERROR',
-        'qemu',
-        `internal error: Unexpected address type for '${baseName}'`,
-      );
+      throw virReportError('INTERNAL_ERROR', 'qemu', `Unexpected address type for '${baseName}'`);
     }
-    throw new VirError(
+    throw virReportError(
       'INTERNAL_ERROR',
       'qemu',
-      `internal error: Unexpected value for enum virDomainDeviceAddressType: ${type === 'unassigned' ? 12 : 0}`,
+      `Unexpected value for enum virDomainDeviceAddressType: ${type === 'unassigned' ? 12 : 0}`,
     );
   }
   if (useBusSuffix) name += `-${impl}`;
@@ -57,10 +53,10 @@ export function virtioDriverName(
     } else if (supported) {
       name += '-non-transitional';
     } else {
-      throw new VirError(
+      throw virReportError(
         'CONFIG_UNSUPPORTED',
         'qemu',
-        'unsupported configuration: virtio non-transitional model not supported for this qemu',
+        'virtio non-transitional model not supported for this qemu',
       );
     }
   }

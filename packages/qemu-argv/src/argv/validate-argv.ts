@@ -4,12 +4,11 @@
  * definition that passed define can still be refused here; call before building the command line.
  */
 import type { DomainDef } from '@qvirt/core';
-import { VirError } from '@qvirt/core';
+import { type VirError, virReportError } from '@qvirt/core';
 import { hasFlag } from '../caps/qemu-caps.js';
 import type { QemuContext } from '../context.js';
 
-const unsupported = (message: string): VirError =>
-  new VirError('CONFIG_UNSUPPORTED', 'qemu', `unsupported configuration: ${message}`);
+const unsupported = (message: string): VirError => virReportError('CONFIG_UNSUPPORTED', 'qemu', message);
 
 /** VNC and SPICE take a single listen (qemuProcessStartValidateGraphics). */
 function validateGraphics(def: DomainDef): void {
@@ -63,8 +62,17 @@ function validateCpuMode(def: DomainDef, ctx: QemuContext): void {
   }
 }
 
+/** QEMU takes one display of each kind (qemuBuildCommandLineValidate). */
+function validateGraphicsCount(def: DomainDef): void {
+  const counts = new Map<string, number>();
+  for (const g of def.devices?.graphics ?? []) counts.set(g.type ?? '', (counts.get(g.type ?? '') ?? 0) + 1);
+  if (['sdl', 'vnc', 'spice', 'egl-headless', 'dbus'].some((t) => (counts.get(t) ?? 0) > 1))
+    throw unsupported('only 1 graphics device of each type (sdl, vnc, spice, headless, dbus) is supported');
+}
+
 /** Refuses what libvirt refuses between define and building the command line. */
 export function validateForCommandLine(def: DomainDef, ctx: QemuContext): void {
+  validateGraphicsCount(def);
   validateGraphics(def);
   validateDisks(def, ctx);
   validateCpuMode(def, ctx);

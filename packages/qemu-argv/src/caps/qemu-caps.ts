@@ -4,7 +4,7 @@
  * on-disk form is libvirt's capabilities cache format (`<qemuCaps>`), so the checked-in QEMU 7.2
  * snapshot and a live probe by the host prober are read the same way.
  */
-import { parseXml, VirError, type XmlElement } from '@qvirt/core';
+import { parseXml, virReportError, type XmlElement } from '@qvirt/core';
 
 export type Accel = 'kvm' | 'tcg';
 
@@ -51,15 +51,11 @@ const text = (el: XmlElement, name: string): string | undefined => {
 export function parseQemuCapsXml(xml: string, source = 'qemuCaps'): QemuCaps {
   const root = parseXml(xml, source);
   if (root.name !== 'qemuCaps') {
-    throw new VirError(
-      'XML_ERROR',
-      'capabilities',
-      `XML error: ${source}: expected <qemuCaps>, found <${root.name}>`,
-    );
+    throw virReportError('XML_ERROR', 'capabilities', `${source}: expected <qemuCaps>, found <${root.name}>`);
   }
   const version = Number(text(root, 'version'));
   if (!Number.isInteger(version))
-    throw new VirError('XML_ERROR', 'capabilities', `XML error: ${source}: missing <version>`);
+    throw virReportError('XML_ERROR', 'capabilities', `${source}: missing <version>`);
   const machines: Record<Accel, MachineType[]> = { kvm: [], tcg: [] };
   for (const m of elements(root, 'machine')) {
     const type = (attr(m, 'type') ?? 'kvm') as Accel;

@@ -8,7 +8,7 @@
  */
 
 import type { DomainDef } from '@qvirt/core';
-import { VirError } from '@qvirt/core';
+import { virReportError } from '@qvirt/core';
 import { legacyVgaHoldsSlot2, pinPciLayout } from './legacy-pci.js';
 import { parseKeywords, type SplitArgv } from './split.js';
 
@@ -39,7 +39,7 @@ const KNOWN_ENV = new Set([
 ]);
 
 function bad(message: string): never {
-  throw new VirError('INTERNAL_ERROR', 'qemu', `internal error: ${message}`);
+  throw virReportError('INTERNAL_ERROR', 'qemu', message);
 }
 
 /** A size in MiB unless suffixed (k, M, G, T), as QEMU's `-m` reads it; returned in KiB. */
@@ -525,10 +525,10 @@ export function importLegacyArgv(argv: SplitArgv): ImportResult {
       const which = v[18] === '3' ? 'suspend-to-mem' : 'suspend-to-disk';
       const flag = v.slice(v.indexOf('=') + 1);
       if (flag !== '0' && flag !== '1') {
-        throw new VirError(
+        throw virReportError(
           'CONFIG_UNSUPPORTED',
           'qemu',
-          `unsupported configuration: invalid value for disable_s${v[18]} parameter: '${flag}'`,
+          `invalid value for disable_s${v[18]} parameter: '${flag}'`,
         );
       }
       def.pm = { ...def.pm, [which]: { enabled: flag === '0' ? 'yes' : 'no' } };

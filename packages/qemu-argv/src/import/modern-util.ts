@@ -2,14 +2,14 @@
  * Shared pieces of the modern-syntax importer: reading option values (JSON or `key=value,…`),
  * errors, the import state every option family writes into, and device addresses.
  */
-import { VirError } from '@qvirt/core';
+import { VirError, virReportError } from '@qvirt/core';
 import { parseKeywords } from './split.js';
 
 /** The model is built loosely, then checked by the schema (formatted and parsed once). */
 export type Obj = Record<string, any>;
 
 export function bad(message: string): never {
-  throw new VirError('INTERNAL_ERROR', 'qemu', `internal error: ${message}`);
+  throw virReportError('INTERNAL_ERROR', 'qemu', message);
 }
 
 /** One option of the command line: `-name` and its value (undefined for a flag). */

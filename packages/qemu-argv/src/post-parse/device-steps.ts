@@ -34,6 +34,7 @@ import {
   otherDeviceDefaults,
 } from './steps/devices-misc.js';
 import { netParseQuirks } from './steps/devices-net-parse.js';
+import { deviceParseDefaults } from './steps/devices-parse-defaults.js';
 
 /**
  * Device defaults and the devices libvirt adds implicitly, in libvirt 9.0's order: what the parser
@@ -66,6 +67,7 @@ export const DEVICE_STEPS: PostParseStep[] = [
   chardevSources,
   hostdevScsiAddresses,
   otherDeviceDefaults,
+  deviceParseDefaults,
   // virDomainDefPostParseCommon
   consoleCompat,
   implicitControllers,

@@ -1,9 +1,11 @@
 import type { PostParseStep } from './index.js';
 import { cpuCanonical, cpuPostParse, defaultCpuModel } from './steps/cpu.js';
 import { defaultArchAndEmulator } from './steps/general-arch.js';
-import { featuresCanonical } from './steps/general-features.js';
+import { dropEmptyText } from './steps/general-empty.js';
+import { checkUnknownFeatures, featuresCanonical } from './steps/general-features.js';
+import { domainIds } from './steps/general-ids.js';
 import { seclabelCanonical } from './steps/general-seclabel.js';
-import { memoryTuning, memoryUnits } from './steps/memory.js';
+import { memoryDeviceUnits, memoryTuning, memoryUnits } from './steps/memory.js';
 import {
   clockDefault,
   defaultBootDevice,
@@ -21,11 +23,15 @@ import { cputuneCanonical, iothreadIds, numatuneCanonical, numaVcpus, vcpuPlacem
  * and the generic virDomainDefPostParseCommon (memory totals, boot order).
  */
 export const GENERAL_STEPS: PostParseStep[] = [
+  domainIds,
+  checkUnknownFeatures,
   dropUnknown,
+  dropEmptyText,
   metadataSanitize,
   defaultArchAndEmulator,
   seclabelCanonical,
   memoryUnits,
+  memoryDeviceUnits,
   memoryTuning,
   vcpuPlacement,
   iothreadIds,

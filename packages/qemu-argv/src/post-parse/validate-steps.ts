@@ -1,4 +1,5 @@
 import type { PostParseStep } from './index.js';
+import { checkDeviceParseRules } from './steps/validate-device-rules.js';
 import {
   checkChrSources,
   checkDevicePostParse,
@@ -35,6 +36,14 @@ import {
   checkSeclabels,
   checkThreadSched,
 } from './steps/validate-parse.js';
+import {
+  checkClockTimers,
+  checkLifecycleAllowed,
+  checkPanics,
+  checkQemuLifecycle,
+  checkSysinfoFwcfg,
+  checkTpmCount,
+} from './steps/validate-qemu-def.js';
 
 /**
  * The checks libvirt's parser makes (domain_conf.c, numa_conf.c). They belong right after
@@ -48,6 +57,7 @@ export const PARSE_VALIDATE_STEPS: PostParseStep[] = [
   checkNumatune,
   checkThreadSched,
   checkDeviceParse,
+  checkDeviceParseRules,
   checkUsbNone,
   checkChrSources,
 ];
@@ -73,10 +83,15 @@ export const LATE_VALIDATE_STEPS: PostParseStep[] = [
   // qemuValidateDomainDef.
   checkEmulatorSupport,
   checkFirmwareBasics,
+  checkQemuLifecycle,
   checkCpu,
   checkMemoryHotplug,
+  checkClockTimers,
   checkVcpuTopology,
   checkFeatures,
+  checkSysinfoFwcfg,
+  checkPanics,
+  checkTpmCount,
   checkSecureBoot,
   checkLaunchSecurity,
   // Every device (virDomainDeviceDefValidate, qemuValidateDomainDeviceDef).
@@ -86,6 +101,7 @@ export const LATE_VALIDATE_STEPS: PostParseStep[] = [
   checkDuplicateHostdevs,
   checkDriveAddresses,
   checkScsiHostdevAddresses,
+  checkLifecycleAllowed,
   checkHugepages,
   checkOsFirmware,
   checkBootMenu,

@@ -10,7 +10,7 @@
  */
 import { existsSync } from 'node:fs';
 import type { DomainDef } from '@qvirt/core';
-import { VirError } from '@qvirt/core';
+import { type VirError, virReportError } from '@qvirt/core';
 import type { QemuContext } from '../context.js';
 import {
   type FirmwareDescriptor,
@@ -31,10 +31,8 @@ export interface FillFirmwareOptions {
   fileExists?: (path: string) => boolean;
 }
 
-const failed = (msg: string): VirError =>
-  new VirError('OPERATION_FAILED', 'qemu', `operation failed: ${msg}`);
-const unsupportedOp = (msg: string): VirError =>
-  new VirError('OPERATION_UNSUPPORTED', 'qemu', `Operation not supported: ${msg}`);
+const failed = (msg: string): VirError => virReportError('OPERATION_FAILED', 'qemu', msg);
+const unsupportedOp = (msg: string): VirError => virReportError('OPERATION_UNSUPPORTED', 'qemu', msg);
 
 /** SEV policy bit that asks for SEV-ES (VIR_QEMU_FIRMWARE_AMD_SEV_ES_POLICY). */
 const SEV_ES_POLICY = 1 << 2;
@@ -135,10 +133,10 @@ function enableFirmware(def: DomainDef, fw: FirmwareDescriptor, ctx: QemuContext
     const features = (def.features ??= {});
     const smm = features.smm?.state;
     if (smm === 'off') {
-      throw new VirError(
+      throw virReportError(
         'OPERATION_INVALID',
         'qemu',
-        'Requested operation is not valid: domain has SMM turned off but chosen firmware requires it',
+        'domain has SMM turned off but chosen firmware requires it',
       );
     }
     if (smm === undefined) features.smm = { ...features.smm, state: 'on' };

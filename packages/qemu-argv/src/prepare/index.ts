@@ -7,11 +7,13 @@
 import type { DomainDef } from '@qvirt/core';
 import type { QemuContext } from '../context.js';
 import { type FillFirmwareOptions, fillFirmware } from './firmware.js';
-import { updateGuestCpu } from './guest-cpu.js';
+import { updateGuestCpu, validateTsc } from './guest-cpu.js';
 
 export type PrepareOptions = FillFirmwareOptions;
 
 export function prepareDomain(def: DomainDef, ctx: QemuContext, options: PrepareOptions = {}): DomainDef {
+  // qemuProcessStartValidate (run before the preparation): the TSC frequency tolerance
+  validateTsc(def, ctx);
   // qemuProcessPrepareDomain: "Prepare bios/uefi paths"
   fillFirmware(def, ctx, options);
   // "Updating guest CPU definition"

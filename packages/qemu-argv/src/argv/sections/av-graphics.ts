@@ -5,7 +5,7 @@
  * sockets, fixed placeholder ports (VNC 5900, SPICE 5901/5902), the host's DRM render node.
  */
 import { existsSync } from 'node:fs';
-import { VirError } from '@qvirt/core';
+import { type VirError, virReportError } from '@qvirt/core';
 import { shortName } from '../../layout.js';
 import { add, type Build } from '../build.js';
 import { jsonProps, optsValue } from '../props.js';
@@ -45,11 +45,7 @@ function setupListen(b: Build, kind: 'vnc' | 'spice', listen: Listen): Listen {
         break;
       }
       // The address of a libvirt network comes from the network driver, which qvirt lacks.
-      throw new VirError(
-        'OPERATION_INVALID',
-        'qemu',
-        `Network not found: no network with matching name '${l.network}'`,
-      );
+      throw virReportError('NO_NETWORK', 'qemu', `no network with matching name '${l.network}'`);
     case 'socket':
       if (!l.socket) l.socket = `${b.libDir}/${kind}.sock`;
       break;
@@ -109,11 +105,7 @@ function vnc(b: Build, g: GraphicsOf<'vnc'>): void {
   if (conf.vncTls) {
     const secretUuid = conf.vncTlsX509SecretUuid ?? conf.defaultTlsX509SecretUuid;
     if (secretUuid !== undefined) {
-      throw new VirError(
-        'OPERATION_INVALID',
-        'qemu',
-        `Secret not found: no secret with matching uuid '${secretUuid}'`,
-      );
+      throw virReportError('NO_SECRET', 'qemu', `no secret with matching uuid '${secretUuid}'`);
     }
     const dir =
       conf.vncTlsX509CertDir ??

@@ -3,14 +3,14 @@
  * refers to, on/off tristates and the host's DRM render node.
  */
 import { readdirSync } from 'node:fs';
-import { type DomainDef, VirError } from '@qvirt/core';
+import { type DomainDef, type VirError, virReportError, virReportSystemError } from '@qvirt/core';
 
 export function unsupported(message: string): VirError {
-  return new VirError('CONFIG_UNSUPPORTED', 'qemu', `unsupported configuration: ${message}`);
+  return virReportError('CONFIG_UNSUPPORTED', 'qemu', message);
 }
 
 export function internalError(message: string): VirError {
-  return new VirError('INTERNAL_ERROR', 'qemu', `internal error: ${message}`);
+  return virReportError('INTERNAL_ERROR', 'qemu', message);
 }
 
 /** A yes/no or on/off attribute as a JSON boolean; absent stays absent (libvirt's `T:`). */
@@ -40,16 +40,7 @@ export function hostDrmRenderNode(dir = '/dev/dri'): string {
   try {
     entries = readdirSync(dir);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const text =
-      code === 'ENOENT'
-        ? 'No such file or directory'
-        : code === 'EACCES'
-          ? 'Permission denied'
-          : code === 'ENOTDIR'
-            ? 'Not a directory'
-            : String(code);
-    throw new VirError('SYSTEM_ERROR', 'qemu', `cannot open directory '${dir}': ${text}`);
+    throw virReportSystemError(err, 'qemu', `cannot open directory '${dir}'`);
   }
   const node = entries.find((e) => e.startsWith('renderD'));
   if (!node) throw internalError('No DRM render nodes available');

@@ -2,7 +2,7 @@
  * Controllers (qemuBuildControllersCommandLine: PCI, USB, SCSI, IDE, SATA, virtio-serial, then
  * `-usb`), USB hubs (qemuBuildHubCommandLine) and CCID controllers after the hubs.
  */
-import { type DomainDef, VirError } from '@qvirt/core';
+import { type DomainDef, type VirError, virReportError } from '@qvirt/core';
 import { hasFlag } from '../../caps/qemu-caps.js';
 import type { QemuContext } from '../../context.js';
 import { isQ35 } from '../../domain-util.js';
@@ -16,11 +16,11 @@ import { virtioDevProps } from '../storage-virtio-props.js';
 type ControllerDef = NonNullable<NonNullable<DomainDef['devices']>['controller']>[number];
 
 function unsupported(message: string): VirError {
-  return new VirError('CONFIG_UNSUPPORTED', 'qemu', `unsupported configuration: ${message}`);
+  return virReportError('CONFIG_UNSUPPORTED', 'qemu', message);
 }
 
 function internal(message: string): VirError {
-  return new VirError('INTERNAL_ERROR', 'qemu', `internal error: ${message}`);
+  return virReportError('INTERNAL_ERROR', 'qemu', message);
 }
 
 /** QEMU device of each USB controller model, and the capability flag it needs. */

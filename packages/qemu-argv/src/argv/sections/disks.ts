@@ -3,7 +3,7 @@
  * objects and `-blockdev` layers of its backing chain (bottom image first), an optional
  * copy-on-read layer, and the guest `-device`.
  */
-import { type DomainDef, isDriveAddress, VirError } from '@qvirt/core';
+import { type DomainDef, isDriveAddress, VirError, virReportError } from '@qvirt/core';
 import { hasFlag } from '../../caps/qemu-caps.js';
 import { isQ35 } from '../../domain-util.js';
 import { diskNameToIndex } from '../aliases.js';
@@ -31,7 +31,7 @@ import { virtioDevProps } from '../storage-virtio-props.js';
 type Disk = NonNullable<NonNullable<DomainDef['devices']>['disk']>[number];
 
 function internal(message: string): VirError {
-  return new VirError('INTERNAL_ERROR', 'qemu', `internal error: ${message}`);
+  return virReportError('INTERNAL_ERROR', 'qemu', message);
 }
 
 /**
@@ -119,10 +119,10 @@ export function diskChains(def: DomainDef): DiskChains {
     if (disk.type === 'volume') {
       const policy = disk.source?.startupPolicy;
       if (policy === 'optional') continue;
-      throw new VirError(
-        'OPERATION_FAILED',
+      throw virReportError(
+        'NO_STORAGE_POOL',
         'qemu',
-        `Storage pool not found: no storage pool with matching name '${disk.source?.pool ?? ''}'`,
+        `no storage pool with matching name '${disk.source?.pool ?? ''}'`,
       );
     }
     if (disk.type === 'vhostuser') continue;
@@ -291,11 +291,7 @@ function sdDrive(disk: Disk): string {
     const prefix = type === 'dir' ? (disk.device === 'floppy' ? 'fat:floppy:' : 'fat:') : '';
     text += `file=${prefix}${(path ?? '').replace(/,/g, ',,')}`;
   } else if (type === 'network') {
-    throw new VirError(
-      'CONFIG_UNSUPPORTED',
-      'qemu',
-      'unsupported configuration: network storage is not supported for SD card disks',
-    );
+    throw virReportError('CONFIG_UNSUPPORTED', 'qemu', 'network storage is not supported for SD card disks');
   }
   text += ',';
   const format = disk.driver?.type;

@@ -2,7 +2,7 @@
  * `<filesystem>` (qemuBuildFilesystemCommandLine): 9p shares as `-fsdev` + `virtio-9p`, virtiofs
  * as a vhost-user socket `-chardev` + `vhost-user-fs`.
  */
-import { type DomainDef, VirError } from '@qvirt/core';
+import { type DomainDef, virReportError } from '@qvirt/core';
 import { add, type Build } from '../build.js';
 import { deviceAddressProps } from '../device-address.js';
 import { opts } from '../props.js';
@@ -96,10 +96,10 @@ export function filesystems(b: Build): void {
         }),
       );
     } else if (driver !== 'loop' && driver !== 'nbd' && driver !== 'ploop') {
-      throw new VirError(
+      throw virReportError(
         'CONFIG_UNSUPPORTED',
         'qemu',
-        `unsupported configuration: filesystem driver type '${driver}' is not supported`,
+        `filesystem driver type '${driver}' is not supported`,
       );
     }
   }

@@ -7,6 +7,7 @@
  * (virQEMUCapsCPUFilterFeatures).
  */
 import { type CpuFeaturePolicy, type HostModelCpu, hostModelFor } from '@qvirt/core';
+import { x86CheckFeature } from '@qvirt/cpu';
 import type { Build } from '../build.js';
 import { unsupported } from './head-util.js';
 
@@ -74,15 +75,13 @@ export function hostModelGuestCpu(b: Pick<Build, 'def' | 'ctx'>): GuestCpuModel 
   const hostModel = guestHostModel(b);
   if (!hostModel) throw unsupported('unknown host CPU model');
   const features = migratable(hostModel, host.nonMigratableFeatures ?? []);
+  const migratableModel = { model: hostModel.model, features: features.map((f) => ({ ...f })) };
   for (const f of c.feature ?? []) {
-    // optional features are resolved against the host model's data: require when the host model
-    // lists the feature as required, disable when it lists it as disabled (x86FeatureInData)
+    // optional features are resolved against the migratable host model's CPUID bits: present
+    // (the model's or required) → require, else disable (virCPUx86Update → x86FeatureInData)
     let policy = f.policy;
-    if (policy === 'optional') {
-      const listed = hostModel.features.find((x) => x.name === f.name)?.policy;
-      if (listed === 'require' || listed === 'force') policy = 'require';
-      else if (listed === 'disable' || listed === 'forbid') policy = 'disable';
-    }
+    if (policy === 'optional')
+      policy = x86CheckFeature(migratableModel, f.name ?? '') ? 'require' : 'disable';
     updateFeature(features, { name: f.name ?? '', policy: policy ?? 'require' });
   }
   return { model: hostModel.model, vendorId: c.model?.vendor_id, features };

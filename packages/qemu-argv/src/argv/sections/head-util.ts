@@ -4,7 +4,7 @@
  * prepares a domain for start (qemuDomainAlignMemorySizes), and the capability flags of the
  * binary that actually runs.
  */
-import { type DomainDef, VirError } from '@qvirt/core';
+import { type DomainDef, type VirError, virReportError } from '@qvirt/core';
 import { hasFlag } from '../../caps/qemu-caps.js';
 import { scaledToBytes } from '../../domain-util.js';
 import type { Build } from '../build.js';
@@ -12,11 +12,11 @@ import type { Build } from '../build.js';
 export type NumaCell = NonNullable<NonNullable<NonNullable<DomainDef['cpu']>['numa']>['cell']>[number];
 
 export function unsupported(message: string): VirError {
-  return new VirError('CONFIG_UNSUPPORTED', 'qemu', `unsupported configuration: ${message}`);
+  return virReportError('CONFIG_UNSUPPORTED', 'qemu', message);
 }
 
 export function internalError(message: string): VirError {
-  return new VirError('INTERNAL_ERROR', 'qemu', `internal error: ${message}`);
+  return virReportError('INTERNAL_ERROR', 'qemu', message);
 }
 
 /** A scaled size (`{ value, unit }`) in KiB, rounded up; `defaultUnit` when no unit is written. */
@@ -63,7 +63,7 @@ export function parseBitmap(text: string): number[] {
     const neg = part.startsWith('^');
     const body = neg ? part.slice(1) : part;
     const m = /^(\d+)(?:-(\d+))?$/.exec(body);
-    if (!m) throw new VirError('XML_ERROR', 'qemu', `XML error: invalid bitmap '${text}'`);
+    if (!m) throw virReportError('XML_ERROR', 'qemu', `invalid bitmap '${text}'`);
     const lo = Number(m[1]);
     const hi = m[2] === undefined ? lo : Number(m[2]);
     for (let i = lo; i <= hi; i++) {

@@ -8,7 +8,8 @@ import { buildCommandLine } from '../index.js';
 
 const HOST: HostDescription = {
   numa: { nodes: [{ id: 0, cpus: [0, 1] }] },
-  cpu: { arch: 'x86_64', model: 'kvm64', vendor: 'AMD', features: [] },
+  // the host CPU must provide what the guests below require (virCPUCompare at start)
+  cpu: { arch: 'x86_64', model: 'EPYC-Milan', vendor: 'AMD', features: [] },
   hostModels: [
     {
       arch: 'x86_64',

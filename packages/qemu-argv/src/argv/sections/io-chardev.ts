@@ -3,7 +3,7 @@
  * smartcard, redirdev, RNG or TPM (libvirt's qemuBuildChardevStr / qemuBuildChardevCommand), and
  * the `tls-creds-x509` object a TLS tcp chardev needs first.
  */
-import { CHARDEV_TYPES, type DomainDevices, VirError } from '@qvirt/core';
+import { CHARDEV_TYPES, type DomainDevices, virReportError } from '@qvirt/core';
 import { add, type Build } from '../build.js';
 import { jsonProps, optsValue } from '../props.js';
 
@@ -117,11 +117,7 @@ export function chardevStr(b: Build, spec: ChardevSpec, alias: string, opts: Cha
       out = `dbus,id=${alias},name=${first?.channel ?? ''}`;
       break;
     default:
-      throw new VirError(
-        'CONFIG_UNSUPPORTED',
-        'qemu',
-        `unsupported configuration: unsupported chardev '${spec.type}'`,
-      );
+      throw virReportError('CONFIG_UNSUPPORTED', 'qemu', `unsupported chardev '${spec.type}'`);
   }
   if (spec.log?.file) {
     out += `,logfile=${optsValue(spec.log.file)}`;
@@ -136,21 +132,17 @@ export function chardevStr(b: Build, spec: ChardevSpec, alias: string, opts: Cha
  */
 export function addChardev(b: Build, spec: ChardevSpec, alias: string, opts: ChardevOptions = {}): void {
   if (spec.type === 'nmdm' || (spec.type && !KNOWN.has(spec.type))) {
-    throw new VirError(
-      'CONFIG_UNSUPPORTED',
-      'qemu',
-      `unsupported configuration: unsupported chardev '${spec.type}'`,
-    );
+    throw virReportError('CONFIG_UNSUPPORTED', 'qemu', `unsupported chardev '${spec.type}'`);
   }
   if (spec.type === 'tcp') {
     const src = spec.source?.[0];
     if (tcpHasTls(b, src)) {
       const conf = b.ctx.conf;
       if (conf.chardevTlsX509SecretUuid ?? conf.defaultTlsX509SecretUuid) {
-        throw new VirError(
+        throw virReportError(
           'CONFIG_UNSUPPORTED',
           'qemu',
-          'unsupported configuration: chardev TLS with an encrypted key (chardev_tls_x509_secret_uuid) is not supported',
+          'chardev TLS with an encrypted key (chardev_tls_x509_secret_uuid) is not supported',
         );
       }
       const listen = src?.mode === 'bind';

@@ -3,7 +3,7 @@
  * devices, vhost-scsi and mediated devices (qemuBuildHostdevCommandLine).
  */
 import { existsSync, readdirSync } from 'node:fs';
-import { type DomainDevices, VirError } from '@qvirt/core';
+import { type DomainDevices, virReportError, virReportSystemError } from '@qvirt/core';
 import { hasFlag } from '../../caps/qemu-caps.js';
 import { add, type Build } from '../build.js';
 import { deviceAddressProps } from '../device-address.js';
@@ -14,9 +14,8 @@ import { romProps } from './io-rom.js';
 
 type Hostdev = NonNullable<DomainDevices['hostdev']>[number];
 
-const internal = (msg: string) => new VirError('INTERNAL_ERROR', 'qemu', `internal error: ${msg}`);
-const unsupported = (msg: string) =>
-  new VirError('CONFIG_UNSUPPORTED', 'qemu', `unsupported configuration: ${msg}`);
+const internal = (msg: string) => virReportError('INTERNAL_ERROR', 'qemu', msg);
+const unsupported = (msg: string) => virReportError('CONFIG_UNSUPPORTED', 'qemu', msg);
 
 const hex = (n: number | undefined, width: number) => (n ?? 0).toString(16).padStart(width, '0');
 
@@ -123,8 +122,8 @@ function scsiGenericPath(src: ScsiSource): string {
   let entries: string[];
   try {
     entries = readdirSync(dir);
-  } catch {
-    throw new VirError('SYSTEM_ERROR', 'qemu', `cannot open directory '${dir}': No such file or directory`);
+  } catch (err) {
+    throw virReportSystemError(err, 'qemu', `cannot open directory '${dir}'`);
   }
   if (!entries[0]) throw internal(`no SCSI generic device in '${dir}'`);
   return `/dev/${entries[0]}`;
@@ -144,7 +143,7 @@ function scsiBackendProps(h: Hostdev, src: ScsiSource, nodeName: string): PropOb
   const secret = src.auth?.secret;
   if (secret) {
     const what = secret.uuid ? `uuid '${secret.uuid}'` : `usage '${secret.usage ?? ''}'`;
-    throw new VirError('OPERATION_FAILED', 'qemu', `Secret not found: no secret with matching ${what}`);
+    throw virReportError('NO_SECRET', 'qemu', `no secret with matching ${what}`);
   }
   const name = src.name ?? '';
   const slash = name.lastIndexOf('/');

@@ -7,7 +7,7 @@
  * driver options, ROM settings, user alias and ACPI index are gone, and the tap device it opens
  * reaches QEMU as a descriptor, `{"type":"tap","fd":"N"}`.
  */
-import { type DomainDef, type DomainDevices, VirError } from '@qvirt/core';
+import { type DomainDef, type DomainDevices, virReportError } from '@qvirt/core';
 import { knownNetModel } from '../../libvirt-names.js';
 import { add, type Build } from '../build.js';
 import { deviceAddressProps } from '../device-address.js';
@@ -18,9 +18,8 @@ import { romProps } from './io-rom.js';
 
 type Net = NonNullable<DomainDevices['interface']>[number];
 
-const unsupported = (msg: string) =>
-  new VirError('CONFIG_UNSUPPORTED', 'qemu', `unsupported configuration: ${msg}`);
-const internal = (msg: string) => new VirError('INTERNAL_ERROR', 'qemu', `internal error: ${msg}`);
+const unsupported = (msg: string) => virReportError('CONFIG_UNSUPPORTED', 'qemu', msg);
+const internal = (msg: string) => virReportError('INTERNAL_ERROR', 'qemu', msg);
 
 /**
  * The first descriptor number a printed command line shows for a tap device. libvirt prints the

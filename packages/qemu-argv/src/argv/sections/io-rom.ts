@@ -1,5 +1,5 @@
 /** `<rom>` of a PCI device as `rombar`/`romfile` (qemuBuildRomProps). */
-import { VirError } from '@qvirt/core';
+import { virReportError } from '@qvirt/core';
 import type { PropObject } from '../props.js';
 
 interface WithRom {
@@ -11,11 +11,7 @@ export function romProps(dev: WithRom): PropObject {
   const rom = dev.rom;
   if (!rom || (rom.enabled === undefined && rom.bar === undefined && rom.file === undefined)) return {};
   if (dev.address?.type !== 'pci') {
-    throw new VirError(
-      'CONFIG_UNSUPPORTED',
-      'qemu',
-      'unsupported configuration: ROM tuning is only supported for PCI devices',
-    );
+    throw virReportError('CONFIG_UNSUPPORTED', 'qemu', 'ROM tuning is only supported for PCI devices');
   }
   if (rom.enabled === 'no') return { romfile: '' };
   return {

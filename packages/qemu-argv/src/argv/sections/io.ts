@@ -3,7 +3,7 @@
  * parallels, channels, consoles, TPMs, redirdevs, host devices and RNGs (qemu_command.c).
  */
 import { existsSync } from 'node:fs';
-import { type DomainDevices, VirError } from '@qvirt/core';
+import { type DomainDevices, VirError, virReportError, virReportSystemError } from '@qvirt/core';
 import { hasFlag } from '../../caps/qemu-caps.js';
 import { isX86 } from '../../domain-util.js';
 import { shortName } from '../../layout.js';
@@ -22,9 +22,8 @@ type Tpm = NonNullable<DomainDevices['tpm']>[number];
 type Rng = NonNullable<DomainDevices['rng']>[number];
 type UsbDev = NonNullable<NonNullable<DomainDevices['redirfilter']>['usbdev']>[number];
 
-const unsupported = (msg: string) =>
-  new VirError('CONFIG_UNSUPPORTED', 'qemu', `unsupported configuration: ${msg}`);
-const internal = (msg: string) => new VirError('INTERNAL_ERROR', 'qemu', `internal error: ${msg}`);
+const unsupported = (msg: string) => virReportError('CONFIG_UNSUPPORTED', 'qemu', msg);
+const internal = (msg: string) => virReportError('INTERNAL_ERROR', 'qemu', msg);
 
 function aliasOf(dev: { alias?: { name?: string } }, what: string): string {
   const name = dev.alias?.name;
@@ -253,10 +252,13 @@ export function tpms(b: Build): void {
         // libvirt opens the host TPM and its cancel file and passes both as descriptors; a
         // command line that is only printed cannot carry them.
         const path = backend.device?.path ?? '/dev/tpm0';
-        const why = existsSync(path)
-          ? 'host TPM descriptors cannot be passed to a command line that is only printed'
-          : 'No such file or directory';
-        throw new VirError('SYSTEM_ERROR', 'qemu', `Could not open TPM device ${path}: ${why}`);
+        if (!existsSync(path))
+          throw virReportSystemError('ENOENT', 'qemu', `Could not open TPM device ${path}`);
+        throw new VirError(
+          'SYSTEM_ERROR',
+          'qemu',
+          `Could not open TPM device ${path}: host TPM descriptors cannot be passed to a command line that is only printed`,
+        );
       }
       case 'emulator':
       case 'external':
@@ -281,7 +283,7 @@ export function tpms(b: Build): void {
 function usbVersion(version: string | undefined): number {
   if (version === undefined || version === '-1') return -1;
   const m = /^(\d+)\.(\d+)$/.exec(version.trim());
-  if (!m) throw new VirError('XML_ERROR', 'qemu', `XML error: Cannot parse USB device version ${version}`);
+  if (!m) throw virReportError('XML_ERROR', 'qemu', `Cannot parse USB device version ${version}`);
   const major = Number(m[1]);
   let minor = Number(m[2]);
   if (m[2]!.length === 1) minor *= 10;

@@ -4,7 +4,7 @@
  * qemuBuildMemoryDeviceCommandLine, qemuBuildNVRAMCommandLine, qemuBuildVMCoreInfoCommandLine,
  * qemuBuildPanicCommandLine, qemuBuildShmemCommandLine, qemuBuildVsockCommandLine).
  */
-import { type DomainDef, isIsaAddress, isPciAddress, VirError } from '@qvirt/core';
+import { type DomainDef, isIsaAddress, isPciAddress, virReportError } from '@qvirt/core';
 import { hasFlag } from '../../caps/qemu-caps.js';
 import { scaledToBytes } from '../../domain-util.js';
 import { add, type Build } from '../build.js';
@@ -156,10 +156,9 @@ function shmem(b: Build, s: ShmemDef): void {
   if (name.includes('/')) throw unsupported(`shmem name '${name}' must not contain '/'`);
   const size = shmemSize(s);
   if (size) {
-    if (size & (size - 1n))
-      throw new VirError('XML_ERROR', 'qemu', 'XML error: shmem size must be a power of two');
+    if (size & (size - 1n)) throw virReportError('XML_ERROR', 'qemu', 'shmem size must be a power of two');
     if (size < 1024n * 1024n) {
-      throw new VirError('XML_ERROR', 'qemu', 'XML error: shmem size must be at least 1 MiB (1024 KiB)');
+      throw virReportError('XML_ERROR', 'qemu', 'shmem size must be at least 1 MiB (1024 KiB)');
     }
   }
   if (!isPciAddress(s.address)) {

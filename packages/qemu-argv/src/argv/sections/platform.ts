@@ -1,4 +1,4 @@
-import { VirError } from '@qvirt/core';
+import { virReportError } from '@qvirt/core';
 import { isQ35 } from '../../domain-util.js';
 import { add, type Build } from '../build.js';
 import { pciAddressProps } from '../device-address.js';
@@ -176,7 +176,7 @@ export function smbios(b: Build): void {
   if (mode === 'host') throw unsupported('Host SMBIOS information is not available');
   const source = (def.sysinfo ?? []).find((s) => (s.type ?? 'smbios') === 'smbios');
   if (!source) {
-    throw new VirError('XML_ERROR', 'qemu', `XML error: Domain '${def.name}' sysinfo are not available`);
+    throw virReportError('XML_ERROR', 'qemu', `Domain '${def.name}' sysinfo are not available`);
   }
   if (source.bios) {
     add(b, '-smbios', smbiosString(0, entries(source.bios), ['vendor', 'version', 'date', 'release']));

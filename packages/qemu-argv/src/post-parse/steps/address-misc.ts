@@ -3,7 +3,7 @@
  * DIMM slots of memory modules (qemuDomainAssignMemorySlots).
  */
 import type { CcidAddress, DimmAddress, DomainDef } from '@qvirt/core';
-import { VirError } from '@qvirt/core';
+import { virReportError } from '@qvirt/core';
 import { devicesOf } from '../../domain-util.js';
 import { deviceInfos, type HasAddress } from './address-devices.js';
 
@@ -37,8 +37,7 @@ export function dimmAddresses(def: DomainDef): void {
     if (m.model !== 'dimm' && m.model !== 'nvdimm') continue;
     if (m.address?.type === 'dimm') continue;
     const slot = used.indexOf(false);
-    if (slot < 0)
-      throw new VirError('INTERNAL_ERROR', 'qemu', 'internal error: failed to find an empty memory slot');
+    if (slot < 0) throw virReportError('INTERNAL_ERROR', 'qemu', 'failed to find an empty memory slot');
     used[slot] = true;
     m.address = { type: 'dimm', slot };
   }
@@ -70,11 +69,7 @@ export function addressDefaults(def: DomainDef): void {
         fields = ['bus'];
         // virDomainDeviceUSBAddressParsePort: up to four dot-separated port numbers.
         if (typeof a.port === 'string' && !/^\d+(\.\d+){0,3}$/.test(a.port)) {
-          throw new VirError(
-            'INTERNAL_ERROR',
-            'qemu',
-            "internal error: Cannot parse <address> 'port' attribute",
-          );
+          throw virReportError('INTERNAL_ERROR', 'qemu', "Cannot parse <address> 'port' attribute");
         }
         break;
       case 'dimm':
@@ -117,10 +112,10 @@ export function spaprVioAddresses(def: DomainDef): void {
       );
     while (taken()) {
       if (userReg) {
-        throw new VirError(
+        throw virReportError(
           'XML_ERROR',
           'qemu',
-          `XML error: spapr-vio address 0x${(a.reg ?? 0).toString(16)} already in use`,
+          `spapr-vio address 0x${(a.reg ?? 0).toString(16)} already in use`,
         );
       }
       a.reg = (a.reg ?? 0) + 0x1000;

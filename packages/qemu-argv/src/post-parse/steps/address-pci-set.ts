@@ -3,7 +3,7 @@
  * src/conf/domain_addr.c): reserving a given address, finding the next free one, and, in the
  * dry run, growing the topology with the controllers a new device needs.
  */
-import { VirError } from '@qvirt/core';
+import { type VirError, virReportError } from '@qvirt/core';
 import {
   AGGREGATE_SLOT,
   AUTOASSIGN,
@@ -65,8 +65,8 @@ export function pciAddrString(a: PciAddr): string {
 
 function err(fromConfig: boolean, message: string): VirError {
   return fromConfig
-    ? new VirError('XML_ERROR', 'qemu', `XML error: ${message}`)
-    : new VirError('INTERNAL_ERROR', 'qemu', `internal error: ${message}`);
+    ? virReportError('XML_ERROR', 'qemu', message)
+    : virReportError('INTERNAL_ERROR', 'qemu', message);
 }
 
 export class PciAddressSet {
@@ -210,15 +210,15 @@ export class PciAddressSet {
     } else {
       const existing = connectTypeToModel(flags);
       if (existing)
-        throw new VirError(
+        throw virReportError(
           'INTERNAL_ERROR',
           'qemu',
-          `internal error: a PCI slot is needed to connect a PCI controller model='${existing}', but none is available, and it cannot be automatically added`,
+          `a PCI slot is needed to connect a PCI controller model='${existing}', but none is available, and it cannot be automatically added`,
         );
-      throw new VirError(
+      throw virReportError(
         'INTERNAL_ERROR',
         'qemu',
-        `internal error: Cannot automatically add a new PCI bus for a device with connect flags ${hex(flags, 2)}`,
+        `Cannot automatically add a new PCI bus for a device with connect flags ${hex(flags, 2)}`,
       );
     }
     let i = this.buses.length;
@@ -270,7 +270,7 @@ export class PciAddressSet {
 
   /** virDomainPCIAddressGetNextAddr (isolation groups are all 0 on x86). */
   nextAddr(flags: number, fn: number): PciAddr {
-    if (this.buses.length === 0) throw new VirError('XML_ERROR', 'qemu', 'XML error: No PCI buses available');
+    if (this.buses.length === 0) throw virReportError('XML_ERROR', 'qemu', 'No PCI buses available');
     const a: PciAddr = { domain: 0, bus: 0, slot: 0, function: fn === -1 ? 0 : fn };
     for (a.bus = 0; a.bus < this.buses.length; a.bus++) {
       const bus = this.buses[a.bus]!;
@@ -283,7 +283,7 @@ export class PciAddressSet {
       a.slot = this.buses[a.bus]!.minSlot;
       return a;
     }
-    throw new VirError('INTERNAL_ERROR', 'qemu', 'internal error: No more available PCI slots');
+    throw virReportError('INTERNAL_ERROR', 'qemu', 'No more available PCI slots');
   }
 
   /** virDomainPCIAddressReserveNextAddr: the address, or undefined in the dry run. */

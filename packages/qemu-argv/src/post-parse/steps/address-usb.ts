@@ -5,7 +5,7 @@
  * and into hubs depth-first.
  */
 import type { DomainDef, UsbAddress } from '@qvirt/core';
-import { VirError } from '@qvirt/core';
+import { virReportError } from '@qvirt/core';
 import { devicesOf } from '../../domain-util.js';
 import type { HasAddress } from './address-devices.js';
 import { netHostdevIsPci } from './address-pci-flags.js';
@@ -23,7 +23,7 @@ const newHub = (n: number): Hub => ({
   ports: new Array(n).fill(undefined),
 });
 
-const xmlError = (m: string) => new VirError('XML_ERROR', 'qemu', `XML error: ${m}`);
+const xmlError = (m: string) => virReportError('XML_ERROR', 'qemu', m);
 
 type Controller = NonNullable<NonNullable<DomainDef['devices']>['controller']>[number];
 
@@ -166,7 +166,7 @@ class UsbAddressSet {
     } else {
       for (let i = 0; i < this.buses.length; i++) if (this.assignFromBus(dev, i)) return;
     }
-    throw new VirError('INTERNAL_ERROR', 'qemu', 'internal error: No free USB ports');
+    throw virReportError('INTERNAL_ERROR', 'qemu', 'No free USB ports');
   }
 }
 
@@ -180,10 +180,10 @@ export function usbAddresses(def: DomainDef): void {
   for (const h of devices.hub ?? []) if (h.type === 'usb') available += HUB_PORTS;
   const count = usbDevices(def, false).length;
   if (count > 0 && !controllers.some((c) => c.type === 'usb' && c.model !== 'none')) {
-    throw new VirError(
+    throw virReportError(
       'CONFIG_UNSUPPORTED',
       'qemu',
-      'unsupported configuration: USB is disabled for this domain, but USB devices are present in the domain XML',
+      'USB is disabled for this domain, but USB devices are present in the domain XML',
     );
   }
   if (count > available) {

@@ -5,7 +5,7 @@
  * controller is added when all are full.
  */
 import type { DomainDef, VirtioSerialAddress } from '@qvirt/core';
-import { VirError } from '@qvirt/core';
+import { virReportError } from '@qvirt/core';
 import { devicesOf } from '../../domain-util.js';
 import { deviceInfos, type HasAddress } from './address-devices.js';
 
@@ -16,8 +16,8 @@ interface SerialController {
   ports: boolean[];
 }
 
-const xmlError = (m: string) => new VirError('XML_ERROR', 'qemu', `XML error: ${m}`);
-const internalError = (m: string) => new VirError('INTERNAL_ERROR', 'qemu', `internal error: ${m}`);
+const xmlError = (m: string) => virReportError('XML_ERROR', 'qemu', m);
+const internalError = (m: string) => virReportError('INTERNAL_ERROR', 'qemu', m);
 
 /** virBitmapNextClearBit: the first clear bit after `pos`, or -1. */
 function nextClear(map: boolean[], pos: number): number {

@@ -29,8 +29,9 @@ const pci = (bus: number, slot: number, fn = 0, multi = false) =>
     .toString(16)
     .padStart(2, '0')}' function='0x${fn}'${multi ? " multifunction='on'" : ''}/>`;
 
+// libvirt puts floppies, and only floppies, on the fdc bus (virDomainDiskDefValidate)
 const disk = (dev: string, bus: string) =>
-  `<disk type='file' device='disk'><source file='/${dev}'/><target dev='${dev}' bus='${bus}'/></disk>`;
+  `<disk type='file' device='${bus === 'fdc' ? 'floppy' : 'disk'}'><source file='/${dev}'/><target dev='${dev}' bus='${bus}'/></disk>`;
 
 describe('PCI addresses on i440fx', () => {
   it('puts the PIIX3 functions on slot 1, the primary video on 2, then devices in libvirt order', () => {

@@ -2,7 +2,7 @@ import type { DomainDef } from '@qvirt/core';
 
 type CpuDef = NonNullable<DomainDef['cpu']>;
 
-import { VirError } from '@qvirt/core';
+import { virReportError } from '@qvirt/core';
 import { accelFor, findMachine, hasFlag } from '../../caps/qemu-caps.js';
 import type { QemuContext } from '../../context.js';
 import { isX86 } from '../../domain-util.js';
@@ -19,10 +19,10 @@ export function cpuCanonical(def: DomainDef): void {
   if (!cpu) return;
   cpu.mode ??= 'custom';
   if (cpu.migratable !== undefined && cpu.mode !== 'host-passthrough' && cpu.mode !== 'maximum') {
-    throw new VirError(
+    throw virReportError(
       'CONFIG_UNSUPPORTED',
       'domain',
-      "unsupported configuration: Attribute migratable is only allowed for 'host-passthrough' / 'maximum' CPU mode",
+      "Attribute migratable is only allowed for 'host-passthrough' / 'maximum' CPU mode",
     );
   }
   const passthrough = cpu.mode === 'host-passthrough' || cpu.mode === 'maximum';
@@ -30,12 +30,11 @@ export function cpuCanonical(def: DomainDef): void {
     const { value, vendor_id } = cpu.model;
     if (vendor_id !== undefined && !passthrough) {
       if (vendor_id.length !== 12)
-        throw new VirError('XML_ERROR', 'domain', 'XML error: vendor_id must be exactly 12 characters long');
-      if (vendor_id.includes(','))
-        throw new VirError('XML_ERROR', 'domain', 'XML error: vendor id is invalid');
+        throw virReportError('XML_ERROR', 'domain', 'vendor_id must be exactly 12 characters long');
+      if (vendor_id.includes(',')) throw virReportError('XML_ERROR', 'domain', 'vendor id is invalid');
     }
     if (cpu.vendor !== undefined && value === undefined)
-      throw new VirError('XML_ERROR', 'domain', 'XML error: CPU vendor specified without CPU model');
+      throw virReportError('XML_ERROR', 'domain', 'CPU vendor specified without CPU model');
     if (passthrough || (value === undefined && vendor_id === undefined)) {
       // The formatter writes a model only for custom and host-model CPUs.
       if (passthrough || value === undefined) delete cpu.model;
@@ -47,26 +46,18 @@ export function cpuCanonical(def: DomainDef): void {
       };
     }
   } else if (cpu.vendor !== undefined) {
-    throw new VirError('XML_ERROR', 'domain', 'XML error: CPU vendor specified without CPU model');
+    throw virReportError('XML_ERROR', 'domain', 'CPU vendor specified without CPU model');
   }
   if (passthrough) delete cpu.vendor;
   if (cpu.feature?.length && !cpu.model?.value && cpu.mode === 'custom') {
-    throw new VirError(
-      'XML_ERROR',
-      'domain',
-      'XML error: Non-empty feature list specified without CPU model',
-    );
+    throw virReportError('XML_ERROR', 'domain', 'Non-empty feature list specified without CPU model');
   }
   if (cpu.feature) {
     const seen = new Set<string>();
     cpu.feature = cpu.feature.map((f) => {
-      if (!f.name) throw new VirError('XML_ERROR', 'domain', 'XML error: Invalid CPU feature name');
+      if (!f.name) throw virReportError('XML_ERROR', 'domain', 'Invalid CPU feature name');
       if (seen.has(f.name)) {
-        throw new VirError(
-          'XML_ERROR',
-          'domain',
-          `XML error: CPU feature '${f.name}' specified more than once`,
-        );
+        throw virReportError('XML_ERROR', 'domain', `CPU feature '${f.name}' specified more than once`);
       }
       seen.add(f.name);
       return { policy: f.policy ?? 'require', name: f.name };
@@ -80,23 +71,23 @@ export function cpuCanonical(def: DomainDef): void {
       ['threads', threads],
     ] as const) {
       if (v === undefined)
-        throw new VirError(
+        throw virReportError(
           'XML_ERROR',
           'domain',
-          `XML error: Missing required attribute '${name}' in element 'topology'`,
+          `Missing required attribute '${name}' in element 'topology'`,
         );
       if (v === 0) {
-        throw new VirError(
+        throw virReportError(
           'XML_ERROR',
           'domain',
-          `XML error: Invalid value for attribute '${name}' in element 'topology': Zero is not permitted`,
+          `Invalid value for attribute '${name}' in element 'topology': Zero is not permitted`,
         );
       }
     }
     cpu.topology = { sockets, dies: dies ?? 1, cores, threads };
   }
   if (cpu.cache?.level !== undefined && (cpu.cache.level < 1 || cpu.cache.level > 3))
-    throw new VirError('XML_ERROR', 'domain', 'XML error: invalid CPU cache level, must be in range [1,3]');
+    throw virReportError('XML_ERROR', 'domain', 'invalid CPU cache level, must be in range [1,3]');
 }
 
 /** Whether libvirt would print nothing for this `<cpu>` (a custom CPU without content). */
@@ -134,10 +125,10 @@ export function defaultCpuModel(def: DomainDef, ctx: QemuContext): void {
   if (!model) return;
   if (model === 'host') {
     if (def.type !== 'kvm') {
-      throw new VirError(
+      throw virReportError(
         'INTERNAL_ERROR',
         'qemu',
-        'internal error: QEMU reports invalid default CPU model "host" for non-kvm domain virt type',
+        'QEMU reports invalid default CPU model "host" for non-kvm domain virt type',
       );
     }
     def.cpu = { ...def.cpu, mode: 'host-passthrough' };
@@ -167,11 +158,7 @@ export function cpuPostParse(def: DomainDef, ctx: QemuContext): void {
   }
   if (cpu.mode === 'custom' && !cpu.model?.value) {
     if (cpu.check !== undefined)
-      throw new VirError(
-        'CONFIG_UNSUPPORTED',
-        'domain',
-        'unsupported configuration: check attribute specified for CPU with no model',
-      );
+      throw virReportError('CONFIG_UNSUPPORTED', 'domain', 'check attribute specified for CPU with no model');
     // Only topology (or cache): the formatter writes no attributes.
     delete cpu.match;
     if (cpuIsEmpty(cpu)) delete def.cpu;

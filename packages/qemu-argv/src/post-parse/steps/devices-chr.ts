@@ -7,6 +7,7 @@
 import type { DomainDef, DomainDevices } from '@qvirt/core';
 import type { QemuContext } from '../../context.js';
 import { isX86 } from '../../domain-util.js';
+import { droppedDefaultPath } from './validate-parse.js';
 
 type Serial = NonNullable<DomainDevices['serial']>[number];
 type Console = NonNullable<DomainDevices['console']>[number];
@@ -155,8 +156,6 @@ type ChrLike = {
   target?: { type?: string; name?: string; state?: string };
 };
 
-const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
 /** One chardev source as libvirt keeps it: unix paths with a mode, a protocol only for tcp. */
 function chardevSourceDefaults(chr: ChrLike): void {
   if (chr.type === 'unix' && chr.source) {
@@ -175,13 +174,11 @@ function chardevSourceDefaults(chr: ChrLike): void {
 export function chardevSources(def: DomainDef, ctx: QemuContext): void {
   const devices = def.devices;
   if (!devices) return;
-  const dir = escapeRe(ctx.layout.channelTargetDir);
   for (const ch of devices.channel ?? []) {
     const c = ch as ChrLike;
     if (c.target?.type === 'virtio' && c.type === 'unix' && c.source?.[0]?.path) {
-      const name = escapeRe(c.target.name ?? '');
-      const re = new RegExp(`^${dir}/([^/]+\\.)|(domain-[^/]+/)${name}$`);
-      if (re.test(c.source[0].path)) delete c.source[0].path;
+      if (droppedDefaultPath(c.source[0].path, c.target.name, ctx.layout.channelTargetDir))
+        delete c.source[0].path;
     }
     if (c.target) delete c.target.state;
   }

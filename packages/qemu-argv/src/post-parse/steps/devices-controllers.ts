@@ -5,7 +5,14 @@
  * controllers other devices need (virDomainDefAddImplicitControllers).
  */
 import type { DomainDef } from '@qvirt/core';
-import { isCcidAddress, isDriveAddress, isVirtioSerialAddress, VirError } from '@qvirt/core';
+import {
+  isCcidAddress,
+  isDriveAddress,
+  isVirtioSerialAddress,
+  VirError,
+  virErrorMessage,
+  virReportError,
+} from '@qvirt/core';
 import { hasFlag } from '../../caps/qemu-caps.js';
 import type { QemuContext } from '../../context.js';
 import { devicesOf, isI440fx, isQ35, isX86, machineOf } from '../../domain-util.js';
@@ -134,7 +141,7 @@ export function machineControllers(def: DomainDef, ctx: QemuContext): void {
 
 class VirErrorXml extends VirError {
   constructor(message: string) {
-    super('XML_ERROR', 'domain', `XML error: ${message}`);
+    super('XML_ERROR', 'domain', virErrorMessage('XML_ERROR', message));
   }
 }
 
@@ -153,10 +160,10 @@ export function controllerModels(def: DomainDef, ctx: QemuContext): void {
     } else if (c.type === 'scsi' && (c.model === undefined || c.model === 'default')) {
       const model = defaultScsiModel(ctx);
       if (model === undefined) {
-        throw new VirError(
+        throw virReportError(
           'INTERNAL_ERROR',
           'qemu',
-          `internal error: Unable to determine model for SCSI controller idx=${c.index ?? 0}`,
+          `Unable to determine model for SCSI controller idx=${c.index ?? 0}`,
         );
       }
       c.model = model;

@@ -136,7 +136,15 @@ function graphicsDefaults(g: G): void {
 
 /** Graphics defaults for every `<graphics>`. */
 export function graphicsPostParse(def: DomainDef): void {
-  for (const g of def.devices?.graphics ?? []) graphicsDefaults(g as G);
+  for (const g of def.devices?.graphics ?? []) {
+    graphicsDefaults(g as G);
+    // virDomainGraphicsAuthDefFormatAttr writes the expiry (and `connected`) only with a password
+    const auth = g as { passwd?: string; passwdValidTo?: string; connected?: string };
+    if (auth.passwd === undefined) {
+      delete auth.passwdValidTo;
+      delete auth.connected;
+    }
+  }
 }
 
 /** At parse time a video card with `primary='yes'` moves to the front. */

@@ -5,7 +5,7 @@
  * stores in a fixed unit. (Secrets are kept: see `formatDefinition` for what printing hides.)
  */
 import type { DomainDef } from '@qvirt/core';
-import { VirError } from '@qvirt/core';
+import { virReportError } from '@qvirt/core';
 import { scaledToBytes } from '../../domain-util.js';
 
 type Source = {
@@ -40,9 +40,10 @@ export function inactiveForm(def: DomainDef): void {
     stripSource(d.source);
     stripChain(d.backingStore);
   }
+  // a network port's UUID is live state (read only without PARSE_INACTIVE); a vds port id is config
   for (const net of def.devices?.interface ?? []) {
-    const source = (net as { source?: { portid?: unknown } }).source;
-    if (source) delete source.portid;
+    const source = (net as { type?: string; source?: { portid?: unknown } }).source;
+    if (source && net.type === 'network') delete source.portid;
   }
 }
 
@@ -55,7 +56,7 @@ function toUnit(
 ): number {
   const bytes = scaledToBytes(value as number, unit, defaultUnit);
   if (bytes === undefined)
-    throw new VirError('XML_ERROR', 'domain', `XML error: unknown unit '${unit}' for <${element}>`);
+    throw virReportError('XML_ERROR', 'domain', `unknown unit '${unit}' for <${element}>`);
   return Number((bytes + target - 1n) / target);
 }
 

@@ -82,8 +82,9 @@ export function diskDefaults(def: DomainDef): void {
     const target = (disk.target ??= {});
     if (target.dev?.startsWith('ioemu:')) target.dev = target.dev.slice(6);
     if (disk.device === 'cdrom') disk.readonly = true;
-    // The formatter leaves out the default tray state.
+    // The formatter leaves out the default tray state, and the default cache mode (enum value 0).
     if (target.tray === 'closed') delete target.tray;
+    if (disk.driver?.cache === 'default') delete disk.driver.cache;
     if (disk.type === 'network') networkPorts(disk.source as NetSource, disk.backingStore);
     if (target.bus === undefined) {
       let bus = 'ide';
@@ -101,6 +102,8 @@ export function diskDefaults(def: DomainDef): void {
     // The formatter hides snapshot='no' on read-only disks, where it is implied.
     if (disk.snapshot === undefined && disk.type === 'vhostuser' && !disk.readonly) disk.snapshot = 'no';
     if (disk.snapshot === 'no' && disk.readonly) delete disk.snapshot;
+    // virDomainDiskDefParseSourceXML: a disk without <source> is a file disk (an empty cdrom)
+    if (disk.source === undefined && disk.type !== undefined && disk.type !== 'file') disk.type = 'file';
     const src = disk.source as
       | (Encryptable & { protocol?: string; name?: string; managed?: string; type?: string })
       | undefined;
@@ -164,6 +167,12 @@ export function otherDeviceDefaults(def: DomainDef, ctx: QemuContext): void {
   if (!devices) return;
   for (const fs of devices.filesystem ?? []) {
     fs.type ??= 'mount';
+    // virDomainFSDefParseXML reads the queue size and <binary> for virtiofs only, and a zero
+    // queue is no queue
+    if (fs.driver?.type !== 'virtiofs') {
+      if (fs.driver) delete fs.driver.queue;
+      delete (fs as { binary?: unknown }).binary;
+    } else if (fs.driver.queue !== undefined && /^\+?0*$/.test(fs.driver.queue)) delete fs.driver.queue;
     const sock = (fs.source as { socket?: string } | undefined)?.socket;
     if ((fs.accessmode === undefined || fs.accessmode === '') && !sock) fs.accessmode = 'passthrough';
   }

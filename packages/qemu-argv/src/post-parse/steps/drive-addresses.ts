@@ -5,7 +5,7 @@
  * the controllers these addresses refer to.
  */
 import type { DomainDef, DriveAddress } from '@qvirt/core';
-import { VirError } from '@qvirt/core';
+import { virReportError } from '@qvirt/core';
 import { devicesOf } from '../../domain-util.js';
 
 const DISK_PREFIXES = ['fd', 'hd', 'vd', 'sd', 'xvd', 'ubd'];
@@ -108,17 +108,17 @@ export function assignDiskAddress(def: DomainDef, disk: Disk): void {
   if (disk.address || !dst) return;
   const idx = diskNameIndex(dst);
   if (idx === undefined) {
-    throw new VirError('XML_ERROR', 'qemu', `XML error: Unknown disk name '${dst}' and no address specified`);
+    throw virReportError('XML_ERROR', 'qemu', `Unknown disk name '${dst}' and no address specified`);
   }
   let addr: Drive;
   switch (disk.target?.bus) {
     case 'scsi': {
       addr = { controller: Math.floor(idx / 7), bus: 0, target: 0, unit: idx % 7 };
       if (usedByScsiHostdev(def, addr)) {
-        throw new VirError(
+        throw virReportError(
           'CONFIG_UNSUPPORTED',
           'qemu',
-          `unsupported configuration: using disk target name '${dst}' conflicts with SCSI host device address controller='${addr.controller}' bus='0' target='0' unit='${addr.unit}`,
+          `using disk target name '${dst}' conflicts with SCSI host device address controller='${addr.controller}' bus='0' target='0' unit='${addr.unit}`,
         );
       }
       break;
@@ -162,10 +162,10 @@ export function driveAddresses(def: DomainDef): void {
     if (h.address.type === 'drive') {
       const a = drive(h.address as DriveAddress);
       if (usedByDisk(def, 'scsi', a)) {
-        throw new VirError(
+        throw virReportError(
           'XML_ERROR',
           'qemu',
-          `XML error: SCSI host address controller='${a.controller}' bus='${a.bus}' target='${a.target}' unit='${a.unit}' in use by a SCSI disk`,
+          `SCSI host address controller='${a.controller}' bus='${a.bus}' target='${a.target}' unit='${a.unit}' in use by a SCSI disk`,
         );
       }
     }

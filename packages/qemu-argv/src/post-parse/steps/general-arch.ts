@@ -1,5 +1,5 @@
 import type { DomainDef } from '@qvirt/core';
-import { VirError } from '@qvirt/core';
+import { virReportError } from '@qvirt/core';
 import type { QemuContext } from '../../context.js';
 import { devicesOf } from '../../domain-util.js';
 
@@ -22,11 +22,7 @@ export function defaultArchAndEmulator(def: DomainDef, ctx: QemuContext): void {
   if (devices.emulator === undefined) {
     const binary = EMULATOR_FOR_ARCH[type.arch];
     if (!binary) {
-      throw new VirError(
-        'CONFIG_UNSUPPORTED',
-        'qemu',
-        `unsupported configuration: No emulator found for arch '${type.arch}'`,
-      );
+      throw virReportError('CONFIG_UNSUPPORTED', 'qemu', `No emulator found for arch '${type.arch}'`);
     }
     devices.emulator = `/usr/bin/${binary}`;
   }

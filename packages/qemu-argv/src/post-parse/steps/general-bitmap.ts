@@ -2,13 +2,13 @@
  * libvirt's bitmap strings (virBitmapParse / virBitmapFormat): CPU and node sets such as
  * `0-5,^4` are read into a set of bits and written back as sorted ranges (`0-3,5`).
  */
-import { VirError } from '@qvirt/core';
+import { type VirError, virReportError } from '@qvirt/core';
 
 /** VIR_DOMAIN_CPUMASK_LEN: the bitmaps of CPU and node sets have this many bits. */
 export const CPUMASK_LEN = 16384;
 
 function failed(str: string): VirError {
-  return new VirError('INVALID_ARG', 'domain', `invalid argument: Failed to parse bitmap '${str}'`);
+  return virReportError('INVALID_ARG', 'domain', `Failed to parse bitmap '${str}'`);
 }
 
 /** The set bits of a libvirt bitmap string; `limit` bounds the bit numbers (exclusive). */

@@ -1,5 +1,5 @@
 import type { DomainDef } from '@qvirt/core';
-import { VirError } from '@qvirt/core';
+import { type VirError, virReportError } from '@qvirt/core';
 import { scaledToBytes } from '../../domain-util.js';
 import { HYPERV_FEATURES } from '../../libvirt-names.js';
 import { sizeKiB } from './memory.js';
@@ -7,9 +7,8 @@ import { sizeKiB } from './memory.js';
 type Features = NonNullable<DomainDef['features']>;
 type Switch = { state?: 'on' | 'off' | undefined } | undefined;
 
-const unsupported = (msg: string): VirError =>
-  new VirError('CONFIG_UNSUPPORTED', 'domain', `unsupported configuration: ${msg}`);
-const xmlError = (msg: string): VirError => new VirError('XML_ERROR', 'domain', `XML error: ${msg}`);
+const unsupported = (msg: string): VirError => virReportError('CONFIG_UNSUPPORTED', 'domain', msg);
+const xmlError = (msg: string): VirError => virReportError('XML_ERROR', 'domain', msg);
 
 function requireState(sw: Switch, element: string): 'on' | 'off' {
   if (sw?.state === undefined) throw xmlError(`Missing required attribute 'state' in element '${element}'`);
@@ -101,8 +100,7 @@ export function featuresCanonical(def: DomainDef): void {
     const tseg = f.smm.tseg;
     if (state === 'on' && tseg?.value !== undefined) {
       const bytes = scaledToBytes(tseg.value, tseg.unit || undefined, 'MiB');
-      if (bytes === undefined)
-        throw new VirError('INVALID_ARG', 'domain', `invalid argument: unknown suffix '${tseg.unit}'`);
+      if (bytes === undefined) throw virReportError('INVALID_ARG', 'domain', `unknown suffix '${tseg.unit}'`);
       f.smm = { state, tseg: prettySize(bytes) };
     } else {
       f.smm = { state };
@@ -150,4 +148,47 @@ export function featuresCanonical(def: DomainDef): void {
     if (!any && (policy ?? 'default') === 'default') delete f.capabilities;
     else f.capabilities = { ...f.capabilities, policy: policy ?? 'default' };
   }
+  // virDomainDefFormatFeatures writes nothing when no feature is set
+  if (!Object.keys(f).some((k) => !k.startsWith('$') && f[k as keyof Features] !== undefined))
+    delete def.features;
 }
+
+/**
+ * virDomainFeaturesDefParse reads every child of `<features>` and refuses a name libvirt 9.0 does
+ * not know. It runs before unknown XML is dropped: the parse keeps such children in `$extra`.
+ */
+export function checkUnknownFeatures(def: DomainDef): void {
+  // a second <hyperv> or <kvm> lands in `$extra` too: libvirt knows the name (and uses the first)
+  const unknown = def.features?.$extra?.elements?.find((el) => !LIBVIRT_FEATURES.has(el.name));
+  if (unknown) throw unsupported(`unexpected feature '${unknown.name}'`);
+}
+
+/** virDomainFeature in libvirt 9.0 (domain_conf.c). */
+const LIBVIRT_FEATURES = new Set([
+  'acpi',
+  'apic',
+  'pae',
+  'hap',
+  'viridian',
+  'privnet',
+  'hyperv',
+  'kvm',
+  'pvspinlock',
+  'capabilities',
+  'pmu',
+  'vmport',
+  'gic',
+  'smm',
+  'ioapic',
+  'hpt',
+  'vmcoreinfo',
+  'htm',
+  'nested-hv',
+  'msrs',
+  'ccf-assist',
+  'xen',
+  'cfpc',
+  'sbbc',
+  'ibs',
+  'tcg',
+]);

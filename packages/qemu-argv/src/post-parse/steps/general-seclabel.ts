@@ -1,5 +1,5 @@
 import type { DomainDef } from '@qvirt/core';
-import { VirError } from '@qvirt/core';
+import { VirError, virReportError } from '@qvirt/core';
 import type { QemuContext } from '../../context.js';
 
 /**
@@ -24,17 +24,13 @@ export function seclabelCanonical(def: DomainDef, ctx: QemuContext): void {
     const type = l.type ?? 'dynamic';
     const relabel = l.relabel ?? (type === 'static' || type === 'none' ? 'no' : 'yes');
     if (type === 'dynamic' && relabel === 'no') {
-      throw new VirError(
-        'CONFIG_UNSUPPORTED',
-        'domain',
-        'unsupported configuration: dynamic label type must use resource relabeling',
-      );
+      throw virReportError('CONFIG_UNSUPPORTED', 'domain', 'dynamic label type must use resource relabeling');
     }
     if (type === 'none' && relabel === 'yes') {
-      throw new VirError(
+      throw virReportError(
         'CONFIG_UNSUPPORTED',
         'domain',
-        "unsupported configuration: resource relabeling is not compatible with 'none' label type",
+        "resource relabeling is not compatible with 'none' label type",
       );
     }
     const model = l.model;
@@ -44,7 +40,7 @@ export function seclabelCanonical(def: DomainDef, ctx: QemuContext): void {
       ...(model !== undefined ? { model } : {}),
     };
     if (type === 'static') {
-      if (!l.label) throw new VirError('XML_ERROR', 'domain', 'XML error: security label is missing');
+      if (!l.label) throw virReportError('XML_ERROR', 'domain', 'security label is missing');
       label.label = l.label;
     }
     if (type === 'dynamic' && l.baselabel !== undefined) label.baselabel = l.baselabel;
@@ -64,11 +60,11 @@ export function seclabelCanonical(def: DomainDef, ctx: QemuContext): void {
       const model = securityModels(ctx)[0]!;
       out[0] = model === 'none' ? { type: 'none', model } : { ...only, model };
     } else {
-      throw new VirError('XML_ERROR', 'domain', 'XML error: missing security model in domain seclabel');
+      throw virReportError('XML_ERROR', 'domain', 'missing security model in domain seclabel');
     }
   }
   if (out.length > 1 && out.some((l) => l.model === undefined)) {
-    throw new VirError('XML_ERROR', 'domain', 'XML error: missing security model when using multiple labels');
+    throw virReportError('XML_ERROR', 'domain', 'missing security model when using multiple labels');
   }
   def.seclabel = out;
 }

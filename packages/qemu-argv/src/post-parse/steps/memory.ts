@@ -1,5 +1,5 @@
 import type { DomainDef } from '@qvirt/core';
-import { VirError } from '@qvirt/core';
+import { VirError, virReportError } from '@qvirt/core';
 import { scaledToBytes } from '../../domain-util.js';
 import { canonicalBitmap, parseBitmap } from './general-bitmap.js';
 
@@ -11,12 +11,11 @@ const UNLIMITED_KIB = 2n ** 53n - 1n;
 /** A scaled size in bytes (virParseScaledValue with KiB as the default unit). */
 function bytesOf(value: number | string | undefined, unit: string | undefined, what: string): bigint {
   if (value === undefined)
-    throw new VirError('XML_ERROR', 'domain', `XML error: missing element or attribute '${what}'`);
+    throw virReportError('XML_ERROR', 'domain', `missing element or attribute '${what}'`);
   const bytes = scaledToBytes(value, unit === '' ? undefined : unit);
-  if (bytes === undefined)
-    throw new VirError('INVALID_ARG', 'domain', `invalid argument: unknown suffix '${unit}'`);
+  if (bytes === undefined) throw virReportError('INVALID_ARG', 'domain', `unknown suffix '${unit}'`);
   if (bytes > MAX_BYTES) {
-    throw new VirError('INVALID_ARG', 'domain', `numerical overflow: value too large: ${value}${unit ?? ''}`);
+    throw virReportError('OVERFLOW', 'domain', `value too large: ${value}${unit ?? ''}`);
   }
   return bytes;
 }
@@ -24,8 +23,7 @@ function bytesOf(value: number | string | undefined, unit: string | undefined, w
 /** virDomainParseMemory: a size in KiB, rounded up. */
 export function sizeKiB(value: number | string | undefined, unit: string | undefined, what: string): number {
   const kib = (bytesOf(value, unit, what) + 1023n) / 1024n;
-  if (kib >= (MAX_BYTES + 1023n) / 1024n)
-    throw new VirError('INVALID_ARG', 'domain', 'numerical overflow: size value too large');
+  if (kib >= (MAX_BYTES + 1023n) / 1024n) throw virReportError('OVERFLOW', 'domain', 'size value too large');
   return Number(kib);
 }
 
@@ -38,6 +36,27 @@ function toKiB<T extends Scaled>(
 ): (T & { unit: string; value: number }) | undefined {
   if (!el) return undefined;
   return { ...el, unit: 'KiB', value: sizeKiB(el.value, el.unit, what) };
+}
+
+/**
+ * virDomainMemoryTargetDefParseXML reads a memory device's sizes (size, block, requested, label
+ * size) with virDomainParseMemory, so they are stored, and written back, in KiB; so is the source
+ * page size.
+ */
+export function memoryDeviceUnits(def: DomainDef): void {
+  for (const mem of def.devices?.memory ?? []) {
+    const t = mem.target as Record<string, Scaled | Record<string, Scaled> | undefined> | undefined;
+    if (t) {
+      for (const name of ['size', 'block', 'requested', 'current'] as const) {
+        const el = t[name] as Scaled | undefined;
+        if (el?.value !== undefined) t[name] = toKiB(el, `./target/${name}`);
+      }
+      const label = t.label as { size?: Scaled } | undefined;
+      if (label?.size?.value !== undefined) label.size = toKiB(label.size, './target/label/size');
+    }
+    const src = mem.source as { pagesize?: Scaled } | undefined;
+    if (src?.pagesize?.value !== undefined) src.pagesize = toKiB(src.pagesize, './source/pagesize');
+  }
 }
 
 /** The size of a memory device (`<memory model=…><target><size>`), in KiB. */
@@ -59,20 +78,19 @@ export function numaCells(def: DomainDef): void {
   if (!numa) return;
   const cells = numa.cell ?? [];
   if (cells.length === 0)
-    throw new VirError('XML_ERROR', 'domain', 'XML error: NUMA topology defined without NUMA cells');
+    throw virReportError('XML_ERROR', 'domain', 'NUMA topology defined without NUMA cells');
   const byId: (typeof cells)[number][] = [];
   const cpuSets: (Set<number> | undefined)[] = [];
   cells.forEach((cell, i) => {
     const id = cell.id ?? i;
     if (id >= cells.length) {
-      throw new VirError(
+      throw virReportError(
         'XML_ERROR',
         'domain',
-        "XML error: Exactly one 'cell' element per guest NUMA cell allowed, non-contiguous ranges or ranges not starting from 0 are not allowed",
+        "Exactly one 'cell' element per guest NUMA cell allowed, non-contiguous ranges or ranges not starting from 0 are not allowed",
       );
     }
-    if (byId[id])
-      throw new VirError('XML_ERROR', 'domain', `XML error: Duplicate NUMA cell info for cell id '${id}'`);
+    if (byId[id]) throw virReportError('XML_ERROR', 'domain', `Duplicate NUMA cell info for cell id '${id}'`);
     const out = { ...cell, id };
     if (cell.cpus !== undefined) {
       const bits = parseBitmap(cell.cpus);
@@ -82,10 +100,10 @@ export function numaCells(def: DomainDef): void {
         cpuSets.forEach((other, j) => {
           if (j === id || !other) return;
           if ([...bits].some((b) => other.has(b))) {
-            throw new VirError(
+            throw virReportError(
               'CONFIG_UNSUPPORTED',
               'domain',
-              `unsupported configuration: NUMA cells ${id} and ${j} have overlapping vCPU ids`,
+              `NUMA cells ${id} and ${j} have overlapping vCPU ids`,
             );
           }
         });
@@ -145,33 +163,29 @@ function numaDistances(parsed: Cell[], byId: Cell[]): void {
     if (!distances) return;
     const siblings = distances.sibling ?? [];
     if (!siblings.length)
-      throw new VirError('XML_ERROR', 'domain', 'XML error: NUMA distances defined without siblings');
+      throw virReportError('XML_ERROR', 'domain', 'NUMA distances defined without siblings');
     for (const s of siblings) {
       if (s.id === undefined)
-        throw new VirError(
-          'XML_ERROR',
-          'domain',
-          "XML error: Missing required attribute 'id' in element 'sibling'",
-        );
+        throw virReportError('XML_ERROR', 'domain', "Missing required attribute 'id' in element 'sibling'");
       if (s.id >= n) {
-        throw new VirError(
+        throw virReportError(
           'XML_ERROR',
           'domain',
-          `XML error: 'sibling_id ${s.id}' does not refer to a valid cell within NUMA 'cell id ${cur}'`,
+          `'sibling_id ${s.id}' does not refer to a valid cell within NUMA 'cell id ${cur}'`,
         );
       }
       if (s.value === undefined)
-        throw new VirError(
+        throw virReportError(
           'XML_ERROR',
           'domain',
-          "XML error: Missing required attribute 'value' in element 'sibling'",
+          "Missing required attribute 'value' in element 'sibling'",
         );
       const v = s.value;
       if (v < 10 || v > 255 || (s.id === cur && v !== 10) || (s.id !== cur && v === 10)) {
-        throw new VirError(
+        throw virReportError(
           'XML_ERROR',
           'domain',
-          `XML error: 'value ${v}' is invalid for 'sibling id ${s.id}' under NUMA 'cell id ${cur}'`,
+          `'value ${v}' is invalid for 'sibling id ${s.id}' under NUMA 'cell id ${cur}'`,
         );
       }
       row(cur)[s.id] = v;
@@ -215,33 +229,29 @@ export function memoryUnits(def: DomainDef): void {
   if (numaMemory) {
     total = numaMemory + hotplug;
   } else if (hotplug > total) {
-    throw new VirError(
-      'XML_ERROR',
-      'domain',
-      'XML error: Total size of memory devices exceeds the total memory size',
-    );
+    throw virReportError('XML_ERROR', 'domain', 'Total size of memory devices exceeds the total memory size');
   }
   if (total - hotplug === 0) {
-    throw new VirError(
+    throw virReportError(
       'XML_ERROR',
       'domain',
-      'XML error: Memory size must be specified via <memory> or in the <numa> configuration',
+      'Memory size must be specified via <memory> or in the <numa> configuration',
     );
   }
   def.memory = { ...def.memory, unit: 'KiB', value: total };
   def.currentMemory = { unit: 'KiB', value: cur > total || cur === 0 ? total : cur };
   if ((max || slots) && !(max && slots)) {
-    throw new VirError(
+    throw virReportError(
       'XML_ERROR',
       'domain',
-      'XML error: both maximum memory size and memory slot count must be specified',
+      'both maximum memory size and memory slot count must be specified',
     );
   }
   if (max && max < total) {
-    throw new VirError(
+    throw virReportError(
       'XML_ERROR',
       'domain',
-      'XML error: maximum memory size must be equal or greater than the actual memory size',
+      'maximum memory size must be equal or greater than the actual memory size',
     );
   }
   if (max && slots) def.maxMemory = { slots, unit: 'KiB', value: max };
@@ -253,11 +263,7 @@ function limitKiB(el: Scaled | undefined, what: string): Scaled | undefined {
   if (!el) return undefined;
   const bytes = bytesOf(el.value, el.unit, what);
   if (bytes > UNLIMITED_KIB << 10n)
-    throw new VirError(
-      'INVALID_ARG',
-      'domain',
-      `numerical overflow: value too large: ${el.value}${el.unit ?? ''}`,
-    );
+    throw virReportError('OVERFLOW', 'domain', `value too large: ${el.value}${el.unit ?? ''}`);
   const kib = (bytes + 1023n) / 1024n;
   if (kib >= UNLIMITED_KIB) return undefined;
   return { unit: 'KiB', value: Number(kib) };
@@ -292,11 +298,7 @@ export function memoryTuning(def: DomainDef): void {
       if (p.nodeset !== undefined) {
         const bits = parseBitmap(p.nodeset);
         if (!bits.size) {
-          throw new VirError(
-            'CONFIG_UNSUPPORTED',
-            'domain',
-            `unsupported configuration: Invalid value of 'nodeset': ${p.nodeset}`,
-          );
+          throw virReportError('CONFIG_UNSUPPORTED', 'domain', `Invalid value of 'nodeset': ${p.nodeset}`);
         }
         // Without guest NUMA a nodeset of just node 0 is dropped (virDomainDefPostParseMemtune).
         const onlyZero = bits.size === 1 && bits.has(0);

@@ -1,11 +1,10 @@
 import type { DomainDef } from '@qvirt/core';
-import { VirError } from '@qvirt/core';
+import { VirError, virReportError } from '@qvirt/core';
 import { accelFor, defaultMachine, findMachine } from '../../caps/qemu-caps.js';
 import type { QemuContext } from '../../context.js';
 
-const xmlError = (msg: string): VirError => new VirError('XML_ERROR', 'domain', `XML error: ${msg}`);
-const unsupported = (msg: string): VirError =>
-  new VirError('CONFIG_UNSUPPORTED', 'domain', `unsupported configuration: ${msg}`);
+const xmlError = (msg: string): VirError => virReportError('XML_ERROR', 'domain', msg);
+const unsupported = (msg: string): VirError => virReportError('CONFIG_UNSUPPORTED', 'domain', msg);
 
 /** The machine type: the QEMU's default when absent, an alias expanded to its canonical name. */
 export function machineType(def: DomainDef, ctx: QemuContext): void {
@@ -16,10 +15,10 @@ export function machineType(def: DomainDef, ctx: QemuContext): void {
   if (name === undefined) {
     const m = defaultMachine(ctx.caps, accel);
     if (!m) {
-      throw new VirError(
+      throw virReportError(
         'INVALID_ARG',
         'qemu',
-        `invalid argument: could not get preferred machine for ${def.devices?.emulator ?? ''} type=${def.type}`,
+        `could not get preferred machine for ${def.devices?.emulator ?? ''} type=${def.type}`,
       );
     }
     type.machine = m.name;
@@ -46,6 +45,12 @@ export function osCanonical(def: DomainDef): void {
   }
   if (os.bootmenu) {
     const enable = os.bootmenu.enable;
+    const timeout = os.bootmenu.timeout;
+    // virDomainDefParseBootOptions reads the timeout only for an enabled menu
+    if (enable === 'yes' && typeof timeout === 'string')
+      throw xmlError(
+        `Invalid value for attribute 'timeout' in element 'bootmenu': '${timeout}'. Expected non-negative integer value`,
+      );
     if (enable === undefined) delete os.bootmenu;
     else
       os.bootmenu = {
@@ -193,10 +198,10 @@ export function clockDefault(def: DomainDef): void {
     }
     case 'timezone':
       if (clock.timezone === undefined) {
-        throw new VirError(
+        throw virReportError(
           'INTERNAL_ERROR',
           'domain',
-          "internal error: missing 'timezone' attribute for clock with offset='timezone'",
+          "missing 'timezone' attribute for clock with offset='timezone'",
         );
       }
       delete clock.adjustment;
@@ -205,10 +210,10 @@ export function clockDefault(def: DomainDef): void {
       break;
     case 'absolute':
       if (clock.start === undefined) {
-        throw new VirError(
+        throw virReportError(
           'INTERNAL_ERROR',
           'domain',
-          "internal error: missing 'start' attribute for clock with offset='absolute'",
+          "missing 'start' attribute for clock with offset='absolute'",
         );
       }
       delete clock.adjustment;

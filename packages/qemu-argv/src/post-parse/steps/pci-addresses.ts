@@ -10,7 +10,7 @@
  * chassis and port numbers.
  */
 import type { DomainDef, PciAddress } from '@qvirt/core';
-import { VirError } from '@qvirt/core';
+import { virReportError } from '@qvirt/core';
 import { hasFlag } from '../../caps/qemu-caps.js';
 import type { QemuContext } from '../../context.js';
 import { devicesOf, isI440fx, isQ35, isX86 } from '../../domain-util.js';
@@ -104,11 +104,7 @@ class Assigner {
     for (const c of pciControllers(this.def)) {
       const idx = c.index ?? 0;
       if (!isPciModel(c.model))
-        throw new VirError(
-          'INTERNAL_ERROR',
-          'qemu',
-          'internal error: PCI controller model was not set correctly',
-        );
+        throw virReportError('INTERNAL_ERROR', 'qemu', 'PCI controller model was not set correctly');
       addrs.setBusModel(idx, c.model, c.target?.hotplug !== 'off');
       if (c.model === 'pcie-root') hasPCIeRoot = true;
     }
@@ -141,10 +137,10 @@ class Assigner {
           addr.function === 2)
       ) {
         if (addrs.buses.length > 0 && !(addrs.buses[0]!.flags & PCI_DEVICE)) {
-          throw new VirError(
+          throw virReportError(
             'INTERNAL_ERROR',
             'qemu',
-            'internal error: Bus 0 must be PCI for integrated PIIX3 USB or IDE controllers',
+            'Bus 0 must be PCI for integrated PIIX3 USB or IDE controllers',
           );
         }
         return;
@@ -170,7 +166,7 @@ class Assigner {
       if (pciAddressPresent(c)) {
         const a = toAddr(c.address as PciAddress);
         if (a.domain !== 0 || a.bus !== 0 || a.slot !== want.slot || a.function !== want.function)
-          throw new VirError('INTERNAL_ERROR', 'qemu', `internal error: ${message}`);
+          throw virReportError('INTERNAL_ERROR', 'qemu', message);
       } else {
         setAddress(c, want);
       }
@@ -209,10 +205,10 @@ class Assigner {
         if (pciAddressPresent(c)) {
           const a = toAddr(c.address as PciAddress);
           if (a.domain !== 0 || a.bus !== 0 || a.slot !== 0x1f || a.function !== 2)
-            throw new VirError(
+            throw virReportError(
               'INTERNAL_ERROR',
               'qemu',
-              'internal error: Primary SATA controller must have PCI address 0:0:1f.2',
+              'Primary SATA controller must have PCI address 0:0:1f.2',
             );
         } else {
           setAddress(c, { domain: 0, bus: 0, slot: 0x1f, function: 2 });
@@ -292,10 +288,10 @@ class Assigner {
       if (pciAddressPresent(disk) || disk.address?.type === 'ccw') continue;
       if (disk.address?.type === 'virtio-mmio' && hasFlag(this.ctx.caps, 'virtio-mmio')) continue;
       if (!pciAddressWanted(disk)) {
-        throw new VirError(
+        throw virReportError(
           'CONFIG_UNSUPPORTED',
           'qemu',
-          `unsupported configuration: virtio disk cannot have an address of type '${disk.address?.type}'`,
+          `virtio disk cannot have an address of type '${disk.address?.type}'`,
         );
       }
       this.next(addrs, disk);
@@ -443,10 +439,10 @@ function pciControllerDefaults(def: DomainDef, ctx: QemuContext): void {
         if (c.target?.busNr === undefined) {
           const busNr = newBusNr(def);
           if (busNr === -1) {
-            throw new VirError(
+            throw virReportError(
               'CONFIG_UNSUPPORTED',
               'qemu',
-              `unsupported configuration: No free busNr lower than current lowest busNr is available to auto-assign to bus ${addr?.bus ?? 0}. Must be manually assigned`,
+              `No free busNr lower than current lowest busNr is available to auto-assign to bus ${addr?.bus ?? 0}. Must be manually assigned`,
             );
           }
           target().busNr = busNr;
@@ -457,10 +453,10 @@ function pciControllerDefaults(def: DomainDef, ctx: QemuContext): void {
     }
     if (model === 'pci-bridge' && idx <= (addr?.bus ?? 0)) {
       const h = (n: number) => n.toString(16).padStart(2, '0');
-      throw new VirError(
+      throw virReportError(
         'CONFIG_UNSUPPORTED',
         'qemu',
-        `unsupported configuration: PCI controller at index ${idx} (0x${h(idx)}) has bus='0x${h(addr?.bus ?? 0)}', but index must be larger than bus`,
+        `PCI controller at index ${idx} (0x${h(idx)}) has bus='0x${h(addr?.bus ?? 0)}', but index must be larger than bus`,
       );
     }
   }

@@ -30,7 +30,7 @@ function namespaceOf(el: XmlNode, parent: XmlNode): string | undefined {
 
 /**
  * `<metadata>` keeps one element per namespace, the first, and nothing without a namespace
- * (virXMLNodeSanitizeNamespaces); an empty result is not written.
+ * (virXMLNodeSanitizeNamespaces); what is left, even nothing, is written back (`<metadata/>`).
  */
 export function metadataSanitize(def: DomainDef): void {
   const md = def.metadata as unknown as XmlNode | undefined;
@@ -43,5 +43,4 @@ export function metadataSanitize(def: DomainDef): void {
     seen.add(ns);
     return true;
   });
-  if (!md.children.length) delete def.metadata;
 }

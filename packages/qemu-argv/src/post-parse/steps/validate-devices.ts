@@ -8,6 +8,12 @@ import { type DomainDef, isDriveAddress } from '@qvirt/core';
 import { hasFlag } from '../../caps/qemu-caps.js';
 import type { QemuContext } from '../../context.js';
 import { isI440fx, isQ35, isX86, machineOf } from '../../domain-util.js';
+import {
+  checkDeviceRules,
+  checkDiskGeneric,
+  checkDiskGeometry,
+  checkEncryption,
+} from './validate-device-rules.js';
 import { chrListens } from './validate-parse.js';
 import { chrDevices, internalError, invalidArg, plainError, unsupported, xmlError } from './validate-util.js';
 
@@ -94,6 +100,7 @@ function checkDisk(disk: Disk, ctx: QemuContext): void {
   if (bus !== undefined && bus !== 'virtio' && disk.model?.startsWith('virtio'))
     throw unsupported(`disk model '${disk.model}' not supported for bus '${bus}'`);
   // qemuValidateDomainDeviceDefDiskFrontend.
+  checkDiskGeometry(disk);
   if (disk.device === 'cdrom' && (bus === 'virtio' || bus === 'sd'))
     throw unsupported(`disk type of '${dst}' does not support ejectable media`);
   if (disk.wwn !== undefined && bus !== 'ide' && bus !== 'scsi')
@@ -111,7 +118,7 @@ function checkDisk(disk: Disk, ctx: QemuContext): void {
   if (!nameMatch) throw unsupported(`invalid disk target '${dst}'`);
   if (nameMatch[1] !== '' && nameMatch[1] !== '0')
     throw unsupported(`invalid disk target '${dst}', partitions can't appear in disk targets`);
-  checkStorageSource(disk.type, format, disk.encryption ?? src?.encryption);
+  checkStorageSource(disk.type, format, disk.encryption ?? src?.encryption, src?.protocol);
   for (let b = disk.backingStore; b && b.type !== undefined; b = b.backingStore)
     checkStorageSource(b.type, b.format?.type, b.source?.encryption);
   if (disk.type === 'vhostuser' && !hasFlag(ctx.caps, 'vhost-user-blk'))
@@ -123,6 +130,7 @@ function checkStorageSource(
   type: string | undefined,
   format: string | undefined,
   encryption: Disk['encryption'] | undefined,
+  protocol?: string,
 ): void {
   if (format === 'cow') throw unsupported("'cow' storage format is not supported");
   if (format === 'dir')
@@ -140,6 +148,11 @@ function checkStorageSource(
   if ((encryption.engine ?? 'qemu') === 'qemu') {
     if (encFormat === 'luks' && format !== undefined && format !== 'qcow2' && format !== 'raw')
       throw unsupported("encryption is supported only with 'raw' and 'qcow2' image format");
+    if (encFormat === 'luks2')
+      throw unsupported('luks2 is currently not supported by the qemu encryption engine');
+  } else if (encryption.engine === 'librbd') {
+    if (type !== 'network' && protocol !== 'rbd')
+      throw unsupported('librbd encryption is supported only with RBD backed disks');
   }
 }
 
@@ -530,7 +543,13 @@ export function checkDevicePostParse(def: DomainDef): void {
 
 /** Per-device validation (virDomainDeviceDefValidate for every device). */
 export function checkDevices(def: DomainDef, ctx: QemuContext): void {
-  for (const disk of def.devices?.disk ?? []) checkDisk(disk, ctx);
+  // checkDisk has the first of virDomainDiskDefValidate's checks (LUN sources, address and bus),
+  // checkDiskGeneric the rest; the QEMU driver's own follow (virDomainDeviceDefValidate)
+  for (const disk of def.devices?.disk ?? []) {
+    checkEncryption(disk);
+    checkDisk(disk, ctx);
+    checkDiskGeneric(disk);
+  }
   checkControllersValidate(def);
   checkInterfaces(def);
   checkChrDevices(def, ctx);
@@ -541,4 +560,5 @@ export function checkDevices(def: DomainDef, ctx: QemuContext): void {
   checkShmems(def, ctx);
   checkMemoryDevices(def, ctx);
   checkIommu(def, ctx);
+  checkDeviceRules(def, ctx);
 }

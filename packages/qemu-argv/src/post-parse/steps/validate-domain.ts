@@ -217,7 +217,7 @@ export function checkHugepages(def: DomainDef): void {
 /** `<bootmenu timeout>` and `<bios rebootTimeout>` ranges (virDomainDefBootValidate). */
 export function checkBootMenu(def: DomainDef): void {
   const t = def.os?.bootmenu?.timeout;
-  if (t !== undefined && t > 65535)
+  if (typeof t === 'number' && t > 65535)
     throw unsupported('invalid value for boot menu timeout, must be in range [0,65535]');
   const r = def.os?.bios?.rebootTimeout;
   if (r !== undefined && (r < -1 || r > 65535))

@@ -211,17 +211,19 @@ export function chrListens(
   if (channelTarget.type !== 'virtio') return false;
   const path = source?.path;
   if (path === undefined) return true;
-  return droppedDefaultPath(path, channelTarget.name ?? '', channelTargetDir ?? '');
+  return droppedDefaultPath(path, channelTarget.name, channelTargetDir ?? '');
 }
 
 const escapeRegex = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /**
  * qemuDomainChrDefDropDefaultPath's pattern, kept exactly: `^DIR/([^/]+\.)|(domain-[^/]+/)NAME$`,
- * whose alternation makes the second branch match anywhere in the path.
+ * whose alternation makes the second branch match anywhere in the path. Without a target name
+ * virBufferEscapeRegex adds nothing, not even the `$`: any `domain-X/` in the path matches.
  */
-function droppedDefaultPath(path: string, name: string, dir: string): boolean {
-  const re = new RegExp(`^${escapeRegex(dir)}/([^/]+\\.)|(domain-[^/]+/)${escapeRegex(name)}$`);
+export function droppedDefaultPath(path: string, name: string | undefined, dir: string): boolean {
+  const tail = name === undefined ? '' : `${escapeRegex(name)}$`;
+  const re = new RegExp(`^${escapeRegex(dir)}/([^/]+\\.)|(domain-[^/]+/)${tail}`);
   return re.test(path);
 }
 

@@ -3,16 +3,16 @@
  * (virErrorMsg), its CPU-set bitmap syntax and the chardev sources of a domain.
  */
 import type { DomainDef } from '@qvirt/core';
-import { VirError } from '@qvirt/core';
+import { VirError, virReportError } from '@qvirt/core';
 
 /** VIR_ERR_CONFIG_UNSUPPORTED: "unsupported configuration: …". */
 export function unsupported(message: string): VirError {
-  return new VirError('CONFIG_UNSUPPORTED', 'qemu', `unsupported configuration: ${message}`);
+  return virReportError('CONFIG_UNSUPPORTED', 'qemu', message);
 }
 
 /** VIR_ERR_XML_ERROR: "XML error: …". */
 export function xmlError(message: string): VirError {
-  return new VirError('XML_ERROR', 'domain', `XML error: ${message}`);
+  return virReportError('XML_ERROR', 'domain', message);
 }
 
 /** VIR_ERR_XML_DETAIL and the other codes libvirt prints without a prefix. */
@@ -22,12 +22,12 @@ export function plainError(message: string): VirError {
 
 /** VIR_ERR_INTERNAL_ERROR: "internal error: …". */
 export function internalError(message: string): VirError {
-  return new VirError('INTERNAL_ERROR', 'qemu', `internal error: ${message}`);
+  return virReportError('INTERNAL_ERROR', 'qemu', message);
 }
 
 /** VIR_ERR_INVALID_ARG: "invalid argument: …". */
 export function invalidArg(message: string): VirError {
-  return new VirError('INVALID_ARG', 'qemu', `invalid argument: ${message}`);
+  return virReportError('INVALID_ARG', 'qemu', message);
 }
 
 /**

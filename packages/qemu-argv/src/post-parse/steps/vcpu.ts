@@ -1,13 +1,12 @@
 import type { DomainDef } from '@qvirt/core';
-import { VirError } from '@qvirt/core';
+import { VirError, virReportError } from '@qvirt/core';
 import { canonicalBitmap, formatBitmap, parseBitmap } from './general-bitmap.js';
 
 type CpuTune = NonNullable<DomainDef['cputune']>;
 type Sched = { scheduler?: 'batch' | 'idle' | 'fifo' | 'rr' | undefined; priority?: number | undefined };
 
-const unsupported = (msg: string): VirError =>
-  new VirError('CONFIG_UNSUPPORTED', 'domain', `unsupported configuration: ${msg}`);
-const xmlError = (msg: string): VirError => new VirError('XML_ERROR', 'domain', `XML error: ${msg}`);
+const unsupported = (msg: string): VirError => virReportError('CONFIG_UNSUPPORTED', 'domain', msg);
+const xmlError = (msg: string): VirError => virReportError('XML_ERROR', 'domain', msg);
 
 /** A non-empty CPU set written back as libvirt formats it. */
 function cpuset(value: string, what = 'cpuset'): string {
@@ -170,13 +169,9 @@ export function cputuneCanonical(def: DomainDef): void {
     if (pin.vcpu === undefined) throw xmlError("Missing required attribute 'vcpu' in element 'vcpupin'");
     if (pin.vcpu >= max) continue;
     if (pin.cpuset === undefined)
-      throw new VirError('INTERNAL_ERROR', 'domain', 'internal error: missing cpuset for vcpupin');
+      throw virReportError('INTERNAL_ERROR', 'domain', 'missing cpuset for vcpupin');
     if (pins.has(pin.vcpu))
-      throw new VirError(
-        'INTERNAL_ERROR',
-        'domain',
-        `internal error: duplicate vcpupin for vcpu '${pin.vcpu}'`,
-      );
+      throw virReportError('INTERNAL_ERROR', 'domain', `duplicate vcpupin for vcpu '${pin.vcpu}'`);
     pins.set(pin.vcpu, cpuset(pin.cpuset));
   }
   if (pins.size) {
@@ -186,7 +181,7 @@ export function cputuneCanonical(def: DomainDef): void {
   }
   if (ct.emulatorpin) {
     if (ct.emulatorpin.cpuset === undefined)
-      throw new VirError('INTERNAL_ERROR', 'domain', 'internal error: missing cpuset for emulatorpin');
+      throw virReportError('INTERNAL_ERROR', 'domain', 'missing cpuset for emulatorpin');
     out.emulatorpin = { cpuset: cpuset(ct.emulatorpin.cpuset) };
   }
   const threads = allIothreadIds(def);
@@ -196,14 +191,10 @@ export function cputuneCanonical(def: DomainDef): void {
     if (id === undefined) throw xmlError("Missing required attribute 'iothread' in element 'iothreadpin'");
     if (!threads.includes(id)) throw unsupported(`Cannot find 'iothread' : ${id}`);
     if (pin.cpuset === undefined)
-      throw new VirError('INTERNAL_ERROR', 'domain', 'internal error: missing cpuset for iothreadpin');
+      throw virReportError('INTERNAL_ERROR', 'domain', 'missing cpuset for iothreadpin');
     const set = cpuset(pin.cpuset);
     if (iopins.has(id)) {
-      throw new VirError(
-        'INTERNAL_ERROR',
-        'domain',
-        `internal error: duplicate iothreadpin for same iothread '${id}'`,
-      );
+      throw virReportError('INTERNAL_ERROR', 'domain', `duplicate iothreadpin for same iothread '${id}'`);
     }
     iopins.set(id, set);
   }
@@ -346,18 +337,10 @@ export function numaVcpus(def: DomainDef): void {
   const sets = cells.map((c) => (c.cpus !== undefined ? parseBitmap(c.cpus) : new Set<number>()));
   const total = sets.reduce((n, s) => n + s.size, 0);
   if (total > max) {
-    throw new VirError(
-      'INTERNAL_ERROR',
-      'domain',
-      'internal error: Number of CPUs in <numa> exceeds the <vcpu> count',
-    );
+    throw virReportError('INTERNAL_ERROR', 'domain', 'Number of CPUs in <numa> exceeds the <vcpu> count');
   }
   if (sets.some((s) => [...s].some((b) => b >= max))) {
-    throw new VirError(
-      'INTERNAL_ERROR',
-      'domain',
-      'internal error: CPU IDs in <numa> exceed the <vcpu> count',
-    );
+    throw virReportError('INTERNAL_ERROR', 'domain', 'CPU IDs in <numa> exceed the <vcpu> count');
   }
   if (total < max) {
     const others = new Set(sets.slice(1).flatMap((s) => [...s]));
