@@ -8,7 +8,7 @@
  * The caller holds the domain's job and hands over the monitor; nothing here keeps state.
  */
 import { readFileSync } from 'node:fs';
-import { type DomainDef, VirError } from '@qvirt/core';
+import { type DomainDef, virReportError } from '@qvirt/core';
 import { QmpCommandError } from './qmp.js';
 
 /** What the functions here need of a QMP connection. */
@@ -92,7 +92,7 @@ interface QmpBlockStatsEntry {
 
 type Counters = Omit<BlockStats, 'errs' | 'nstats'>;
 
-const internal = (msg: string) => new VirError('INTERNAL_ERROR', 'qemu', `internal error: ${msg}`);
+const internal = (msg: string) => virReportError('INTERNAL_ERROR', 'qemu', msg);
 
 /** qemuMonitorJSONBlockStatsCollectData: the counters of one entry and how many QEMU gave. */
 function collect(entry: QmpBlockStatsEntry): { counters: Counters; n: number } {
@@ -209,12 +209,12 @@ export async function gatherBlockStats(def: DomainDef, mon: StatsMonitor, path: 
   let entry: string | undefined;
   if (path) {
     const disk = findDisk(def, path);
-    if (!disk) throw new VirError('INVALID_ARG', 'qemu', `invalid argument: invalid path: ${path}`);
+    if (!disk) throw virReportError('INVALID_ARG', 'qemu', `invalid path: ${path}`);
     if (disk.type === 'vhostuser') {
-      throw new VirError(
+      throw virReportError(
         'OPERATION_UNSUPPORTED',
         'qemu',
-        'Operation not supported: block stats are not supported for vhostuser disk',
+        'block stats are not supported for vhostuser disk',
       );
     }
     entry = diskEntryName(disk);

@@ -4,7 +4,7 @@
  * different domains run in parallel.
  */
 import type { ChildProcess } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { constants as fsConstants, readFileSync } from 'node:fs';
 import {
   access,
@@ -25,6 +25,7 @@ import {
   formatDomainXML,
   type HostDescription,
   type HostPort,
+  hostModelFor,
   loadQemuConf,
   nodeHost,
   parseDomainXML,
@@ -33,7 +34,56 @@ import {
   type SecurityManager,
   SecurityRegistry,
   VirError,
+  virCheckFlags,
 } from '@qvirt/core';
+import {
+  type BlockInfo,
+  type BlockStats as ContractBlockStats,
+  type DomainInfo as ContractDomainInfo,
+  type InterfaceStats as ContractInterfaceStats,
+  type ControlInfo,
+  type Domain,
+  type DomainEvent,
+  type DomainEventCallback,
+  DomainEventCallbacks,
+  type DomainSnapshot,
+  type DomainStateInfo,
+  type DomainStatsRecord,
+  type DomainVcpus,
+  domainReasonNumber,
+  type HypervisorDriver,
+  type JobInfo,
+  type NodeCPUMap,
+  type NodeInfo,
+  type NodeStatsReply,
+  type SecretValueSource,
+  type SecurityLabel,
+  type SecurityLabelList,
+  type SecurityModel,
+  type StorageDriver,
+  type TypedParam,
+  type TypedParamsReply,
+  VIR_CONNECT_GET_ALL_DOMAINS_STATS,
+  VIR_CONNECT_LIST_DOMAINS,
+  VIR_DOMAIN_AFFECT,
+  VIR_DOMAIN_CHANNEL,
+  VIR_DOMAIN_CONSOLE,
+  VIR_DOMAIN_DEFINE,
+  VIR_DOMAIN_EVENT,
+  VIR_DOMAIN_EVENT_DETAIL,
+  VIR_DOMAIN_EVENT_ID,
+  VIR_DOMAIN_MEM,
+  VIR_DOMAIN_SAVE,
+  VIR_DOMAIN_SAVE_IMAGE_XML,
+  VIR_DOMAIN_START,
+  VIR_DOMAIN_UNDEFINE,
+  VIR_DOMAIN_VCPU,
+  VIR_DOMAIN_XML,
+  VIR_DRV_FEATURE,
+  VIR_TYPED_PARAM,
+  VIR_TYPED_PARAM_STRING_OKAY,
+  type VirStream,
+} from '@qvirt/core/hypervisor';
 import {
   firmwareDescriptorPaths,
   readFirmwareDescriptors,
@@ -46,8 +96,11 @@ import {
   type CommandLine,
   canonicalizeDomain,
   domainLibDir,
+  domxmlFromNative,
+  domxmlToNative,
   type FirmwareDescriptor,
   formatDefinition,
+  libvirtLayout,
   prepareDomain,
   type QemuCaps,
   type QemuContext,
@@ -56,12 +109,23 @@ import {
   shellQuote,
 } from '@qvirt/qemu-argv';
 import { removeStaleTempFiles, writeFileAtomic } from './atomic-file.js';
-import { type BlockStats, gatherBlockStats, gatherMemoryStats, type MemoryStat } from './domain-stats.js';
+import { applyPtyPaths, ChrdevSessions } from './console.js';
+import {
+  type BlockStats,
+  blockStatsParams,
+  gatherBlockStats,
+  gatherMemoryStats,
+  type MemoryStat,
+} from './domain-stats.js';
+import { attachDevice, detachDevice, deviceDeleted, type HotplugHost } from './hotplug.js';
+import type { HypervisorCpuApis } from './hypervisor-cpu.js';
 import { type InstanceEnv, type InstanceSpec, resolveInstance } from './instance.js';
 import { acquireInstanceLock, type InstanceLock } from './instance-lock.js';
 import { JobQueue } from './job-queue.js';
 import { type LaunchHandle, type LaunchHook, type LaunchSpec, launch } from './launch.js';
+import type { LiveDomain } from './live-domain.js';
 import { withAliases } from './live-xml.js';
+import { ensureSaveDir, hasManagedSave, managedSavePath } from './managed-save.js';
 import {
   connectInterfaces,
   type InterfaceConnections,
@@ -71,11 +135,56 @@ import {
   tapFdMap,
 } from './net-interfaces.js';
 import type { InterfaceStats } from './net-tap.js';
+import * as node from './node-info.js';
 import { prepareNvram } from './nvram.js';
 import { QmpClient, type QmpEvent } from './qmp.js';
-import { type DomainState, isActiveState, type StateReason } from './state.js';
+import { getMetadata, setMemoryFlags, setMetadata } from './resources.js';
+import {
+  compressionFor,
+  FIRST_INCOMING_FD,
+  type IncomingStream,
+  openIncoming,
+  readSaveImage,
+  rewriteSaveImageXml,
+  runIncoming,
+  type SaveImage,
+  saveableDefinition,
+  saveFlagsExclusive,
+  setSaveImageRunning,
+  writeSaveImage,
+} from './save-image.js';
+import {
+  checkInternalDisks,
+  deleteInternal,
+  formatSnapshot,
+  loadInternal,
+  parseSnapshotInput,
+  qemuImgSnapshot,
+  SnapshotList,
+  type SnapshotMeta,
+  saveInternal,
+  snapshotDisks,
+  VIR_DOMAIN_SNAPSHOT_CREATE,
+  VIR_DOMAIN_SNAPSHOT_DELETE,
+  VIR_DOMAIN_SNAPSHOT_REVERT,
+} from './snapshots.js';
+import { nativeSecrets, prepareStartSecrets } from './start-secrets.js';
+import { type DomainState, isActiveState, STATE_NUMBER, type StateReason } from './state.js';
+import {
+  checkStatsSupport,
+  domainStatsRecord,
+  getBlockInfo,
+  getControlInfo,
+  getCPUStats,
+  getJobInfo,
+  getSchedulerParameters,
+  getSchedulerType,
+} from './stats.js';
 import { type DomainStatus, formatStatus, parseStatus } from './status.js';
+import { checkUndefineFlags, removeUndefineFiles } from './undefine.js';
 import { cachingUserDb } from './user-db-cache.js';
+import { getEmulatorPinInfo, getVcpuPinInfo, getVcpus, pinEmulator, pinVcpu, setVcpus } from './vcpus.js';
+import { translatedForRestore, translateVolumeDisks } from './volume-disks.js';
 
 export interface DriverOptions extends InstanceEnv {
   /** The QEMU description commands are built for (default: the QEMU 7.2 snapshot). */
@@ -107,6 +216,16 @@ export interface DriverOptions extends InstanceEnv {
    */
   qemuUser?: string;
   qemuGroup?: string;
+  /**
+   * The instance's secret driver, asked at start for the secrets disks name (LUKS passphrases,
+   * ceph/iSCSI auth); qvirtd and qvirsh open `@qvirt/secrets` for it. Unset: such disks fail.
+   */
+  secrets?: () => Promise<SecretValueSource>;
+  /**
+   * The instance's storage driver, asked at start for `<disk type='volume'>` sources (their
+   * pool and volume resolved to a path); qvirtd and qvirsh open `@qvirt/storage` for it.
+   */
+  storage?: () => Promise<StorageDriver>;
   /** Reconnect to running domains when opening (default true). */
   reconnect?: boolean;
   /**
@@ -141,6 +260,8 @@ export interface DomainSummary {
   reason: StateReason;
   persistent: boolean;
   autostart: boolean;
+  /** A managed save image waits (./managed-save.ts). */
+  managedSave?: boolean;
 }
 
 export interface DomainInfo {
@@ -152,22 +273,6 @@ export interface DomainInfo {
   nrVirtCpu: number;
   /** Nanoseconds of CPU used by QEMU (0 when not running). */
   cpuTime: number;
-}
-
-/**
- * A change of a domain's life, for event listeners ({@link QemuDriver.onLifecycle}): a definition
- * stored (`updated` when it replaced one), a definition removed, or a state change (with the
- * state before it). The remote protocol maps these onto libvirt's lifecycle events.
- */
-export interface LifecycleChange {
-  kind: 'defined' | 'undefined' | 'state';
-  name: string;
-  uuid: string;
-  id: number;
-  state: DomainState;
-  reason: StateReason;
-  previous?: DomainState;
-  updated?: boolean;
 }
 
 export interface LiveProcess {
@@ -204,6 +309,8 @@ interface DomainObj {
   beingDestroyed: boolean;
   gotShutdown: boolean;
   fakeReboot: boolean;
+  /** QEMU stopped at a fake reboot's shutdown: its STOP is not the guest's pause (priv->pausedShutdown). */
+  pausedShutdown?: boolean;
   pauseReason?: StateReason;
 }
 
@@ -302,7 +409,7 @@ function toKiB(mem: { value?: number; unit?: string } | undefined): number {
   return Number(bytesToKiB(scaledToBytes(mem.value, mem.unit) ?? 0n));
 }
 
-export class QemuDriver {
+export class QemuDriver implements HypervisorDriver {
   readonly instance: InstanceSpec;
   readonly conf: QemuConf;
   readonly caps: QemuCaps;
@@ -314,7 +421,12 @@ export class QemuDriver {
   /** The instance's `driver.pid` lock, held from open to close. */
   #lock?: InstanceLock;
   readonly #abort = new AbortController();
-  readonly #lifecycleListeners = new Set<(change: LifecycleChange) => void>();
+  /** Every domain event, for qvirtd's fan-out ({@link QemuDriver.onDomainEvent}). */
+  readonly #eventListeners = new Set<(event: DomainEvent) => void>();
+  /** This connection's own callbacks (the contract's connectDomainEventRegisterAny). */
+  readonly #callbacks = new DomainEventCallbacks();
+  /** Console and channel sessions (./console.ts). */
+  readonly #chrdevs = new ChrdevSessions();
   /** Problems met while loading definitions and status files (libvirt logs and skips them). */
   readonly loadErrors: string[] = [];
   /** libvirt's VIR_WARNs: labels that could not be restored, failed rollbacks. */
@@ -402,6 +514,11 @@ export class QemuDriver {
 
   get layout() {
     return this.instance.layout;
+  }
+
+  /** The environment the instance was opened with (PATH, XDG dirs). */
+  get env(): Readonly<Record<string, string | undefined>> {
+    return this.#options.env ?? process.env;
   }
 
   async #init(): Promise<void> {
@@ -499,7 +616,7 @@ export class QemuDriver {
     };
     obj.generation++;
     // The previous driver labelled this run: whatever happens now, stopping restores.
-    obj.security = { def: status.def, labelled: true };
+    obj.security = { def: await translatedForRestore(status.def, this.#options.storage), labelled: true };
     const ours = await isOurQemu(status.pid, status.monitorPath);
     if (!ours) {
       await this.#stopped(obj, 'crashed');
@@ -584,6 +701,7 @@ export class QemuDriver {
       reason: o.reason,
       persistent: o.persistent,
       autostart: o.autostart,
+      managedSave: o.persistent && hasManagedSave(this.layout, o.def.name),
     };
   }
 
@@ -629,7 +747,7 @@ export class QemuDriver {
       layout: this.layout,
       domainId,
       purpose,
-      path: process.env.PATH ?? '/usr/bin:/bin',
+      path: this.env.PATH ?? '/usr/bin:/bin',
       firmwares: this.#options.firmwares ?? (() => readFirmwareDescriptors(this.#firmwareSearch())),
       host: this.#host(),
     };
@@ -640,6 +758,26 @@ export class QemuDriver {
   #host(): HostDescription {
     this.#hostDescription ??= this.#options.hostDescription ?? readHostDescription();
     return this.#hostDescription;
+  }
+
+  /**
+   * A host-model guest needs its emulator's host-model CPU (qemuProcessUpdateGuestCPU takes it
+   * from the capabilities of that QEMU): probed through the domain capabilities machinery when the
+   * host description has none, and kept for the driver's life.
+   */
+  async #withHostModel(ctx: QemuContext, def: DomainDef): Promise<QemuContext> {
+    const mode = (def.cpu as { mode?: string } | undefined)?.mode;
+    if (mode !== 'host-model' || !ctx.host) return ctx;
+    const arch = (def.os as { type?: { arch?: string } } | undefined)?.type?.arch ?? 'x86_64';
+    const guest = { arch, virtType: def.type ?? 'qemu', emulator: def.devices?.emulator };
+    if (hostModelFor(ctx.host, guest)) return ctx;
+    const found = await (await this.#cpu())
+      .hostModel(guest.emulator ?? null, guest.arch, guest.virtType)
+      .catch(() => undefined);
+    if (!found) return ctx;
+    const host = this.#host();
+    host.hostModels = [...(host.hostModels ?? []), found];
+    return { ...ctx, host };
   }
 
   #hasFirmwareDescriptors(): boolean {
@@ -703,7 +841,7 @@ export class QemuDriver {
         if (isActiveState(existing.state)) existing.newDef = def;
         else existing.def = def;
         existing.persistent = true;
-        this.#emitLifecycle(existing, { kind: 'defined', updated: true });
+        this.#emitEvent(existing, VIR_DOMAIN_EVENT.DEFINED, VIR_DOMAIN_EVENT_DETAIL.DEFINED.UPDATED);
         return this.#summary(existing);
       });
     }
@@ -718,14 +856,28 @@ export class QemuDriver {
         this.#domains.delete(def.uuid!);
         throw err;
       }
-      this.#emitLifecycle(obj, { kind: 'defined', updated: false });
+      this.#emitEvent(obj, VIR_DOMAIN_EVENT.DEFINED, VIR_DOMAIN_EVENT_DETAIL.DEFINED.ADDED);
       return this.#summary(obj);
     });
   }
 
-  async undefine(name: string): Promise<void> {
+  /** `flags`: VIR_DOMAIN_UNDEFINE (the managed save image and the variable store, ./undefine.ts). */
+  async undefine(name: string, flags = 0): Promise<void> {
+    checkUndefineFlags(flags);
     await this.#job(name, async (obj) => {
       if (!obj.persistent) throw invalid('cannot undefine transient domain');
+      const snaps = await this.#snapshotList(obj);
+      if (
+        !isActiveState(obj.state) &&
+        snaps.byName.size > 0 &&
+        !(flags & VIR_DOMAIN_UNDEFINE.SNAPSHOTS_METADATA)
+      )
+        throw invalid(`cannot delete inactive domain with ${snaps.byName.size} snapshots`);
+      await removeUndefineFiles(this.layout, obj.def, flags);
+      if (flags & VIR_DOMAIN_UNDEFINE.SNAPSHOTS_METADATA) {
+        await snaps.removeAll();
+        this.#snapshots.delete(obj.def.uuid!);
+      }
       await unlink(path.join(this.instance.autostartDir, `${obj.def.name}.xml`)).catch(() => {});
       await unlink(this.#configFile(obj.def.name)).catch((err) => {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
@@ -735,7 +887,7 @@ export class QemuDriver {
         obj.persistent = false;
         obj.newDef = undefined;
       } else this.#domains.delete(obj.def.uuid!);
-      this.#emitLifecycle(obj, { kind: 'undefined' });
+      this.#emitEvent(obj, VIR_DOMAIN_EVENT.UNDEFINED, VIR_DOMAIN_EVENT_DETAIL.UNDEFINED.REMOVED);
     });
   }
 
@@ -797,7 +949,12 @@ export class QemuDriver {
       state: obj.state,
       maxMem: toKiB(def.memory as { value?: number; unit?: string }),
       memory: toKiB((def.currentMemory ?? def.memory) as { value?: number; unit?: string }),
-      nrVirtCpu: Number((def.vcpu as { value?: number } | undefined)?.value ?? 1),
+      // virDomainDefGetVcpus: the vCPUs the domain has now (`current`), not the maximum
+      nrVirtCpu: Number(
+        (def.vcpu as { value?: number; current?: number } | undefined)?.current ??
+          (def.vcpu as { value?: number } | undefined)?.value ??
+          1,
+      ),
       cpuTime: obj.proc && isActiveState(obj.state) ? procCpuTimeNs(obj.proc.pid) : 0,
     };
   }
@@ -811,9 +968,21 @@ export class QemuDriver {
   // ---- lifecycle --------------------------------------------------------------------------
 
   /** start (virDomainCreate): boot a defined domain. */
-  async start(name: string, options: { paused?: boolean } = {}): Promise<DomainSummary> {
+  async start(name: string, options: { paused?: boolean; forceBoot?: boolean } = {}): Promise<DomainSummary> {
     return this.#job(name, async (obj) => {
       if (isActiveState(obj.state)) throw invalid('domain is already running');
+      // qemuDomainObjStart: a managed save image is resumed (or dropped by --force-boot)
+      const image = managedSavePath(this.layout, obj.def.name);
+      if (obj.persistent && (await exists(image))) {
+        if (!options.forceBoot) {
+          await this.#restoreImage(obj, image, undefined, options.paused ? VIR_DOMAIN_SAVE.PAUSED : 0);
+          await unlink(image).catch((e) =>
+            this.warnings.push(`Failed to remove the managed state ${image}: ${errnoText(e)}`),
+          );
+          return this.#summary(obj);
+        }
+        await unlink(image);
+      }
       await this.#startProcess(obj, options.paused ?? false);
       return this.#summary(obj);
     });
@@ -836,20 +1005,30 @@ export class QemuDriver {
     });
   }
 
-  async #startProcess(obj: DomainObj, paused: boolean, liveDef?: DomainDef): Promise<void> {
+  /** `incoming`: a restore (./save-image.ts): QEMU waits with `-incoming defer` and reads it. */
+  async #startProcess(
+    obj: DomainObj,
+    paused: boolean,
+    liveDef?: DomainDef,
+    incoming?: IncomingStream,
+  ): Promise<void> {
     const id = ++this.#lastId;
     const def: DomainDef = structuredClone(liveDef ?? obj.def);
     const name = def.name;
-    const ctx = this.#ctx(id, 'start');
+    const ctx = await this.#withHostModel(this.#ctx(id, 'start'), liveDef ?? obj.def);
     const emulator = def.devices?.emulator ?? this.caps.emulator;
     await checkEmulator(emulator);
+    // qemuDomainPrepareDiskSource: volume disks become the paths their pools give
+    const volumes = await translateVolumeDisks(def, this.#options.storage);
     await checkDisks(def);
     // qemuProcessStartValidate: every <seclabel model=…> names a stacked driver
     this.security.checkAllLabel(def);
     // qemuProcessPrepareDomain: firmware autoselection fills <loader>/<nvram> (the live definition
     // shows them; the stored one keeps firmware='efi')
     prepareDomain(def, ctx, { startNew: true });
+    ctx.secrets = await prepareStartSecrets(def, this.#options.secrets);
     const commandLine = buildCommandLine(def, ctx);
+    if (incoming) commandLine.args.push('-incoming', 'defer');
     const libDir = domainLibDir(this.layout, id, name);
     const monitorPath = `${libDir}/monitor.sock`;
     if (
@@ -923,8 +1102,15 @@ export class QemuDriver {
       for (const hook of this.#options.launchHooks ?? []) await hook(spec);
       // The chain stops before exec'ing QEMU until the resources are labelled (the handshake).
       // the private /dev is assembled over the (root-only) run directory, in QEMU's namespace only
+      if (incoming) {
+        // the lowest free number (the launch chain's shell moves single-digit descriptors)
+        incoming.qemuFd = FIRST_INCOMING_FD;
+        while (tapFds.has(incoming.qemuFd)) incoming.qemuFd++;
+        tapFds.set(incoming.qemuFd, incoming.fd);
+      }
       handle = launch(spec, { handshake: true, devMountPoint: this.layout.runDir, passFds: tapFds });
       child = handle.child;
+      incoming?.closeOurs();
       // QEMU has its own copies: the taps now go away when it exits
       nets.closeFds();
     } catch (err) {
@@ -974,7 +1160,7 @@ export class QemuDriver {
       // before QEMU is exec'd, neither needs the other, and doing them together shortens a start.
       const labelling = (async () => {
         obj.proc = { pid: child.pid!, monitorPath, startTime, libDir, logFile, commandLine };
-        obj.live = withAliases({ ...def, id });
+        obj.live = withAliases({ ...volumes.live(def), id });
         obj.id = id;
         this.#setState(obj, 'paused', 'starting up');
         // Each waits for its fsyncs: together, not one after the other, and all settle before a
@@ -983,7 +1169,7 @@ export class QemuDriver {
         // status file as setAllLabel does.
         const prepareHost = async () => {
           await this.security.setPathLabel(def, libDir, true);
-          await writeFileAtomic(`${libDir}/master-key.aes`, randomBytes(32), { mode: 0o600 });
+          await writeFileAtomic(`${libDir}/master-key.aes`, ctx.secrets!.masterKey, { mode: 0o600 });
           await this.security.setPathLabel(def, `${libDir}/master-key.aes`, false);
           // libvirt opens file chardevs and logs itself before labelling; here QEMU still opens
           // them, so they are made to exist for the security drivers to label.
@@ -1035,10 +1221,13 @@ export class QemuDriver {
         }
         throw err;
       }
+      // qemuProcessRefreshChardevs: the ptys QEMU opened, into the live XML
+      applyPtyPaths(obj.live!, await obj.qmp!.execute('query-chardev'));
+      if (incoming) await runIncoming(obj.qmp!, incoming.qemuFd!);
       await this.#options.startPhaseHook?.('before-cont', { name, pid: child.pid });
       if (!paused) {
         await obj.qmp!.execute('cont');
-        this.#setState(obj, 'running', 'booted');
+        this.#setState(obj, 'running', incoming ? 'restored' : 'booted');
       } else this.#setState(obj, 'paused', 'user');
       await this.#saveStatus(obj);
       // From here on, QEMU's end is noticed through the process and the monitor.
@@ -1051,11 +1240,14 @@ export class QemuDriver {
         } catch {
           // already gone
         }
+        // the child is unref'd: without this, a caller with nothing else pending (qvirsh on an
+        // embed URI) would exit (code 13) waiting here, and never report the failure or roll back
+        child.ref();
         await obj.childExit;
       }
       // (a chain that could not even be spawned never got its live definition: the interfaces
       // it had are still to be undone)
-      obj.live ??= withAliases({ ...def, id });
+      obj.live ??= withAliases({ ...volumes.live(def), id });
       await this.#stopped(obj, 'failed');
       throw err;
     }
@@ -1081,32 +1273,58 @@ export class QemuDriver {
     qmp.on('close', () => void this.#onGone(obj, generation));
   }
 
-  #setState(obj: DomainObj, state: DomainState, reason: StateReason): void {
+  /**
+   * Changes a domain's state and queues libvirt's lifecycle events for the change, in libvirt's
+   * order (a start resumes the CPUs before it reports the boot; a paused start reports the boot,
+   * then the pause). `shutdownDetail` is QEMU's word on who asked for a shutdown.
+   */
+  #setState(obj: DomainObj, state: DomainState, reason: StateReason, shutdownDetail?: number): void {
     const previous = obj.state;
+    const starting = previous === 'paused' && obj.reason === 'starting up';
     obj.state = state;
     obj.reason = reason;
-    this.#emitLifecycle(obj, { kind: 'state', previous });
+    const E = VIR_DOMAIN_EVENT;
+    const D = VIR_DOMAIN_EVENT_DETAIL;
+    if (state === 'running' && starting) {
+      this.#emitEvent(obj, E.RESUMED, D.RESUMED.UNPAUSED);
+      this.#emitEvent(obj, E.STARTED, reason === 'restored' ? D.STARTED.RESTORED : D.STARTED.BOOTED);
+    } else if (state === 'paused' && starting && reason !== 'starting up') {
+      this.#emitEvent(obj, E.STARTED, D.STARTED.BOOTED);
+      this.#emitEvent(obj, E.SUSPENDED, D.SUSPENDED.PAUSED);
+    } else if (previous === state) {
+      // a fake reboot or a reconnection: nothing a client has not been told
+    } else if (state === 'running') this.#emitEvent(obj, E.RESUMED, D.RESUMED.UNPAUSED);
+    else if (state === 'paused' && reason !== 'starting up')
+      this.#emitEvent(obj, E.SUSPENDED, D.SUSPENDED.PAUSED);
+    else if (state === 'shutdown') this.#emitEvent(obj, E.SHUTDOWN, shutdownDetail ?? D.SHUTDOWN.FINISHED);
+    else if (state === 'shutoff') {
+      const detail = {
+        shutdown: D.STOPPED.SHUTDOWN,
+        destroyed: D.STOPPED.DESTROYED,
+        saved: D.STOPPED.SAVED,
+        // processMonitorEOFEvent: a QEMU that died is shut off 'crashed' with the event 'failed'
+      }[reason as string];
+      this.#emitEvent(obj, E.STOPPED, detail ?? D.STOPPED.FAILED);
+    }
   }
 
-  /** Calls `listener` at every definition, removal and state change; returns the unsubscriber. */
-  onLifecycle(listener: (change: LifecycleChange) => void): () => void {
-    this.#lifecycleListeners.add(listener);
-    return () => this.#lifecycleListeners.delete(listener);
+  /** Calls `listener` with every domain event of this driver (qvirtd relays them); returns the unsubscriber. */
+  onDomainEvent(listener: (event: DomainEvent) => void): () => void {
+    this.#eventListeners.add(listener);
+    return () => this.#eventListeners.delete(listener);
   }
 
-  #emitLifecycle(obj: DomainObj, change: Pick<LifecycleChange, 'kind' | 'previous' | 'updated'>): void {
-    if (this.#lifecycleListeners.size === 0) return;
-    const full: LifecycleChange = {
-      ...change,
-      name: obj.def.name,
-      uuid: obj.def.uuid!,
-      id: obj.id,
-      state: obj.state,
-      reason: obj.reason,
-    };
-    for (const l of this.#lifecycleListeners) {
+  #emitEvent(obj: DomainObj, event: number, detail: number): void {
+    this.#emitDomainEvent(obj, { eventID: VIR_DOMAIN_EVENT_ID.LIFECYCLE, event, detail });
+  }
+
+  /** Queues any domain event of `obj` to this connection's callbacks and qvirtd's listeners. */
+  #emitDomainEvent(obj: DomainObj, fields: Omit<DomainEvent, 'dom'>): void {
+    const e: DomainEvent = { ...fields, dom: { name: obj.def.name, uuid: obj.def.uuid!, id: obj.id } };
+    this.#callbacks.dispatch(e);
+    for (const l of this.#eventListeners) {
       try {
-        l(full);
+        l(e);
       } catch {
         // a listener's failure is its own
       }
@@ -1132,7 +1350,8 @@ export class QemuDriver {
     if (obj.generation !== generation) return;
     switch (ev.event) {
       case 'STOP':
-        if (obj.state === 'running') {
+        // qemuProcessHandleStop: a fake reboot's pause is transient and not reported
+        if (obj.state === 'running' && !obj.pausedShutdown) {
           this.#setState(obj, 'paused', obj.pauseReason ?? 'unknown');
           void this.#saveStatus(obj).catch(() => {});
         }
@@ -1145,7 +1364,51 @@ export class QemuDriver {
         break;
       case 'SHUTDOWN':
         obj.gotShutdown = true;
+        if (obj.fakeReboot) obj.pausedShutdown = true;
+        // qemuProcessHandleShutdown: a fake reboot's shutdown is transient and not reported
+        if (!obj.fakeReboot && isActiveState(obj.state) && obj.state !== 'shutdown') {
+          const guest = (ev.data as { guest?: boolean } | undefined)?.guest;
+          const D = VIR_DOMAIN_EVENT_DETAIL.SHUTDOWN;
+          this.#setState(
+            obj,
+            'shutdown',
+            'user',
+            guest === true ? D.GUEST : guest === false ? D.HOST : D.FINISHED,
+          );
+        }
         void this.#jobs.run(obj.def.uuid!, () => this.#handleShutdown(obj, generation)).catch(() => {});
+        break;
+      case 'DEVICE_DELETED': {
+        // processDeviceDeletedEvent: an unplug the guest finished after the detach call returned
+        const alias = (ev.data as { device?: string } | undefined)?.device;
+        if (alias) {
+          void this.#jobs
+            .run(obj.def.uuid!, async () => {
+              if (obj.generation !== generation) return;
+              await deviceDeleted(this.#liveDomain(obj), this.#hotplugHost(obj), alias);
+            })
+            .catch(() => {});
+        }
+        break;
+      }
+      case 'BALLOON_CHANGE': {
+        // qemuProcessHandleBalloonChange: the balloon's size is the live current memory
+        const actual = Math.floor(((ev.data as { actual?: number } | undefined)?.actual ?? 0) / 1024);
+        if (obj.live && actual > 0) {
+          obj.live = {
+            ...obj.live,
+            currentMemory: { value: actual, unit: 'KiB' } as DomainDef['currentMemory'],
+          };
+          this.#emitDomainEvent(obj, { eventID: VIR_DOMAIN_EVENT_ID.BALLOON_CHANGE, actual });
+          void this.#saveStatus(obj).catch(() => {});
+        }
+        break;
+      }
+      case 'RESET':
+        // qemuProcessHandleReset: every reset but the one of a start is the REBOOT event
+        if (!(obj.state === 'paused' && obj.reason === 'starting up')) {
+          this.#emitDomainEvent(obj, { eventID: VIR_DOMAIN_EVENT_ID.REBOOT });
+        }
         break;
       default:
         break;
@@ -1160,11 +1423,12 @@ export class QemuDriver {
       obj.gotShutdown = false;
       await obj.qmp.execute('system_reset');
       await obj.qmp.execute('cont');
+      obj.pausedShutdown = false;
       this.#setState(obj, 'running', 'booted');
       await this.#saveStatus(obj);
       return;
     }
-    this.#setState(obj, 'shutdown', 'user');
+    if (obj.state !== 'shutdown') this.#setState(obj, 'shutdown', 'user');
     await this.#killProcess(obj);
     await this.#stopped(obj, 'shutdown');
   }
@@ -1188,6 +1452,13 @@ export class QemuDriver {
         await this.#stopped(obj, obj.gotShutdown ? 'shutdown' : 'crashed');
       })
       .catch(() => {});
+  }
+
+  /** Resolves once the monitor of a QEMU that has exited is read to its end (1 s at most). */
+  async #monitorDrained(obj: DomainObj): Promise<void> {
+    const qmp = obj.qmp;
+    if (!qmp || qmp.closed) return;
+    await Promise.race([new Promise((r) => qmp.once('close', r)), sleep(1000)]);
   }
 
   /** SIGTERM, then SIGKILL (qemuProcessKill). */
@@ -1230,6 +1501,7 @@ export class QemuDriver {
     if (obj.live) await this.#stopInterfaces(obj.live);
     await this.#securityTeardown(obj);
     await this.#cleanupFiles(name, proc?.libDir);
+    this.#chrdevs.closeAll(obj.live);
     obj.proc = undefined;
     obj.live = undefined;
     obj.childExit = undefined;
@@ -1303,6 +1575,9 @@ export class QemuDriver {
       this.#requireActive(obj);
       obj.beingDestroyed = true;
       await this.#killProcess(obj);
+      // what QEMU said before it went (its SHUTDOWN on SIGTERM) is handled before the stop is
+      // reported, as libvirt's event thread does: the monitor is read to its end
+      await this.#monitorDrained(obj);
       await this.#stopped(obj, 'destroyed');
     });
   }
@@ -1374,6 +1649,1148 @@ export class QemuDriver {
       this.#setState(obj, 'running', 'unpaused');
       await this.#saveStatus(obj);
     });
+  }
+
+  // ---- the hypervisor contract (@qvirt/core's HypervisorDriver) ---------------------------------
+  // libvirt's qemu_driver.c entry points: each looks its domain up by UUID (qemuDomainObjFromDomain)
+  // and answers in libvirt's numbers; the name-based methods above do the work.
+
+  /** qemuDomainObjFromDomain: the domain a caller names, by its UUID. */
+  #objOf(dom: Domain): DomainObj {
+    const obj = this.#domains.get(dom.uuid);
+    if (!obj) throw noDomain(`no domain with matching uuid '${dom.uuid}' (${dom.name})`);
+    return obj;
+  }
+
+  #ref(obj: DomainObj): Domain {
+    return { name: obj.def.name, uuid: obj.def.uuid!, id: obj.id };
+  }
+
+  async connectClose(): Promise<void> {
+    await this.close();
+  }
+
+  async connectGetType(): Promise<string> {
+    return 'QEMU';
+  }
+
+  #version: Promise<number> | undefined;
+  /** qemuConnectGetVersion: the host emulator's version (the caps given to the driver, if any). */
+  connectGetVersion(): Promise<number> {
+    if (this.#options.caps) return Promise.resolve(this.caps.version);
+    const ctx = {
+      user: this.conf.user,
+      group: this.conf.group,
+      cacheDir: `${this.layout.cacheDir}/capabilities`,
+      env: this.env,
+    };
+    this.#version ??= node.hostEmulatorVersion(ctx).catch((err) => {
+      this.#version = undefined;
+      throw err;
+    });
+    return this.#version;
+  }
+
+  async connectGetLibVersion(): Promise<number> {
+    return LIB_VERSION;
+  }
+
+  async connectGetHostname(): Promise<string> {
+    return hostname();
+  }
+
+  async connectGetURI(): Promise<string> {
+    // an embedded instance is named with its root; the others without their query
+    return this.instance.embedRoot ? this.instance.uri : this.instance.uri.replace(/\?.*$/, '');
+  }
+
+  /** qemuConnectGetMaxVcpus. */
+  async connectGetMaxVcpus(type: string | null): Promise<number> {
+    return node.connectGetMaxVcpus(type);
+  }
+
+  #capabilities: Promise<string> | undefined;
+  /** The host's capabilities XML, probed once per driver (a failed probe is tried again). */
+  connectGetCapabilities(): Promise<string> {
+    this.#capabilities ??= hostCapabilitiesXml(this).catch((err) => {
+      this.#capabilities = undefined;
+      throw err;
+    });
+    return this.#capabilities;
+  }
+
+  // ---- domain capabilities and the CPU APIs (hypervisor-cpu.ts, loaded when first used) ----
+  #cpuApis: Promise<HypervisorCpuApis> | undefined;
+  #cpu(): Promise<HypervisorCpuApis> {
+    this.#cpuApis ??= import('./hypervisor-cpu.js').then((m) =>
+      m.cpuApisFor(this, () => this.#ctx(-1, 'native').firmwares),
+    );
+    return this.#cpuApis;
+  }
+  async connectGetDomainCapabilities(
+    e: string | null,
+    a: string | null,
+    m: string | null,
+    v: string | null,
+    flags: number,
+  ) {
+    return (await this.#cpu()).domainCapabilities(e, a, m, v, flags);
+  }
+  async connectGetCPUModelNames(arch: string, needResults: number, flags: number) {
+    return (await this.#cpu()).cpuModelNames(arch, needResults, flags);
+  }
+  async connectCompareCPU(xml: string, flags: number): Promise<number> {
+    return (await this.#cpu()).compareCPU(xml, flags);
+  }
+  async connectCompareHypervisorCPU(
+    e: string | null,
+    a: string | null,
+    m: string | null,
+    v: string | null,
+    xml: string,
+    flags: number,
+  ) {
+    return (await this.#cpu()).compareHypervisorCPU(e, a, m, v, xml, flags);
+  }
+  async connectBaselineCPU(xmlCPUs: string[], flags: number): Promise<string> {
+    return (await this.#cpu()).baselineCPU(xmlCPUs, flags);
+  }
+  async connectBaselineHypervisorCPU(
+    e: string | null,
+    a: string | null,
+    m: string | null,
+    v: string | null,
+    xmlCPUs: string[],
+    flags: number,
+  ) {
+    return (await this.#cpu()).baselineHypervisorCPU(e, a, m, v, xmlCPUs, flags);
+  }
+
+  /** The QEMU driver itself is local: the remote client adds what its transport does. */
+  async connectIsSecure(): Promise<number> {
+    return 1;
+  }
+
+  async connectIsEncrypted(): Promise<number> {
+    return 0;
+  }
+
+  /** qemuConnectSupportsFeature, for what qvirt does (no migration, no fd passing yet). */
+  async connectSupportsFeature(feature: number): Promise<number> {
+    return feature === VIR_DRV_FEATURE.TYPED_PARAM_STRING ? 1 : 0;
+  }
+
+  async nodeGetInfo(): Promise<NodeInfo> {
+    return node.nodeGetInfo();
+  }
+
+  async nodeGetCellsFreeMemory(startCell: number, maxcells: number): Promise<number[]> {
+    return node.nodeGetCellsFreeMemory(startCell, maxcells);
+  }
+
+  async nodeGetFreeMemory(): Promise<number> {
+    return node.nodeGetFreeMemory();
+  }
+
+  async nodeGetMemoryStats(nparams: number, cellNum: number, flags: number): Promise<NodeStatsReply> {
+    return node.nodeGetMemoryStats(nparams, cellNum, flags);
+  }
+
+  async nodeGetCPUStats(cpuNum: number, nparams: number, flags: number): Promise<NodeStatsReply> {
+    return node.nodeGetCPUStats(cpuNum, nparams, flags);
+  }
+
+  async nodeGetCPUMap(needMap: number, needOnline: number, flags: number): Promise<NodeCPUMap> {
+    return node.nodeGetCPUMap(needMap, needOnline, flags);
+  }
+
+  async nodeGetMemoryParameters(nparams: number, flags: number): Promise<TypedParamsReply> {
+    return node.nodeGetMemoryParameters(nparams, flags);
+  }
+
+  /** The primary security driver's model and DOI ("none"/"0" without one). */
+  async nodeGetSecurityModel(): Promise<SecurityModel> {
+    const models = await this.secModels().catch(() => []);
+    const first = models[0];
+    return first ? { model: first.model, doi: first.doi } : { model: 'none', doi: '0' };
+  }
+
+  async connectNumOfDomains(): Promise<number> {
+    return this.listDomains().filter((d) => isActiveState(d.state)).length;
+  }
+
+  async connectListDomains(maxids: number): Promise<number[]> {
+    return this.listDomains()
+      .filter((d) => isActiveState(d.state))
+      .map((d) => d.id)
+      .slice(0, Math.max(0, maxids));
+  }
+
+  async connectNumOfDefinedDomains(): Promise<number> {
+    return this.listDomains().filter((d) => !isActiveState(d.state)).length;
+  }
+
+  async connectListDefinedDomains(maxnames: number): Promise<string[]> {
+    return this.listDomains()
+      .filter((d) => !isActiveState(d.state))
+      .map((d) => d.name)
+      .slice(0, Math.max(0, maxnames));
+  }
+
+  async connectListAllDomains(flags: number): Promise<Domain[]> {
+    return [...this.#domains.values()]
+      .filter((o) => matchesListFlags(this.#summary(o), flags))
+      .map((o) => this.#ref(o));
+  }
+
+  async domainLookupByID(id: number): Promise<Domain> {
+    const obj = [...this.#domains.values()].find((o) => o.id === id && isActiveState(o.state));
+    if (!obj) throw noDomain(`no domain with matching id ${id}`);
+    return this.#ref(obj);
+  }
+
+  async domainLookupByName(name: string): Promise<Domain> {
+    const obj = [...this.#domains.values()].find((o) => o.def.name === name);
+    if (!obj) throw noDomain(`no domain with matching name '${name}'`);
+    return this.#ref(obj);
+  }
+
+  async domainLookupByUUID(uuid: string): Promise<Domain> {
+    const obj = this.#domains.get(uuid.toLowerCase());
+    if (!obj) throw noDomain(`no domain with matching uuid '${uuid}'`);
+    return this.#ref(obj);
+  }
+
+  async domainDefineXML(xml: string): Promise<Domain> {
+    return this.domainDefineXMLFlags(xml, 0);
+  }
+
+  async domainDefineXMLFlags(xml: string, flags: number): Promise<Domain> {
+    virCheckFlags(flags, VIR_DOMAIN_DEFINE.VALIDATE, 'qemuDomainDefineXMLFlags');
+    const d = await this.defineXML(xml);
+    return { name: d.name, uuid: d.uuid, id: d.id };
+  }
+
+  async domainUndefine(dom: Domain): Promise<void> {
+    await this.domainUndefineFlags(dom, 0);
+  }
+
+  async domainUndefineFlags(dom: Domain, flags: number): Promise<void> {
+    const U = VIR_DOMAIN_UNDEFINE;
+    virCheckFlags(
+      flags,
+      U.MANAGED_SAVE |
+        U.SNAPSHOTS_METADATA |
+        U.NVRAM |
+        U.KEEP_NVRAM |
+        U.CHECKPOINTS_METADATA |
+        U.TPM |
+        U.KEEP_TPM,
+      'qemuDomainUndefineFlags',
+    );
+    await this.undefine(this.#objOf(dom).def.name, flags);
+  }
+
+  async domainGetAutostart(dom: Domain): Promise<number> {
+    return this.#objOf(dom).autostart ? 1 : 0;
+  }
+
+  async domainSetAutostart(dom: Domain, autostart: number): Promise<void> {
+    await this.setAutostart(this.#objOf(dom).def.name, autostart !== 0);
+  }
+
+  async domainGetXMLDesc(dom: Domain, flags: number): Promise<string> {
+    const X = VIR_DOMAIN_XML;
+    virCheckFlags(flags, X.SECURE | X.INACTIVE | X.UPDATE_CPU | X.MIGRATABLE, 'qemuDomainGetXMLDesc');
+    return this.getXMLDesc(this.#objOf(dom).def.name, {
+      inactive: (flags & X.INACTIVE) !== 0,
+      secure: (flags & X.SECURE) !== 0,
+    });
+  }
+
+  /** domxml-to-native with this instance's context: its qemu.conf, layout, firmware and host. */
+  async connectDomainXMLToNative(nativeFormat: string, domainXml: string, flags: number): Promise<string> {
+    virCheckFlags(flags, 0, 'qemuConnectDomainXMLToNative');
+    if (nativeFormat !== 'qemu-argv') {
+      throw new VirError('INVALID_ARG', 'qemu', `invalid argument: unsupported config type ${nativeFormat}`);
+    }
+    const ctx = await this.#withHostModel(
+      this.#ctx(-1, 'native'),
+      parseDomainXML(domainXml, { source: 'domain' }),
+    );
+    // the `libvirt` layout preset prints libvirt's own directories, as the conformance corpus has them
+    if (this.env.QVIRT_LAYOUT === 'libvirt') ctx.layout = libvirtLayout();
+    ctx.secrets = await nativeSecrets(domainXml, this.#options.secrets);
+    return `${domxmlToNative(domainXml, ctx, 'domain')}\n`;
+  }
+
+  async connectDomainXMLFromNative(
+    nativeFormat: string,
+    nativeConfig: string,
+    flags: number,
+  ): Promise<string> {
+    virCheckFlags(flags, 0, 'qemuConnectDomainXMLFromNative');
+    if (nativeFormat !== 'qemu-argv') {
+      throw new VirError('INVALID_ARG', 'qemu', `invalid argument: unsupported config type ${nativeFormat}`);
+    }
+    return domxmlFromNative(nativeConfig).xml;
+  }
+
+  async domainCreate(dom: Domain): Promise<void> {
+    await this.domainCreateWithFlags(dom, 0);
+  }
+
+  async domainCreateWithFlags(dom: Domain, flags: number): Promise<Domain> {
+    virCheckFlags(
+      flags,
+      VIR_DOMAIN_START.PAUSED |
+        VIR_DOMAIN_START.AUTODESTROY |
+        VIR_DOMAIN_START.BYPASS_CACHE |
+        VIR_DOMAIN_START.FORCE_BOOT,
+      'qemuDomainCreateWithFlags',
+    );
+    const d = await this.start(this.#objOf(dom).def.name, {
+      paused: (flags & VIR_DOMAIN_START.PAUSED) !== 0,
+      forceBoot: (flags & VIR_DOMAIN_START.FORCE_BOOT) !== 0,
+    });
+    return { name: d.name, uuid: d.uuid, id: d.id };
+  }
+
+  async domainCreateXML(xml: string, flags: number): Promise<Domain> {
+    virCheckFlags(
+      flags,
+      VIR_DOMAIN_START.PAUSED | VIR_DOMAIN_START.AUTODESTROY | VIR_DOMAIN_START.VALIDATE,
+      'qemuDomainCreateXML',
+    );
+    const d = await this.createXML(xml, { paused: (flags & VIR_DOMAIN_START.PAUSED) !== 0 });
+    return { name: d.name, uuid: d.uuid, id: d.id };
+  }
+
+  async domainShutdown(dom: Domain): Promise<void> {
+    await this.domainShutdownFlags(dom, 0);
+  }
+
+  async domainShutdownFlags(dom: Domain, flags: number): Promise<void> {
+    // VIR_DOMAIN_SHUTDOWN_DEFAULT (0) and ACPI_POWER_BTN (1): the only mode without an agent
+    virCheckFlags(flags, 1, 'qemuDomainShutdownFlags');
+    await this.shutdown(this.#objOf(dom).def.name);
+  }
+
+  async domainDestroy(dom: Domain): Promise<void> {
+    await this.domainDestroyFlags(dom, 0);
+  }
+
+  async domainDestroyFlags(dom: Domain, flags: number): Promise<void> {
+    // VIR_DOMAIN_DESTROY_GRACEFUL (1): qvirt always tries SIGTERM first
+    virCheckFlags(flags, 1, 'qemuDomainDestroyFlags');
+    await this.destroy(this.#objOf(dom).def.name);
+  }
+
+  async domainReboot(dom: Domain, flags: number): Promise<void> {
+    virCheckFlags(flags, 1, 'qemuDomainReboot');
+    await this.reboot(this.#objOf(dom).def.name);
+  }
+
+  async domainReset(dom: Domain, flags: number): Promise<void> {
+    virCheckFlags(flags, 0, 'qemuDomainReset');
+    await this.reset(this.#objOf(dom).def.name);
+  }
+
+  async domainSuspend(dom: Domain): Promise<void> {
+    await this.suspend(this.#objOf(dom).def.name);
+  }
+
+  async domainResume(dom: Domain): Promise<void> {
+    await this.resume(this.#objOf(dom).def.name);
+  }
+
+  async domainGetInfo(dom: Domain): Promise<ContractDomainInfo> {
+    const info = this.getInfo(this.#objOf(dom).def.name);
+    return { ...info, state: STATE_NUMBER[info.state] };
+  }
+
+  async domainGetState(dom: Domain, flags: number): Promise<DomainStateInfo> {
+    virCheckFlags(flags, 0, 'qemuDomainGetState');
+    const obj = this.#objOf(dom);
+    return { state: STATE_NUMBER[obj.state], reason: domainReasonNumber(obj.state, obj.reason) };
+  }
+
+  async domainIsActive(dom: Domain): Promise<number> {
+    return isActiveState(this.#objOf(dom).state) ? 1 : 0;
+  }
+
+  async domainIsPersistent(dom: Domain): Promise<number> {
+    return this.#objOf(dom).persistent ? 1 : 0;
+  }
+
+  /** qemuDomainIsUpdated answers vm->updated, which libvirt 9.0's QEMU driver never sets. */
+  async domainIsUpdated(dom: Domain): Promise<number> {
+    this.#objOf(dom);
+    return 0;
+  }
+
+  async domainHasManagedSaveImage(dom: Domain, flags: number): Promise<number> {
+    virCheckFlags(flags, 0, 'qemuDomainHasManagedSaveImage');
+    const obj = this.#objOf(dom);
+    return obj.persistent && hasManagedSave(this.layout, obj.def.name) ? 1 : 0;
+  }
+
+  // ---- save and restore (./save-image.ts, ./managed-save.ts) --------------------------------
+
+  async domainSave(dom: Domain, to: string): Promise<void> {
+    await this.domainSaveFlags(dom, to, null, 0);
+  }
+
+  async domainSaveFlags(dom: Domain, to: string, dxml: string | null, flags: number): Promise<void> {
+    const S = VIR_DOMAIN_SAVE;
+    virCheckFlags(flags, S.BYPASS_CACHE | S.RUNNING | S.PAUSED, 'qemuDomainSaveFlags');
+    saveFlagsExclusive(flags);
+    await this.#saveTo(this.#objOf(dom), path.resolve(to), dxml, flags);
+  }
+
+  async domainManagedSave(dom: Domain, flags: number): Promise<void> {
+    const S = VIR_DOMAIN_SAVE;
+    virCheckFlags(flags, S.BYPASS_CACHE | S.RUNNING | S.PAUSED, 'qemuDomainManagedSave');
+    saveFlagsExclusive(flags);
+    const obj = this.#objOf(dom);
+    if (!obj.persistent) throw invalid('cannot do managed save for transient domain');
+    await ensureSaveDir(this.layout);
+    await this.#saveTo(obj, managedSavePath(this.layout, obj.def.name), null, flags);
+  }
+
+  async domainManagedSaveRemove(dom: Domain, flags: number): Promise<void> {
+    virCheckFlags(flags, 0, 'qemuDomainManagedSaveRemove');
+    const obj = this.#objOf(dom);
+    const file = managedSavePath(this.layout, obj.def.name);
+    await unlink(file).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ENOENT')
+        throw new VirError(
+          'SYSTEM_ERROR',
+          'qemu',
+          `Failed to remove managed save file '${file}': ${errnoText(e)}`,
+        );
+    });
+  }
+
+  async domainManagedSaveGetXMLDesc(dom: Domain, flags: number): Promise<string> {
+    virCheckFlags(flags, VIR_DOMAIN_SAVE_IMAGE_XML.SECURE, 'qemuDomainManagedSaveGetXMLDesc');
+    return this.domainSaveImageGetXMLDesc(this.#managedImageOf(dom), flags);
+  }
+
+  async domainManagedSaveDefineXML(dom: Domain, dxml: string | null, flags: number): Promise<void> {
+    const S = VIR_DOMAIN_SAVE;
+    virCheckFlags(flags, S.RUNNING | S.PAUSED, 'qemuDomainManagedSaveDefineXML');
+    await this.domainSaveImageDefineXML(this.#managedImageOf(dom), dxml ?? '', flags);
+  }
+
+  #managedImageOf(dom: Domain): string {
+    const obj = this.#objOf(dom);
+    if (!hasManagedSave(this.layout, obj.def.name)) throw invalid('domain does not have managed save image');
+    return managedSavePath(this.layout, obj.def.name);
+  }
+
+  async domainRestore(from: string): Promise<void> {
+    await this.domainRestoreFlags(from, null, 0);
+  }
+
+  async domainRestoreFlags(from: string, dxml: string | null, flags: number): Promise<void> {
+    const S = VIR_DOMAIN_SAVE;
+    virCheckFlags(flags, S.BYPASS_CACHE | S.RUNNING | S.PAUSED | S.RESET_NVRAM, 'qemuDomainRestoreFlags');
+    saveFlagsExclusive(flags);
+    const file = path.resolve(from);
+    const image = await readSaveImage(file);
+    const def = await this.#parseNew(dxml ?? image.xml);
+    // virDomainObjListAdd(LIVE): a defined domain of that name takes the image's run, else a new transient one
+    const existing = this.#checkUnique(def, true);
+    const obj = existing ?? this.#newObj(def, false, false);
+    if (!existing) this.#domains.set(def.uuid!, obj);
+    await this.#jobs.run(def.uuid!, async () => {
+      try {
+        await this.#restoreImage(obj, file, image, flags, existing ? def : undefined);
+      } catch (err) {
+        if (!obj.persistent) this.#domains.delete(def.uuid!);
+        throw err;
+      }
+    });
+  }
+
+  async domainSaveImageGetXMLDesc(file: string, flags: number): Promise<string> {
+    virCheckFlags(flags, VIR_DOMAIN_SAVE_IMAGE_XML.SECURE, 'qemuDomainSaveImageGetXMLDesc');
+    const image = await readSaveImage(path.resolve(file));
+    const def = await this.#parseNew(image.xml);
+    return formatDefinition(def, { secure: (flags & VIR_DOMAIN_SAVE_IMAGE_XML.SECURE) !== 0 });
+  }
+
+  async domainSaveImageDefineXML(file: string, dxml: string, flags: number): Promise<void> {
+    const S = VIR_DOMAIN_SAVE;
+    virCheckFlags(flags, S.RUNNING | S.PAUSED, 'qemuDomainSaveImageDefineXML');
+    saveFlagsExclusive(flags);
+    const f = path.resolve(file);
+    const image = await readSaveImage(f);
+    const old = await this.#parseNew(image.xml);
+    const def = await this.#parseNew(dxml);
+    // qemuSaveImageUpdateDef: the new definition must describe the same guest
+    if (def.uuid !== old.uuid)
+      throw invalid(`Target domain uuid ${def.uuid} does not match source ${old.uuid}`);
+    if (def.name !== old.name)
+      throw invalid(`Target domain name '${def.name}' does not match source '${old.name}'`);
+    await rewriteSaveImageXml(f, image, formatDefinition(saveableDefinition(def), { secure: true }));
+    if (flags & (S.RUNNING | S.PAUSED)) await setSaveImageRunning(f, (flags & S.RUNNING) !== 0);
+  }
+
+  /** qemuDomainSaveInternal: pause, the image, then the stop (reason saved). */
+  async #saveTo(target: DomainObj, file: string, dxml: string | null, flags: number): Promise<void> {
+    const S = VIR_DOMAIN_SAVE;
+    // checked before the job, as qemuSaveImageGetCompressionProgram is
+    compressionFor(this.conf.saveImageFormat, this.env.PATH ?? '/usr/bin:/bin');
+    const xmlDef = dxml ? await this.#parseNew(dxml) : undefined;
+    await this.#job(target.def.name, async (obj) => {
+      this.#requireActive(obj);
+      const qmp = await this.#monitor(obj);
+      const running = obj.state === 'running';
+      if (running) {
+        obj.pauseReason = 'saving';
+        await qmp.execute('stop');
+        this.#setState(obj, 'paused', 'saving');
+        obj.pauseReason = undefined;
+      }
+      const wasRunning = flags & S.RUNNING ? true : flags & S.PAUSED ? false : running;
+      const xml = formatDefinition(saveableDefinition(xmlDef ?? obj.live ?? obj.def), { secure: true });
+      try {
+        const owner = this.instance.privileged ? qemuOwner(this.conf) : undefined;
+        await writeSaveImage({
+          file,
+          xml,
+          wasRunning,
+          format: this.conf.saveImageFormat,
+          searchPath: this.env.PATH ?? '/usr/bin:/bin',
+          qmp,
+          privateDir: obj.proc!.libDir,
+          ...(owner ? { qemuOwner: owner } : {}),
+        });
+      } catch (err) {
+        // VIR_DOMAIN_RUNNING_SAVE_CANCELED: the guest goes on
+        if (running && isActiveState(obj.state)) {
+          await qmp.execute('cont').catch(() => {});
+          this.#setState(obj, 'running', 'unpaused');
+        }
+        throw err;
+      }
+      obj.beingDestroyed = true;
+      await this.#killProcess(obj);
+      await this.#monitorDrained(obj);
+      await this.#stopped(obj, 'saved');
+    });
+  }
+
+  // ---- snapshots (./snapshots.ts) -----------------------------------------------------------
+
+  readonly #snapshots = new Map<string, Promise<SnapshotList>>();
+  /** The domain's snapshot metadata (read once from `lib/qemu/snapshot/NAME/`). */
+  #snapshotList(obj: DomainObj): Promise<SnapshotList> {
+    let l = this.#snapshots.get(obj.def.uuid!);
+    if (!l) {
+      l = SnapshotList.load(path.join(this.layout.libDir, 'snapshot', obj.def.name));
+      this.#snapshots.set(obj.def.uuid!, l);
+    }
+    return l;
+  }
+
+  #snapRef(obj: DomainObj, name: string): DomainSnapshot {
+    return { name, dom: this.#ref(obj) };
+  }
+
+  async domainSnapshotCreateXML(dom: Domain, xmlDesc: string, flags: number): Promise<DomainSnapshot> {
+    const C = VIR_DOMAIN_SNAPSHOT_CREATE;
+    virCheckFlags(flags, C.NO_METADATA | C.HALT | C.ATOMIC | C.VALIDATE, 'qemuDomainSnapshotCreateXML');
+    const input = parseSnapshotInput(xmlDesc);
+    if (input.memory === 'external' || input.disks.some((d) => d.snapshot === 'external'))
+      throw new VirError('OPERATION_UNSUPPORTED', 'qemu', 'Operation not supported: external snapshots');
+    return this.#job(this.#objOf(dom).def.name, async (obj) => {
+      const list = await this.#snapshotList(obj);
+      const name = input.name ?? String(Math.floor(Date.now() / 1000));
+      if (list.byName.has(name))
+        throw new VirError(
+          'OPERATION_INVALID',
+          'qemu',
+          `Requested operation is not valid: domain snapshot '${name}' already exists`,
+        );
+      const active = isActiveState(obj.state);
+      const def = active ? obj.live! : obj.def;
+      const disks = checkInternalDisks(snapshotDisks(def));
+      const meta: SnapshotMeta = {
+        name,
+        ...(input.description ? { description: input.description } : {}),
+        state: active ? (obj.state === 'paused' ? 'paused' : 'running') : 'shutoff',
+        ...(list.current ? { parent: list.current } : {}),
+        creationTime: Math.floor(Date.now() / 1000),
+        memory: active ? 'internal' : 'no',
+        disks: disks.map((d) => ({ name: d.target, snapshot: 'internal' as const })),
+        // virDomainSnapshotDefFormat embeds the definition formatted as inactive
+        domainXml: formatDefinition(saveableDefinition(def), { secure: true }),
+      };
+      if (active) {
+        const qmp = await this.#monitor(obj);
+        const running = obj.state === 'running';
+        // qemuSnapshotCreateActiveInternal: the CPUs stop while QEMU writes the state
+        if (running) {
+          obj.pauseReason = 'user';
+          await qmp.execute('stop');
+          this.#setState(obj, 'paused', 'user');
+          obj.pauseReason = undefined;
+        }
+        try {
+          await saveInternal(qmp, name);
+        } finally {
+          if (running && !(flags & C.HALT) && isActiveState(obj.state)) {
+            await qmp.execute('cont');
+            this.#setState(obj, 'running', 'unpaused');
+          }
+        }
+        if (flags & C.HALT) {
+          obj.beingDestroyed = true;
+          await this.#killProcess(obj);
+          await this.#monitorDrained(obj);
+          await this.#stopped(obj, 'destroyed');
+        }
+      } else await qemuImgSnapshot(disks, '-c', name);
+      if (!(flags & C.NO_METADATA)) {
+        list.byName.set(name, meta);
+        await list.save(meta);
+        await list.setCurrent(name);
+      }
+      return this.#snapRef(obj, name);
+    });
+  }
+
+  async domainSnapshotGetXMLDesc(snap: DomainSnapshot, flags: number): Promise<string> {
+    virCheckFlags(flags, VIR_DOMAIN_XML.SECURE, 'qemuDomainSnapshotGetXMLDesc');
+    const list = await this.#snapshotList(this.#objOf(snap.dom));
+    return formatSnapshot(list.get(snap.name));
+  }
+
+  async domainSnapshotNum(dom: Domain, flags: number): Promise<number> {
+    return (await this.domainListAllSnapshots(dom, flags)).length;
+  }
+
+  async domainSnapshotListNames(dom: Domain, maxnames: number, flags: number): Promise<string[]> {
+    return (await this.domainListAllSnapshots(dom, flags)).slice(0, maxnames).map((s) => s.name);
+  }
+
+  async domainListAllSnapshots(dom: Domain, flags: number): Promise<DomainSnapshot[]> {
+    // VIR_DOMAIN_SNAPSHOT_LIST_ROOTS (1) and _METADATA (1<<10) are the filters a listing needs here
+    virCheckFlags(flags, 0x7ff, 'qemuDomainListAllSnapshots');
+    const obj = this.#objOf(dom);
+    const list = await this.#snapshotList(obj);
+    let all = list.all();
+    if (flags & 1) all = all.filter((s) => !s.parent);
+    if (flags & (1 << 11)) all = [];
+    return all.map((s) => this.#snapRef(obj, s.name));
+  }
+
+  async domainSnapshotLookupByName(dom: Domain, name: string, flags: number): Promise<DomainSnapshot> {
+    virCheckFlags(flags, 0, 'qemuDomainSnapshotLookupByName');
+    const obj = this.#objOf(dom);
+    (await this.#snapshotList(obj)).get(name);
+    return this.#snapRef(obj, name);
+  }
+
+  async domainHasCurrentSnapshot(dom: Domain, flags: number): Promise<number> {
+    virCheckFlags(flags, 0, 'qemuDomainHasCurrentSnapshot');
+    return (await this.#snapshotList(this.#objOf(dom))).current ? 1 : 0;
+  }
+
+  async domainSnapshotCurrent(dom: Domain, flags: number): Promise<DomainSnapshot> {
+    virCheckFlags(flags, 0, 'qemuDomainSnapshotCurrent');
+    const obj = this.#objOf(dom);
+    const cur = (await this.#snapshotList(obj)).current;
+    if (!cur)
+      throw new VirError(
+        'NO_DOMAIN_SNAPSHOT',
+        'domain_snapshot',
+        'Domain snapshot not found: the domain does not have a current snapshot',
+      );
+    return this.#snapRef(obj, cur);
+  }
+
+  async domainSnapshotGetParent(snap: DomainSnapshot, flags: number): Promise<DomainSnapshot> {
+    virCheckFlags(flags, 0, 'qemuDomainSnapshotGetParent');
+    const obj = this.#objOf(snap.dom);
+    const s = (await this.#snapshotList(obj)).get(snap.name);
+    if (!s.parent)
+      throw new VirError(
+        'NO_DOMAIN_SNAPSHOT',
+        'domain_snapshot',
+        `Domain snapshot not found: snapshot '${s.name}' does not have a parent`,
+      );
+    return this.#snapRef(obj, s.parent);
+  }
+
+  async domainSnapshotIsCurrent(snap: DomainSnapshot, flags: number): Promise<number> {
+    virCheckFlags(flags, 0, 'qemuDomainSnapshotIsCurrent');
+    const list = await this.#snapshotList(this.#objOf(snap.dom));
+    list.get(snap.name);
+    return list.current === snap.name ? 1 : 0;
+  }
+
+  async domainSnapshotHasMetadata(snap: DomainSnapshot, flags: number): Promise<number> {
+    virCheckFlags(flags, 0, 'qemuDomainSnapshotHasMetadata');
+    (await this.#snapshotList(this.#objOf(snap.dom))).get(snap.name);
+    return 1;
+  }
+
+  async domainRevertToSnapshot(snap: DomainSnapshot, flags: number): Promise<void> {
+    const R = VIR_DOMAIN_SNAPSHOT_REVERT;
+    virCheckFlags(flags, R.RUNNING | R.PAUSED | R.FORCE, 'qemuDomainRevertToSnapshot');
+    await this.#job(this.#objOf(snap.dom).def.name, async (obj) => {
+      const list = await this.#snapshotList(obj);
+      const s = list.get(snap.name);
+      if (s.state === 'shutoff') {
+        // an offline snapshot: the guest stops, the disks go back (qemu-img snapshot -a)
+        if (isActiveState(obj.state)) {
+          obj.beingDestroyed = true;
+          await this.#killProcess(obj);
+          await this.#monitorDrained(obj);
+          await this.#stopped(obj, 'destroyed');
+        }
+        await qemuImgSnapshot(checkInternalDisks(snapshotDisks(obj.def)), '-a', s.name);
+      } else {
+        // a snapshot with memory: QEMU (started paused if need be) loads it, then runs if it ran
+        if (!isActiveState(obj.state)) await this.#startProcess(obj, true);
+        const qmp = await this.#monitor(obj);
+        if (obj.state === 'running') {
+          obj.pauseReason = 'user';
+          await qmp.execute('stop');
+          this.#setState(obj, 'paused', 'user');
+          obj.pauseReason = undefined;
+        }
+        await loadInternal(qmp, s.name);
+        const run = flags & R.RUNNING ? true : flags & R.PAUSED ? false : s.state === 'running';
+        if (run) {
+          await qmp.execute('cont');
+          this.#setState(obj, 'running', 'unpaused');
+        }
+        await this.#saveStatus(obj);
+      }
+      await list.setCurrent(s.name);
+    });
+  }
+
+  async domainSnapshotDelete(snap: DomainSnapshot, flags: number): Promise<void> {
+    const D = VIR_DOMAIN_SNAPSHOT_DELETE;
+    virCheckFlags(flags, D.CHILDREN | D.METADATA_ONLY | D.CHILDREN_ONLY, 'qemuDomainSnapshotDelete');
+    await this.#job(this.#objOf(snap.dom).def.name, async (obj) => {
+      const list = await this.#snapshotList(obj);
+      const top = list.get(snap.name);
+      const doomed: SnapshotMeta[] = [];
+      const descend = (n: string) => {
+        for (const c of list.children(n)) {
+          descend(c.name);
+          doomed.push(c);
+        }
+      };
+      if (flags & (D.CHILDREN | D.CHILDREN_ONLY)) descend(top.name);
+      if (!(flags & D.CHILDREN_ONLY)) doomed.push(top);
+      for (const s of doomed) {
+        if (!(flags & D.METADATA_ONLY)) {
+          if (isActiveState(obj.state)) await deleteInternal(await this.#monitor(obj), s.name);
+          else await qemuImgSnapshot(checkInternalDisks(snapshotDisks(obj.def)), '-d', s.name);
+        }
+        await list.remove(s.name);
+      }
+    });
+  }
+
+  /** qemuSaveImageStartVM: QEMU started on the image's stream, then resumed if it ran. */
+  async #restoreImage(
+    obj: DomainObj,
+    file: string,
+    known: SaveImage | undefined,
+    flags: number,
+    liveDef?: DomainDef,
+  ): Promise<void> {
+    const S = VIR_DOMAIN_SAVE;
+    const image = known ?? (await readSaveImage(file));
+    const def = liveDef ?? (known ? undefined : await this.#parseNew(image.xml));
+    const paused = flags & S.PAUSED ? true : flags & S.RUNNING ? false : image.header.wasRunning === 0;
+    const incoming = await openIncoming(file, image, this.env.PATH ?? '/usr/bin:/bin');
+    try {
+      await this.#startProcess(obj, paused, def, incoming);
+    } finally {
+      incoming.closeOurs();
+      await incoming.done();
+    }
+  }
+
+  async domainOpenConsole(dom: Domain, devName: string | null, flags: number): Promise<VirStream> {
+    virCheckFlags(flags, VIR_DOMAIN_CONSOLE.SAFE | VIR_DOMAIN_CONSOLE.FORCE, 'qemuDomainOpenConsole');
+    const obj = this.#objOf(dom);
+    return this.#chrdevs.openConsole(isActiveState(obj.state) ? obj.live : undefined, devName, flags);
+  }
+
+  async domainOpenChannel(dom: Domain, name: string | null, flags: number): Promise<VirStream> {
+    virCheckFlags(flags, VIR_DOMAIN_CHANNEL.FORCE, 'qemuDomainOpenChannel');
+    const obj = this.#objOf(dom);
+    return this.#chrdevs.openChannel(isActiveState(obj.state) ? obj.live : undefined, name, flags);
+  }
+
+  async domainGetOSType(dom: Domain): Promise<string> {
+    const obj = this.#objOf(dom);
+    return (obj.def.os as { type?: { value?: string } } | undefined)?.type?.value ?? 'hvm';
+  }
+
+  async domainGetMaxMemory(dom: Domain): Promise<number> {
+    return this.getInfo(this.#objOf(dom).def.name).maxMem;
+  }
+
+  /** qemuDomainGetVcpusFlags without the guest agent: the live or config count, or the maximum. */
+  async domainGetVcpusFlags(dom: Domain, flags: number): Promise<number> {
+    const A = VIR_DOMAIN_AFFECT;
+    virCheckFlags(
+      flags,
+      A.LIVE | A.CONFIG | VIR_DOMAIN_VCPU.MAXIMUM | VIR_DOMAIN_VCPU.GUEST,
+      'qemuDomainGetVcpusFlags',
+    );
+    if (flags & VIR_DOMAIN_VCPU.GUEST) {
+      throw new VirError(
+        'AGENT_UNRESPONSIVE',
+        'qemu',
+        'Guest agent is not responding: QEMU guest agent is not connected',
+      );
+    }
+    const obj = this.#objOf(dom);
+    const def = this.#affected(obj, flags);
+    const vcpu = def.vcpu as { value?: number; current?: number } | undefined;
+    const max = Number(vcpu?.value ?? 1);
+    return flags & VIR_DOMAIN_VCPU.MAXIMUM ? max : Number(vcpu?.current ?? max);
+  }
+
+  /** virDomainObjGetDefs' choice for VIR_DOMAIN_AFFECT_* flags. */
+  #affected(obj: DomainObj, flags: number): DomainDef {
+    const A = VIR_DOMAIN_AFFECT;
+    const active = isActiveState(obj.state);
+    if (flags & A.LIVE && flags & A.CONFIG) {
+      throw new VirError(
+        'INVALID_ARG',
+        'qemu',
+        "invalid argument: flags 'affect live' and 'affect config' in qemuDomainGetVcpusFlags are mutually exclusive",
+      );
+    }
+    if (flags & A.LIVE) {
+      if (!active) throw invalid('domain is not running');
+      return obj.live ?? obj.def;
+    }
+    if (flags & A.CONFIG) {
+      if (!obj.persistent) throw invalid('transient domains do not have any persistent config');
+      return obj.newDef ?? obj.def;
+    }
+    return active ? (obj.live ?? obj.def) : obj.def;
+  }
+
+  /** virDomainGetMetadata (resources.ts). */
+  async domainGetMetadata(dom: Domain, type: number, uri: string | null, flags: number): Promise<string> {
+    return getMetadata(this.#liveDomain(this.#objOf(dom)), type, uri, flags);
+  }
+
+  async domainGetSecurityLabel(dom: Domain): Promise<SecurityLabel> {
+    return this.#securityLabel(this.#objOf(dom));
+  }
+
+  async domainGetSecurityLabelList(dom: Domain): Promise<SecurityLabelList> {
+    return { labels: [await this.#securityLabel(this.#objOf(dom))], ret: 1 };
+  }
+
+  /** qemuDomainGetSecurityLabel: the primary driver's label of a running domain. */
+  async #securityLabel(obj: DomainObj): Promise<SecurityLabel> {
+    const models = await this.secModels().catch(() => []);
+    const primary = models[0]?.model;
+    if (!primary || primary === 'none' || !isActiveState(obj.state) || !obj.live)
+      return { label: '', enforcing: 0 };
+    const xml = formatDefinition(obj.live, { secure: true });
+    const m = /<seclabel[^>]*model=['"]([^'"]+)['"][^>]*>[\s\S]*?<label>([^<]*)<\/label>/.exec(xml);
+    return m && m[1] === primary ? { label: m[2]!, enforcing: 1 } : { label: '', enforcing: 0 };
+  }
+
+  async domainInterfaceStats(dom: Domain, device: string): Promise<ContractInterfaceStats> {
+    const s = this.interfaceStats(this.#objOf(dom).def.name, device);
+    return {
+      rx_bytes: s.rxBytes,
+      rx_packets: s.rxPackets,
+      rx_errs: s.rxErrs,
+      rx_drop: s.rxDrop,
+      tx_bytes: s.txBytes,
+      tx_packets: s.txPackets,
+      tx_errs: s.txErrs,
+      tx_drop: s.txDrop,
+    };
+  }
+
+  async domainBlockStats(dom: Domain, path: string): Promise<ContractBlockStats> {
+    const s = await this.blockStats(this.#objOf(dom).def.name, path);
+    return { rd_req: s.rdReq, rd_bytes: s.rdBytes, wr_req: s.wrReq, wr_bytes: s.wrBytes, errs: s.errs };
+  }
+
+  /** qemuDomainBlockStatsFlags: with nparams 0, how many there are. */
+  async domainBlockStatsFlags(
+    dom: Domain,
+    path: string,
+    nparams: number,
+    flags: number,
+  ): Promise<TypedParamsReply> {
+    virCheckFlags(flags, VIR_TYPED_PARAM_STRING_OKAY, 'qemuDomainBlockStatsFlags');
+    if (nparams < 0)
+      throw new VirError('INVALID_ARG', 'qemu', 'invalid argument: nparams must be non-negative');
+    const s = await this.blockStats(this.#objOf(dom).def.name, path);
+    if (nparams === 0) return { params: [], nparams: s.nstats };
+    const params = blockStatsParams(s, Math.min(nparams, s.nstats)).map((p) => ({
+      field: p.field,
+      type: VIR_TYPED_PARAM.LLONG,
+      value: p.value,
+    }));
+    return { params, nparams: params.length };
+  }
+
+  async domainMemoryStats(dom: Domain, maxStats: number, flags: number): Promise<MemoryStat[]> {
+    virCheckFlags(flags, 0, 'qemuDomainMemoryStats');
+    return (await this.memoryStats(this.#objOf(dom).def.name)).slice(0, maxStats);
+  }
+
+  // ---- vCPUs, memory, metadata, statistics: vcpus.ts, resources.ts, stats.ts -------------------
+
+  /** The domain as those modules see it, for the job that holds it (live-domain.ts). */
+  #liveDomain(obj: DomainObj): LiveDomain {
+    return {
+      name: obj.def.name,
+      uuid: obj.def.uuid!,
+      id: obj.id,
+      state: obj.state,
+      reason: obj.reason,
+      active: isActiveState(obj.state),
+      persistent: obj.persistent,
+      config: obj.newDef ?? obj.def,
+      live: obj.live,
+      pid: obj.proc?.pid,
+      monitor: () => this.#monitor(obj),
+      saveConfig: async (def) => {
+        await this.#writeConfig(def);
+        if (isActiveState(obj.state)) obj.newDef = def;
+        else obj.def = def;
+      },
+      saveLive: async (def) => {
+        obj.live = def;
+        await this.#saveStatus(obj);
+      },
+      emit: (e) => this.#emitDomainEvent(obj, e),
+    };
+  }
+
+  /** Runs `fn` as a job of `dom` on its LiveDomain. */
+  #withDomain<T>(dom: Domain, fn: (d: LiveDomain) => T | Promise<T>): Promise<T> {
+    return this.#job(this.#objOf(dom).def.name, async (obj) => fn(this.#liveDomain(obj)));
+  }
+
+  async domainGetVcpus(dom: Domain, maxinfo: number, maplen: number): Promise<DomainVcpus> {
+    return this.#withDomain(dom, (d) => getVcpus(d, maxinfo, maplen));
+  }
+
+  async domainGetVcpuPinInfo(dom: Domain, ncpumaps: number, maplen: number, flags: number) {
+    return getVcpuPinInfo(this.#liveDomain(this.#objOf(dom)), ncpumaps, maplen, flags);
+  }
+
+  async domainGetEmulatorPinInfo(dom: Domain, maplen: number, flags: number) {
+    return getEmulatorPinInfo(this.#liveDomain(this.#objOf(dom)), maplen, flags);
+  }
+
+  async domainPinVcpu(dom: Domain, vcpu: number, cpumap: Uint8Array): Promise<void> {
+    await this.#withDomain(dom, (d) => pinVcpu(d, vcpu, cpumap, VIR_DOMAIN_AFFECT.LIVE));
+  }
+
+  async domainPinVcpuFlags(dom: Domain, vcpu: number, cpumap: Uint8Array, flags: number): Promise<void> {
+    await this.#withDomain(dom, (d) => pinVcpu(d, vcpu, cpumap, flags));
+  }
+
+  async domainPinEmulator(dom: Domain, cpumap: Uint8Array, flags: number): Promise<void> {
+    await this.#withDomain(dom, (d) => pinEmulator(d, cpumap, flags));
+  }
+
+  async domainSetVcpus(dom: Domain, nvcpus: number): Promise<void> {
+    await this.#withDomain(dom, (d) => setVcpus(d, nvcpus, VIR_DOMAIN_AFFECT.LIVE));
+  }
+
+  async domainSetVcpusFlags(dom: Domain, nvcpus: number, flags: number): Promise<void> {
+    await this.#withDomain(dom, (d) => setVcpus(d, nvcpus, flags));
+  }
+
+  /** qemuDomainSetMemory: the live balloon. */
+  async domainSetMemory(dom: Domain, memory: number): Promise<void> {
+    await this.#withDomain(dom, (d) => setMemoryFlags(d, memory, VIR_DOMAIN_AFFECT.LIVE));
+  }
+
+  /** qemuDomainSetMaxMemory: the maximum of the current definition. */
+  async domainSetMaxMemory(dom: Domain, memory: number): Promise<void> {
+    await this.#withDomain(dom, (d) => setMemoryFlags(d, memory, VIR_DOMAIN_MEM.MAXIMUM));
+  }
+
+  async domainSetMemoryFlags(dom: Domain, memory: number, flags: number): Promise<void> {
+    await this.#withDomain(dom, (d) => setMemoryFlags(d, memory, flags));
+  }
+
+  async domainSetMetadata(
+    dom: Domain,
+    type: number,
+    metadata: string | null,
+    key: string | null,
+    uri: string | null,
+    flags: number,
+  ): Promise<void> {
+    await this.#withDomain(dom, (d) => setMetadata(d, type, metadata, key, uri, flags));
+  }
+
+  /** hotplug.ts's view of the driver for `obj`: define-time canonicalising, the run's labels. */
+  #hotplugHost(obj: DomainObj): HotplugHost {
+    const sec = obj.security;
+    const pid = obj.proc?.pid;
+    return {
+      canonicalize: (def) => canonicalizeDomain(def, this.#ctx(-1, 'native')),
+      ...(sec?.labelled
+        ? {
+            security: {
+              def: sec.def,
+              setImageLabel: (d, src, f) => this.security.setImageLabel(d, src, f, pid),
+              restoreImageLabel: (d, src, f) => this.security.restoreImageLabel(d, src, f),
+            },
+          }
+        : {}),
+    };
+  }
+
+  /** qemuDomainAttachDevice: a live attach. */
+  async domainAttachDevice(dom: Domain, xml: string): Promise<void> {
+    await this.domainAttachDeviceFlags(dom, xml, VIR_DOMAIN_AFFECT.LIVE);
+  }
+
+  async domainAttachDeviceFlags(dom: Domain, xml: string, flags: number): Promise<void> {
+    await this.#job(this.#objOf(dom).def.name, (obj) =>
+      attachDevice(this.#liveDomain(obj), this.#hotplugHost(obj), xml, flags),
+    );
+  }
+
+  async domainDetachDevice(dom: Domain, xml: string): Promise<void> {
+    await this.domainDetachDeviceFlags(dom, xml, VIR_DOMAIN_AFFECT.LIVE);
+  }
+
+  async domainDetachDeviceFlags(dom: Domain, xml: string, flags: number): Promise<void> {
+    await this.#job(this.#objOf(dom).def.name, (obj) =>
+      detachDevice(this.#liveDomain(obj), this.#hotplugHost(obj), xml, flags),
+    );
+  }
+
+  /** qemuDomainRename (virDomainObjListRename, qemuDomainRenameCallback): config, autostart link, events. */
+  async domainRename(dom: Domain, newName: string | null, flags: number): Promise<number> {
+    virCheckFlags(flags, 0, 'qemuDomainRename');
+    if (!newName) {
+      throw new VirError(
+        'INVALID_ARG',
+        'none',
+        'invalid argument: new_name in virDomainRename must not be empty',
+      );
+    }
+    return this.#job(this.#objOf(dom).def.name, async (obj) => {
+      if (isActiveState(obj.state)) throw invalid('cannot rename active domain');
+      if (!obj.persistent) throw invalid('cannot rename a transient domain');
+      if (obj.def.name === newName) throw invalid("Can't rename domain to itself");
+      if ([...this.#domains.values()].some((o) => o.def.name === newName)) {
+        throw invalid(`domain with name '${newName}' already exists`);
+      }
+      const oldName = obj.def.name;
+      const renamed = { ...obj.def, name: newName };
+      await this.#writeConfig(renamed);
+      if (obj.autostart) {
+        await symlink(this.#configFile(newName), path.join(this.instance.autostartDir, `${newName}.xml`));
+        await unlink(path.join(this.instance.autostartDir, `${oldName}.xml`)).catch(() => {});
+      }
+      await unlink(this.#configFile(oldName)).catch(() => {});
+      const old = { ...obj, def: obj.def };
+      obj.def = renamed;
+      const E = VIR_DOMAIN_EVENT;
+      const D = VIR_DOMAIN_EVENT_DETAIL;
+      this.#emitEvent(old, E.UNDEFINED, D.UNDEFINED.RENAMED);
+      this.#emitEvent(obj, E.DEFINED, D.DEFINED.RENAMED);
+      return 0;
+    });
+  }
+
+  /** qemuConnectGetAllDomainStats: one record per domain the list (or the flags) select. */
+  async connectGetAllDomainStats(doms: Domain[], stats: number, flags: number): Promise<DomainStatsRecord[]> {
+    const F = VIR_CONNECT_GET_ALL_DOMAINS_STATS;
+    // the list filters (the low byte), NOWAIT, BACKING and ENFORCE_STATS
+    virCheckFlags(flags, 0xff | F.NOWAIT | F.BACKING | F.ENFORCE_STATS, 'qemuConnectGetAllDomainStats');
+    const groups = checkStatsSupport(stats, (flags & F.ENFORCE_STATS) !== 0);
+    const objs = doms.length
+      ? doms.flatMap((d) => this.#domains.get(d.uuid) ?? [])
+      : [...this.#domains.values()];
+    const out: DomainStatsRecord[] = [];
+    for (const obj of objs) {
+      if (!matchesListFlags(this.#summary(obj), flags & 0xff)) continue;
+      // a domain gone meanwhile is skipped, as libvirt skips one it cannot find
+      const params = await this.#job(obj.def.name, async (o) =>
+        domainStatsRecord(this.#liveDomain(o), groups),
+      ).catch(() => undefined);
+      if (params) out.push({ dom: this.#ref(obj), params });
+    }
+    return out;
+  }
+
+  async domainGetCPUStats(
+    dom: Domain,
+    nparams: number,
+    startCpu: number,
+    ncpus: number,
+    flags: number,
+  ): Promise<TypedParamsReply> {
+    return getCPUStats(this.#liveDomain(this.#objOf(dom)), nparams, startCpu, ncpus, flags);
+  }
+
+  async domainGetBlockInfo(dom: Domain, path: string, flags: number): Promise<BlockInfo> {
+    return this.#withDomain(dom, (d) => getBlockInfo(d, path, flags));
+  }
+
+  async domainGetJobInfo(dom: Domain): Promise<JobInfo> {
+    return getJobInfo(this.#liveDomain(this.#objOf(dom)));
+  }
+
+  async domainGetControlInfo(dom: Domain, flags: number): Promise<ControlInfo> {
+    return getControlInfo(this.#liveDomain(this.#objOf(dom)), flags);
+  }
+
+  async domainGetSchedulerType(dom: Domain): Promise<{ type: string; nparams: number }> {
+    return getSchedulerType(this.#liveDomain(this.#objOf(dom)), this.instance.privileged);
+  }
+
+  async domainGetSchedulerParameters(dom: Domain, nparams: number): Promise<TypedParam[]> {
+    return this.domainGetSchedulerParametersFlags(dom, nparams, 0);
+  }
+
+  async domainGetSchedulerParametersFlags(
+    dom: Domain,
+    nparams: number,
+    flags: number,
+  ): Promise<TypedParam[]> {
+    const d = this.#liveDomain(this.#objOf(dom));
+    return getSchedulerParameters(d, nparams, flags, this.instance.privileged);
+  }
+
+  async connectDomainEventRegisterAny(
+    dom: Domain | null,
+    eventID: number,
+    callback: DomainEventCallback,
+  ): Promise<number> {
+    if (dom) this.#objOf(dom);
+    return this.#callbacks.register(dom, eventID, callback);
+  }
+
+  async connectDomainEventDeregisterAny(callbackID: number): Promise<void> {
+    this.#callbacks.deregister(callbackID);
   }
 
   /** Sends a raw QMP command to a running domain (qemu-monitor-command). */
@@ -1478,4 +2895,58 @@ function describeExit(info: { code: number | null; signal: NodeJS.Signals | null
 
 function qemuVersion(v: number): string {
   return `${Math.floor(v / 1e6)}.${Math.floor(v / 1000) % 1000}.${v % 1000}`;
+}
+
+/** libvirt 9.0.0, as virConnectGetLibVersion reports it. */
+export const LIB_VERSION = 9_000_000;
+
+/** virDomainObjListFilter for VIR_CONNECT_LIST_DOMAINS flags. */
+export function matchesListFlags(d: DomainSummary, flags: number): boolean {
+  const L = VIR_CONNECT_LIST_DOMAINS;
+  /** A flag pair (e.g. ACTIVE / INACTIVE): with just one of the two set, the domain must match it. */
+  const pair = (a: number, b: number, isA: boolean) => {
+    const wantA = (flags & a) !== 0;
+    const wantB = (flags & b) !== 0;
+    if (wantA === wantB) return true;
+    return wantA ? isA : !isA;
+  };
+  if (!pair(L.ACTIVE, L.INACTIVE, isActiveState(d.state))) return false;
+  if (!pair(L.PERSISTENT, L.TRANSIENT, d.persistent)) return false;
+  if (!pair(L.AUTOSTART, L.NO_AUTOSTART, d.autostart)) return false;
+  if (!pair(L.MANAGEDSAVE, L.NO_MANAGEDSAVE, d.managedSave === true)) return false;
+  if (!pair(L.HAS_SNAPSHOT, L.NO_SNAPSHOT, false)) return false;
+  if (!pair(L.HAS_CHECKPOINT, L.NO_CHECKPOINT, false)) return false;
+  const stateBits = flags & (L.RUNNING | L.PAUSED | L.SHUTOFF | L.OTHER);
+  if (stateBits) {
+    const bit =
+      d.state === 'running'
+        ? L.RUNNING
+        : d.state === 'paused'
+          ? L.PAUSED
+          : d.state === 'shutoff'
+            ? L.SHUTOFF
+            : L.OTHER;
+    if (!(stateBits & bit)) return false;
+  }
+  return true;
+}
+
+/** The host's capabilities XML, as `virsh capabilities` prints it (QEMU probed through the host prober). */
+async function hostCapabilitiesXml(driver: QemuDriver): Promise<string> {
+  const { capabilitiesXml, guestsFromProbe, probeHost, readHostInfo } = await import('@qvirt/host-prober');
+  let ids: ReturnType<typeof resolveQemuIds>;
+  try {
+    ids = resolveQemuIds(driver.conf.user, driver.conf.group);
+  } catch {
+    ids = resolveQemuIds(undefined, undefined);
+  }
+  const env = driver.env;
+  const probe = await probeHost({
+    ...ids,
+    cacheDir: `${driver.layout.cacheDir}/capabilities`,
+    path: env.PATH ?? '/usr/bin:/bin',
+    env,
+  });
+  const secModels = await driver.secModels().catch(() => [{ model: 'none', doi: '0' }]);
+  return capabilitiesXml({ host: readHostInfo(), guests: guestsFromProbe(probe), secModels });
 }

@@ -1,5 +1,6 @@
 export { type AtomicWriteOptions, isTempFile, removeStaleTempFiles, writeFileAtomic } from './atomic-file.js';
 export { DEFAULT_GREETING, greetingBootSector } from './boot-sector.js';
+export { ChrdevSessions } from './console.js';
 export {
   type BlockStats,
   type BlockStatsParam,
@@ -21,5 +22,6 @@ export {
   type QmpEvent,
   type QmpGreeting,
 } from './qmp.js';
+export { countsIn, DEFAULT_COUNT_PERIOD, ECHO_ONLY, echoOf, serialGuestBootSector } from './serial-guest.js';
 export * from './state.js';
 export { type DomainStatus, formatStatus, parseStatus } from './status.js';

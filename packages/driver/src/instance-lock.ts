@@ -27,7 +27,7 @@ import {
 } from 'node:fs';
 import { createRequire } from 'node:module';
 import { constants as osConstants } from 'node:os';
-import { VirError } from '@qvirt/core';
+import { VirError, virReportSystemError } from '@qvirt/core';
 
 interface FlockCalls {
   flock(fd: number, operation: number): number;
@@ -91,8 +91,7 @@ export function acquireInstanceLock(file: string, instanceDir: string): Instance
           `Failed to acquire pid file '${file}': the instance at ${instanceDir} is in use by ${pid ? `process ${pid}` : 'another process'}`,
         );
       }
-      const name = Object.entries(osConstants.errno).find(([, n]) => n === errno)?.[0] ?? `errno ${errno}`;
-      throw new VirError('SYSTEM_ERROR', 'qemu', `Failed to acquire pid file '${file}': ${name}`);
+      throw virReportSystemError(errno, 'qemu', `Failed to acquire pid file '${file}'`);
     }
     let same = false;
     try {
@@ -149,5 +148,5 @@ function holderPid(file: string): number | undefined {
 }
 
 function systemError(prefix: string, err: unknown): VirError {
-  return new VirError('SYSTEM_ERROR', 'qemu', `${prefix}: ${(err as Error).message}`);
+  return virReportSystemError(err, 'qemu', prefix);
 }

@@ -4,7 +4,13 @@
  * everything under DIR and its configuration in `DIR/etc/qemu.conf`.
  */
 import { homedir } from 'node:os';
-import { type ConnectionUri, defaultUri, parseConnectionUri, type UriInstance, VirError } from '@qvirt/core';
+import {
+  type ConnectionUri,
+  defaultUri,
+  parseConnectionUri,
+  type UriInstance,
+  virReportError,
+} from '@qvirt/core';
 import { type DirLayout, embedLayout, sessionLayout, systemLayout } from '@qvirt/qemu-argv';
 
 export interface InstanceSpec {
@@ -34,11 +40,7 @@ export function resolveInstance(uri: string | undefined, options: InstanceEnv = 
   const text = uri ?? defaultUri({ uid, env });
   const parsed: ConnectionUri = parseConnectionUri(text);
   if (parsed.host !== undefined) {
-    throw new VirError(
-      'NO_SUPPORT',
-      'remote',
-      `this function is not supported by the connection driver: remote URI ${text} needs qvirtd`,
-    );
+    throw virReportError('NO_SUPPORT', 'remote', `remote URI ${text} needs qvirtd`);
   }
   let layout: DirLayout;
   let confPath: string;
@@ -47,7 +49,7 @@ export function resolveInstance(uri: string | undefined, options: InstanceEnv = 
     case 'embed': {
       const root = parsed.root;
       if (!root?.startsWith('/')) {
-        throw new VirError('INVALID_ARG', 'uri', 'invalid argument: root path must be absolute');
+        throw virReportError('INVALID_ARG', 'uri', 'root path must be absolute');
       }
       layout = embedLayout(root);
       confPath = `${root}/etc/qemu.conf`;

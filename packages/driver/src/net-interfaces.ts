@@ -14,7 +14,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, constants as fsConstants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
-import { type DomainDef, type DomainDevices, VirError } from '@qvirt/core';
+import { type DomainDef, type DomainDevices, strerror, virReportError } from '@qvirt/core';
 import { type CommandLine, shellQuote } from '@qvirt/qemu-argv';
 import {
   bridgeAddPort,
@@ -35,9 +35,8 @@ import {
 
 type Net = NonNullable<DomainDevices['interface']>[number];
 
-const internal = (msg: string) => new VirError('INTERNAL_ERROR', 'qemu', `internal error: ${msg}`);
-const unsupported = (msg: string) =>
-  new VirError('CONFIG_UNSUPPORTED', 'qemu', `unsupported configuration: ${msg}`);
+const internal = (msg: string) => virReportError('INTERNAL_ERROR', 'qemu', msg);
+const unsupported = (msg: string) => virReportError('CONFIG_UNSUPPORTED', 'qemu', msg);
 
 /** The interface types QEMU reaches through tap descriptors (qemuBuildHostNetProps). */
 const TAP_TYPES = new Set(['bridge', 'network', 'direct', 'ethernet']);
@@ -87,7 +86,7 @@ export function scriptEnv(env: NodeJS.ProcessEnv = process.env): [string, string
 
 /** What a failed exec in the child prints, in libvirt's words (virExec's child). */
 const execFailure = (script: string, errno: string) =>
-  `libvirt:  error : cannot execute binary ${script}: ${errno === 'ENOENT' ? 'No such file or directory' : 'Permission denied'}\n`;
+  `libvirt:  error : cannot execute binary ${script}: ${strerror(errno || 'EACCES')}\n`;
 
 /**
  * virNetDevRunEthernetScript: `SCRIPT IFNAME` with libvirt's environment, keeping only
@@ -417,8 +416,7 @@ export function findInterface(def: DomainDef, device: string): Net {
           }
         })
       : list.find((n) => n.target?.dev === device);
-  if (!net)
-    throw new VirError('INVALID_ARG', 'qemu', `invalid argument: '${device}' is not a known interface`);
+  if (!net) throw virReportError('INVALID_ARG', 'qemu', `'${device}' is not a known interface`);
   return net;
 }
 
@@ -430,10 +428,10 @@ export function interfaceStats(def: DomainDef, device: string, procNetDev?: stri
   const net = findInterface(def, device);
   const type = net.type ?? 'user';
   if (type === 'vhostuser' || type === 'hostdev') {
-    throw new VirError(
+    throw virReportError(
       'OPERATION_UNSUPPORTED',
       'qemu',
-      `Operation not supported: interface statistics of type '${type}' interfaces`,
+      `interface statistics of type '${type}' interfaces`,
     );
   }
   // virDomainNetTypeSharesHostView: only macvtap (direct) sees what the guest sees

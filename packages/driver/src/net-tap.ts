@@ -17,7 +17,7 @@
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { constants as osConstants } from 'node:os';
-import { VirError } from '@qvirt/core';
+import { type VirError, virReportError, virReportSystemError } from '@qvirt/core';
 
 const IFNAMSIZ = 16;
 const IFREQ_SIZE = 40;
@@ -68,11 +68,7 @@ function loadKoffi(): {
 function ffi(): Libc {
   if (libc) return libc;
   if (process.platform !== 'linux' || process.arch !== 'x64') {
-    throw new VirError(
-      'NO_SUPPORT',
-      'qemu',
-      'this function is not supported by the connection driver: tap devices (Linux x86-64 only)',
-    );
+    throw virReportError('NO_SUPPORT', 'qemu', 'tap devices (Linux x86-64 only)');
   }
   const koffi = loadKoffi();
   const lib = koffi.load('libc.so.6');
@@ -92,39 +88,9 @@ function ffi(): Libc {
   return libc;
 }
 
-/** glibc's strerror() for the errno values these calls give. */
-const STRERROR: Record<string, string> = {
-  EPERM: 'Operation not permitted',
-  ENOENT: 'No such file or directory',
-  EACCES: 'Permission denied',
-  EBUSY: 'Device or resource busy',
-  EEXIST: 'File exists',
-  EINVAL: 'Invalid argument',
-  ENODEV: 'No such device',
-  ENXIO: 'No such device or address',
-  ENOMEM: 'Cannot allocate memory',
-  ENOTTY: 'Inappropriate ioctl for device',
-  EADDRNOTAVAIL: 'Cannot assign requested address',
-  EOPNOTSUPP: 'Operation not supported',
-  ERANGE: 'Numerical result out of range',
-  ELOOP: 'Too many levels of symbolic links',
-  EMFILE: 'Too many open files',
-};
-
-const ERRNO_NAMES = new Map<number, string>(
-  Object.entries(osConstants.errno).map(([name, n]) => [n as number, name]),
-);
-
-/** An errno (number) or a Node error's code as glibc's text. */
-export function strerror(err: number | string | undefined): string {
-  const code = typeof err === 'number' ? ERRNO_NAMES.get(err) : err;
-  return (code !== undefined ? STRERROR[code] : undefined) ?? code ?? 'Unknown error';
-}
-
 /** virReportSystemError: `<what>: <strerror>`; the errno name stays readable as `cause.code`. */
 export function systemError(err: number | string | undefined, what: string): VirError {
-  const code = typeof err === 'number' ? ERRNO_NAMES.get(err) : err;
-  return new VirError('SYSTEM_ERROR', 'qemu', `${what}: ${strerror(err)}`, { cause: { code } });
+  return virReportSystemError(err, 'qemu', what);
 }
 
 function ifreq(name: string): Buffer {
@@ -165,7 +131,7 @@ export function netDevExists(name: string): boolean {
 export function parseMac(mac: string): Buffer {
   const parts = mac.split(':');
   if (parts.length !== 6 || parts.some((p) => !/^[0-9a-fA-F]{1,2}$/.test(p))) {
-    throw new VirError('INTERNAL_ERROR', 'qemu', `internal error: invalid MAC address '${mac}'`);
+    throw virReportError('INTERNAL_ERROR', 'qemu', `invalid MAC address '${mac}'`);
   }
   return Buffer.from(parts.map((p) => Number.parseInt(p, 16)));
 }
@@ -276,7 +242,7 @@ export function generateNetDevName(template: string | undefined): { name: string
     const name = template === undefined ? `${VNET_PREFIX}${id}` : template.replace('%d', String(id));
     if (!netDevExists(name)) return { name, generated: true };
   }
-  throw new VirError('INTERNAL_ERROR', 'qemu', `internal error: no unused ${VNET_PREFIX} names available`);
+  throw virReportError('INTERNAL_ERROR', 'qemu', `no unused ${VNET_PREFIX} names available`);
 }
 
 export interface TapCreateOptions {
@@ -334,11 +300,7 @@ export function tapCreate(name: string | undefined, options: TapCreateOptions = 
   for (let attempt = 0; ; attempt++) {
     const { name: ifname, generated } = generateNetDevName(name);
     if (!generated && !options.allowExisting && netDevExists(ifname)) {
-      throw new VirError(
-        'OPERATION_INVALID',
-        'qemu',
-        `Requested operation is not valid: The ${ifname} interface already exists`,
-      );
+      throw virReportError('OPERATION_INVALID', 'qemu', `The ${ifname} interface already exists`);
     }
     const fds: number[] = [];
     let actual = ifname;
@@ -406,7 +368,7 @@ export function tapInterfaceStats(
   swapped: boolean,
   procNetDev?: string,
 ): InterfaceStats {
-  if (!name) throw new VirError('INTERNAL_ERROR', 'qemu', 'internal error: Interface name not provided');
+  if (!name) throw virReportError('INTERNAL_ERROR', 'qemu', 'Interface name not provided');
   let text: string;
   try {
     text = procNetDev ?? readFileSync('/proc/net/dev', 'utf8');
@@ -436,5 +398,5 @@ export function tapInterfaceStats(
       txDrop: t.drop,
     };
   }
-  throw new VirError('INTERNAL_ERROR', 'qemu', 'internal error: /proc/net/dev: Interface not found');
+  throw virReportError('INTERNAL_ERROR', 'qemu', '/proc/net/dev: Interface not found');
 }

@@ -9,7 +9,7 @@
 import { access, chown, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { DomainDef, QemuConf } from '@qvirt/core';
-import { VirError } from '@qvirt/core';
+import { virReportError, virReportSystemError } from '@qvirt/core';
 import { writeFileAtomic } from './atomic-file.js';
 
 export interface PrepareNvramOptions {
@@ -23,20 +23,6 @@ export interface PrepareNvramOptions {
   owner?: { uid: number; gid: number };
   resetNvram?: boolean;
 }
-
-const STRERROR: Record<string, string> = {
-  ENOENT: 'No such file or directory',
-  EACCES: 'Permission denied',
-  EPERM: 'Operation not permitted',
-  ENOTDIR: 'Not a directory',
-  EISDIR: 'Is a directory',
-  ENOSPC: 'No space left on device',
-  EROFS: 'Read-only file system',
-};
-const strerror = (err: unknown): string => {
-  const code = (err as NodeJS.ErrnoException).code;
-  return (code && STRERROR[code]) ?? (err as Error).message;
-};
 
 /**
  * The template for `loader`: qemu.conf `nvram` ("LOADER:VARS" pairs), which libvirt reads only
@@ -79,19 +65,17 @@ export async function prepareNvram(
     return undefined;
   const master = nvram.template ?? legacyTemplate(options.conf, options.hasDescriptors, loader.value);
   if (master === undefined) {
-    throw new VirError(
+    throw virReportError(
       'OPERATION_FAILED',
       'qemu',
-      `operation failed: unable to find any master var store for loader: ${loader.value ?? ''}`,
+      `unable to find any master var store for loader: ${loader.value ?? ''}`,
     );
   }
   let data: Buffer;
   try {
     data = await readFile(master);
   } catch (err) {
-    throw new VirError('SYSTEM_ERROR', 'qemu', `Failed to open file '${master}': ${strerror(err)}`, {
-      cause: err,
-    });
+    throw virReportSystemError(err, 'qemu', `Failed to open file '${master}'`);
   }
   try {
     // the NVRAM directory is the driver's (qemuStateInitialize makes it); an instance made
@@ -100,9 +84,7 @@ export async function prepareNvram(
     await writeFileAtomic(target, data, { mode: 0o600 });
     if (options.owner) await chown(target, options.owner.uid, options.owner.gid);
   } catch (err) {
-    throw new VirError('SYSTEM_ERROR', 'qemu', `Unable to write to file '${target}': ${strerror(err)}`, {
-      cause: err,
-    });
+    throw virReportSystemError(err, 'qemu', `Unable to write to file '${target}'`);
   }
   return target;
 }

@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import { type FSWatcher, watch } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { basename, dirname } from 'node:path';
-import { VirError } from '@qvirt/core';
+import { VirError, virErrorMessage, virReportError } from '@qvirt/core';
 
 export interface QmpGreeting {
   version: { qemu: { major: number; minor: number; micro: number }; package: string };
@@ -29,7 +29,11 @@ export class QmpCommandError extends VirError {
     readonly errorClass: string,
     readonly desc: string,
   ) {
-    super('INTERNAL_ERROR', 'qemu', `internal error: unable to execute QEMU command '${command}': ${desc}`);
+    super(
+      'INTERNAL_ERROR',
+      'qemu',
+      virErrorMessage('INTERNAL_ERROR', `unable to execute QEMU command '${command}': ${desc}`),
+    );
   }
 }
 
@@ -69,7 +73,7 @@ function watchFor(file: string, onChange: () => void): FSWatcher | undefined {
 }
 
 function monitorError(message: string): VirError {
-  return new VirError('OPERATION_FAILED', 'qemu', message);
+  return virReportError('OPERATION_FAILED', 'qemu', message);
 }
 
 export interface QmpClientEvents {
@@ -105,7 +109,7 @@ export class QmpClient extends EventEmitter<QmpClientEvents> {
     const deadline = Date.now() + timeoutMs;
     let socket: Socket | undefined;
     let delay = 1;
-    const cancelled = () => monitorError('operation failed: connecting to the monitor was cancelled');
+    const cancelled = () => monitorError('connecting to the monitor was cancelled');
     // QEMU creating its socket wakes the wait at once (inotify), instead of at the next poll: a
     // start waits for the monitor, so a late connect is a late guest.
     let watcher: FSWatcher | undefined;
@@ -123,9 +127,7 @@ export class QmpClient extends EventEmitter<QmpClientEvents> {
           // EAGAIN: QEMU's listen backlog is full (a previous client is still being let go)
           const retriable = code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'EAGAIN';
           if (!options.retry || !retriable || Date.now() >= deadline) {
-            throw monitorError(
-              `operation failed: failed to connect to monitor socket ${path}: ${(err as Error).message}`,
-            );
+            throw monitorError(`failed to connect to monitor socket ${path}: ${(err as Error).message}`);
           }
           watcher ??= watchFor(path, () => wake?.());
           const woken = await new Promise<boolean>((resolve) => {
@@ -170,7 +172,7 @@ export class QmpClient extends EventEmitter<QmpClientEvents> {
     options: { timeoutMs?: number } = {},
   ): Promise<T> {
     if (this.#closed) {
-      return Promise.reject(monitorError('operation failed: monitor connection is closed'));
+      return Promise.reject(monitorError('monitor connection is closed'));
     }
     const id = `libvirt-${this.#nextId++}`;
     const timeoutMs = options.timeoutMs ?? this.commandTimeoutMs;
@@ -178,10 +180,10 @@ export class QmpClient extends EventEmitter<QmpClientEvents> {
       const timer = setTimeout(() => {
         this.#pending.delete(id);
         reject(
-          new VirError(
-            'OPERATION_FAILED',
+          virReportError(
+            'OPERATION_TIMEOUT',
             'qemu',
-            `Timed out during operation: QEMU command '${command}' got no reply in ${timeoutMs} ms`,
+            `QEMU command '${command}' got no reply in ${timeoutMs} ms`,
           ),
         );
       }, timeoutMs);
@@ -202,11 +204,11 @@ export class QmpClient extends EventEmitter<QmpClientEvents> {
       };
       const onClose = () => {
         cleanup();
-        reject(monitorError(`operation failed: monitor closed while waiting for ${name}`));
+        reject(monitorError(`monitor closed while waiting for ${name}`));
       };
       const timer = setTimeout(() => {
         cleanup();
-        reject(monitorError(`operation failed: no ${name} event within ${timeoutMs} ms`));
+        reject(monitorError(`no ${name} event within ${timeoutMs} ms`));
       }, timeoutMs);
       const cleanup = () => {
         clearTimeout(timer);
@@ -232,7 +234,7 @@ export class QmpClient extends EventEmitter<QmpClientEvents> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#greetingWaiter = undefined;
-        reject(monitorError(`operation failed: no QMP greeting on ${this.path} within ${timeoutMs} ms`));
+        reject(monitorError(`no QMP greeting on ${this.path} within ${timeoutMs} ms`));
       }, timeoutMs);
       this.#greetingWaiter = {
         resolve: (g) => {
@@ -263,7 +265,7 @@ export class QmpClient extends EventEmitter<QmpClientEvents> {
     try {
       msg = JSON.parse(line) as Record<string, unknown>;
     } catch {
-      this.#shutdown(monitorError(`operation failed: malformed QMP message: ${line.slice(0, 200)}`));
+      this.#shutdown(monitorError(`malformed QMP message: ${line.slice(0, 200)}`));
       return;
     }
     if ('QMP' in msg) {
@@ -295,9 +297,7 @@ export class QmpClient extends EventEmitter<QmpClientEvents> {
     if (this.#closed) return;
     this.#closed = true;
     this.#socket.destroy();
-    const reason = monitorError(
-      `operation failed: monitor connection closed${err ? `: ${err.message}` : ''}`,
-    );
+    const reason = monitorError(`monitor connection closed${err ? `: ${err.message}` : ''}`);
     this.#greetingWaiter?.reject(reason);
     this.#greetingWaiter = undefined;
     for (const p of this.#pending.values()) {

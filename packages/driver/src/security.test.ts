@@ -4,16 +4,7 @@
  * and in libvirt mode, and a failed start leaving the host as it was.
  */
 import { execFileSync } from 'node:child_process';
-import {
-  chmodSync,
-  chownSync,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { chownSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { machineName } from '@qvirt/cgroup-devices';
 import { nodeHost, parseDomainXML, type SecurityDriverFactory, SecurityRegistry } from '@qvirt/core';
@@ -42,11 +33,7 @@ afterEach(async () => {
 afterAll(sweepRun);
 
 function instance(conf: string): string {
-  const dir = makeRoot();
-  chmodSync(dir, 0o755); // QEMU's user must traverse to its disk
-  mkdirSync(path.join(dir, 'etc'), { recursive: true });
-  writeFileSync(path.join(dir, 'etc/qemu.conf'), `user = "+${QEMU_UID}"\ngroup = "+${QEMU_UID}"\n${conf}`);
-  return dir;
+  return makeRoot({ ids: { user: `+${QEMU_UID}`, group: `+${QEMU_UID}` }, conf });
 }
 
 async function open(dir: string, registry?: SecurityRegistry): Promise<QemuDriver> {

@@ -1,5 +1,14 @@
 /** Helpers for tests on real (TCG) guests: temp roots, guest XML, waiting, and cleanup. */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DEFAULT_GREETING, greetingBootSector } from '../boot-sector.js';
@@ -27,9 +36,43 @@ export async function sweepRun(): Promise<void> {
   }
 }
 
-export function makeRoot(): string {
+/**
+ * The QEMU user and group every test instance names in its qemu.conf. Left unset, the driver picks
+ * libvirt-qemu where Debian's libvirt is installed and root elsewhere, so one test would take
+ * different paths on different hosts. As root the tests pin nobody's ids: QEMU runs unprivileged
+ * on every host, so owners really change and come back. Unprivileged, an instance runs QEMU as
+ * its caller and none are named.
+ */
+export const TEST_QEMU_IDS: { user: string; group: string } | undefined =
+  process.geteuid?.() === 0 ? { user: '+65534', group: '+65534' } : undefined;
+
+export interface RootOptions {
+  /** More qemu.conf lines (after `user` and `group`). */
+  conf?: string;
+  /**
+   * Other ids than TEST_QEMU_IDS, as qemu.conf's `user`/`group` take them; null names none, for
+   * tests of the driver's own default (which must then give it a host of their making).
+   */
+  ids?: { user: string; group: string } | null;
+}
+
+/** The qemu.conf of a test instance: the pinned QEMU ids, then `conf`. */
+export function testQemuConf(options: RootOptions = {}): string {
+  const ids = options.ids === undefined ? TEST_QEMU_IDS : options.ids;
+  return `${ids ? `user = "${ids.user}"\ngroup = "${ids.group}"\n` : ''}${options.conf ?? ''}`;
+}
+
+/**
+ * An embed root whose qemu.conf names the QEMU ids (see TEST_QEMU_IDS). mkdtemp makes it 0700:
+ * it is opened to 0711 so that QEMU's user can pass through to the disks, serial logs and NVRAM
+ * stores under it, as the DAC driver's traversal check demands before a start.
+ */
+export function makeRoot(options: RootOptions = {}): string {
   const root = mkdtempSync(path.join(tmpdir(), `${RUN_PREFIX}`));
   roots.push(root);
+  chmodSync(root, 0o711);
+  mkdirSync(path.join(root, 'etc'));
+  writeFileSync(path.join(root, 'etc/qemu.conf'), testQemuConf(options));
   return root;
 }
 
