@@ -2,7 +2,8 @@
  * Commands and options the way virsh declares and parses them: `--name value`, `--name=value`,
  * booleans, and positional words filling the data options in order.
  */
-import { VirError } from '@qvirt/core';
+import { readFile } from 'node:fs/promises';
+import { VirError, virReportSystemError } from '@qvirt/core';
 
 export interface Io {
   out: (text: string) => void;
@@ -29,10 +30,15 @@ export interface CommandDef {
   help: string;
   desc: string;
   options: OptDef[];
-  run(session: Session, opts: ParsedOpts): Promise<void>;
+  /** Resolves false for a command that fails without an error of its own (virsh's handler returning false). */
+  // biome-ignore lint/suspicious/noConfusingVoidType: most commands are async functions that return nothing
+  run(session: Session, opts: ParsedOpts): Promise<void | boolean>;
 }
 
 export type ParsedOpts = Record<string, string | boolean | undefined>;
+
+/** A command that failed after saying why on stdout (virsh's `return false`): exit 1, no error line. */
+export class CommandFailed extends Error {}
 
 export function usageError(message: string): VirError {
   return new VirError('INVALID_ARG', 'none', message);
@@ -90,4 +96,18 @@ export function commandHelp(cmd: CommandDef): string {
     })
     .join('\n');
   return `  NAME\n    ${cmd.name} - ${cmd.help}\n\n  SYNOPSIS\n    ${cmd.name} ${synopsis}\n\n  DESCRIPTION\n    ${cmd.desc}\n\n  OPTIONS\n${options}\n\n`;
+}
+
+/** virFileReadAll as virsh reports its failure ("Failed to open file 'F': <strerror>"). */
+export async function virFileReadAll(file: string): Promise<Buffer> {
+  try {
+    return await readFile(file);
+  } catch (err) {
+    throw virReportSystemError(err, 'none', `Failed to open file '${file}'`);
+  }
+}
+
+/** A file argument's text (an XML or native config file), read as virsh reads it. */
+export async function readFileArg(file: string): Promise<string> {
+  return (await virFileReadAll(file)).toString('utf8');
 }

@@ -6,64 +6,12 @@
  * command; guests keep running.
  */
 import { defaultUri, parseConnectionUri, VirError } from '@qvirt/core';
-import type {
-  BlockStats,
-  DomainInfo,
-  DomainSummary,
-  InterfaceStats,
-  MemoryStat,
-  QemuDriver,
-} from '@qvirt/driver';
+import type { Domain, HypervisorDriver, SecretDriver, StorageDriver } from '@qvirt/core/hypervisor';
+import type { RemoteClient } from '@qvirt/remote';
 import type { Io, Session } from './command.js';
 
-/** What commands use of a connection: QemuDriver's operations, all async. */
-export interface Connection {
-  /** True when the driver runs in this process (embed). */
-  readonly local: boolean;
-  listDomains(): Promise<DomainSummary[]>;
-  find(key: string): Promise<DomainSummary | undefined>;
-  defineXML(xml: string): Promise<DomainSummary>;
-  createXML(xml: string, options?: { paused?: boolean }): Promise<DomainSummary>;
-  undefine(name: string): Promise<void>;
-  setAutostart(name: string, autostart: boolean): Promise<void>;
-  start(name: string, options?: { paused?: boolean }): Promise<DomainSummary>;
-  shutdown(name: string): Promise<unknown>;
-  destroy(name: string): Promise<void>;
-  reboot(name: string): Promise<void>;
-  suspend(name: string): Promise<void>;
-  resume(name: string): Promise<void>;
-  getXMLDesc(name: string, options?: { inactive?: boolean; secure?: boolean }): Promise<string>;
-  getInfo(name: string): Promise<DomainInfo>;
-  interfaceStats(name: string, device: string): Promise<InterfaceStats>;
-  /** A disk's counters by target or source path, "" for all disks (virDomainBlockStatsFlags). */
-  blockStats(name: string, disk: string): Promise<BlockStats>;
-  memoryStats(name: string): Promise<MemoryStat[]>;
-  /** The host capabilities XML (remote only; in-process commands probe themselves). */
-  getCapabilities?(): Promise<string>;
-}
-
-function localConnection(d: QemuDriver): Connection {
-  return {
-    local: true,
-    listDomains: async () => d.listDomains(),
-    find: async (key) => d.find(key),
-    defineXML: (xml) => d.defineXML(xml),
-    createXML: (xml, o) => d.createXML(xml, o),
-    undefine: (n) => d.undefine(n),
-    setAutostart: (n, a) => d.setAutostart(n, a),
-    start: (n, o) => d.start(n, o),
-    shutdown: (n) => d.shutdown(n),
-    destroy: (n) => d.destroy(n),
-    reboot: (n) => d.reboot(n),
-    suspend: (n) => d.suspend(n),
-    resume: (n) => d.resume(n),
-    getXMLDesc: async (n, o) => d.getXMLDesc(n, o),
-    getInfo: async (n) => d.getInfo(n),
-    interfaceStats: async (n, dev) => d.interfaceStats(n, dev),
-    blockStats: (n, disk) => d.blockStats(n, disk),
-    memoryStats: (n) => d.memoryStats(n),
-  };
-}
+/** What commands use of a connection: the hypervisor contract, in process or over qvirtd alike. */
+export type Connection = HypervisorDriver;
 
 /** Whether a URI runs the driver in-process (embed) rather than through qvirtd. */
 export function isInProcess(session: Session): boolean {
@@ -71,34 +19,116 @@ export function isInProcess(session: Session): boolean {
   return parseConnectionUri(text).instance === 'embed';
 }
 
-export async function withDriver<T>(session: Session, fn: (conn: Connection) => Promise<T>): Promise<T> {
+type Closable = { connectClose?(): Promise<void>; close?(): Promise<void> };
+
+/**
+ * One command's connection, for the contract it needs: in process (`qemu:///embed`), `openLocal`
+ * opens the instance's own driver (the hypervisor, storage or secret driver, as libvirt's embed
+ * URI opens each beside the others); otherwise the remote client, which carries every contract's
+ * procedures to qvirtd. The connection is closed after the command. As virsh, a command that fails
+ * once connected still ends its output with a blank line.
+ */
+async function withConnection<C extends Closable, T>(
+  session: Session,
+  openLocal: (uri: string) => Promise<C>,
+  /** The remote client as this contract (it implements every contract). */
+  asContract: (client: RemoteClient) => C,
+  fn: (conn: C) => Promise<T>,
+): Promise<T> {
   const uri = session.uri ?? defaultUri({ uid: process.getuid?.() ?? 0, env: session.env });
-  if (isInProcess(session)) {
-    // Loaded here, not at the top, so commands that need no driver start faster.
-    const { QemuDriver: Driver } = await import('@qvirt/driver');
-    const driver = await Driver.open(uri, { env: session.env });
-    try {
-      return await fn(localConnection(driver));
-    } finally {
-      await driver.close();
-    }
+  let conn: C;
+  if (isInProcess(session)) conn = await openLocal(uri);
+  else {
+    const { openRemote } = await import('@qvirt/remote');
+    // virsh's first line when the connection cannot be made, then libvirt's reason; openRemote
+    // knows every transport (unix, tcp with SASL, tls, ssh)
+    conn = asContract(
+      await reporting(session.io, 'failed to connect to the hypervisor', () =>
+        openRemote(uri, { env: session.env }),
+      ),
+    );
   }
-  const { openRemote } = await import('@qvirt/remote');
-  // virsh's first line when the connection cannot be made, then libvirt's reason. openRemote
-  // knows every transport (unix, tcp with SASL, tls, ssh).
-  const client = await reporting(session.io, 'failed to connect to the hypervisor', () =>
-    openRemote(uri, { env: session.env }),
-  );
   try {
-    return await fn(Object.assign(client as unknown as Connection, { local: false }));
+    return await fn(conn);
+  } catch (err) {
+    session.io.out('\n');
+    throw err;
   } finally {
-    await client.close();
+    await (conn.connectClose?.() ?? conn.close?.());
   }
 }
 
-/** virsh's domain lookup (id, uuid, then name) with its error. */
-export async function lookupDomain(conn: Connection, key: string): Promise<DomainSummary> {
-  const dom = await conn.find(key);
+/** The hypervisor contract for one command: QemuDriver in process, or qvirtd. */
+export function withDriver<T>(session: Session, fn: (conn: Connection) => Promise<T>): Promise<T> {
+  return withConnection<HypervisorDriver, T>(
+    session,
+    async (uri) => {
+      // loaded here, not at the top, so commands that need no driver start faster
+      const { QemuDriver } = await import('@qvirt/driver');
+      return QemuDriver.open(uri, {
+        env: session.env,
+        // the instance's secret and storage drivers, opened only if a start needs them
+        secrets: () => openSecretDriver(uri, session.env),
+        storage: () => openStorageDriver(uri, session.env),
+      });
+    },
+    (client) => client,
+    fn,
+  );
+}
+
+/** The storage contract for one command: the instance's @qvirt/storage driver, or qvirtd. */
+export function withStorage<T>(session: Session, fn: (conn: StorageDriver) => Promise<T>): Promise<T> {
+  return withConnection<StorageDriver & Closable, T>(
+    session,
+    (uri) => openStorageDriver(uri, session.env),
+    (client) => client,
+    fn,
+  );
+}
+
+/** The secret contract for one command: the instance's @qvirt/secrets driver, or qvirtd. */
+export function withSecrets<T>(session: Session, fn: (conn: SecretDriver) => Promise<T>): Promise<T> {
+  return withConnection<SecretDriver & Closable, T>(
+    session,
+    (uri) => openSecretDriver(uri, session.env),
+    (client) => client,
+    fn,
+  );
+}
+
+/** The storage driver of an in-process (embed) instance (@qvirt/storage, loaded on demand). */
+async function openStorageDriver(uri: string, env: NodeJS.ProcessEnv) {
+  const { QvirtStorageDriver, embedStorageDirs } = await import('@qvirt/storage');
+  const root = parseConnectionUri(uri).root;
+  if (!root) throw new VirError('INVALID_ARG', 'uri', 'invalid argument: root path must be absolute');
+  // the instance's secret driver gives encrypted volumes their passphrases
+  return QvirtStorageDriver.open({
+    ...embedStorageDirs(root),
+    secrets: () => openSecretDriver(uri, env),
+  });
+}
+
+/** The secret driver of an in-process instance (@qvirt/secrets, loaded on demand). */
+async function openSecretDriver(uri: string, env: NodeJS.ProcessEnv) {
+  const { SecretsDriver } = await import('@qvirt/secrets');
+  return SecretsDriver.open(uri, { env });
+}
+
+/**
+ * virshLookupDomainBy: an id (a non-negative number), then a UUID, then a name; libvirt's error
+ * of each attempt is dropped and virsh's own reported.
+ */
+export async function lookupDomain(conn: Connection, key: string): Promise<Domain> {
+  if (/^\d+$/.test(key)) {
+    const dom = await conn.domainLookupByID(Number(key)).catch(() => undefined);
+    if (dom) return dom;
+  }
+  if (/^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$/.test(key)) {
+    const dom = await conn.domainLookupByUUID(key.toLowerCase()).catch(() => undefined);
+    if (dom) return dom;
+  }
+  const dom = await conn.domainLookupByName(key).catch(() => undefined);
   if (!dom) throw new VirError('NO_DOMAIN', 'none', `failed to get domain '${key}'`);
   return dom;
 }

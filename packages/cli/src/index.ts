@@ -3,7 +3,14 @@
  * (`-c URI`, `-h`, `-v`/`--version`); each command lives in its own module under commands/.
  */
 import { errorLine } from '@qvirt/core';
-import { type CommandDef, commandHelp, type Io, parseOptions, type Session } from './command.js';
+import {
+  type CommandDef,
+  CommandFailed,
+  commandHelp,
+  type Io,
+  parseOptions,
+  type Session,
+} from './command.js';
 import { COMMANDS } from './commands/index.js';
 import { VERSION } from './version.js';
 
@@ -80,12 +87,13 @@ export async function main(
         return 0;
       }
       const session: Session = { io, uri: uri ?? env.LIBVIRT_DEFAULT_URI, env };
-      await cmd.run(session, parseOptions(cmd, rest));
-      return 0;
+      const ok = await cmd.run(session, parseOptions(cmd, rest));
+      return ok === false ? 1 : 0;
     }
     io.out(USAGE);
     return 0;
   } catch (err) {
+    if (err instanceof CommandFailed) return 1;
     io.err(`error: ${errorLine(err)}\n`);
     return 1;
   }

@@ -20,17 +20,18 @@ export {
   type Daemon,
   type DaemonOptions,
   daemonPaths,
-  hostCapabilities,
   startDaemon,
 } from './daemon/daemon.js';
-export { apiName, Proc, REMOTE_PROCEDURE_NAMES } from './remote/procedures.js';
+export { codecFor } from './protocol/codec.js';
 export {
-  createRemoteProgram,
-  LIB_VERSION,
-  lifecycleEvent,
-  type RemoteProgramOptions,
-} from './remote/program.js';
-export * from './remote/types.js';
+  type Drivers,
+  dispatchRows,
+  HYPERVISOR_TABLE,
+  SECRET_TABLE,
+  STORAGE_TABLE,
+} from './protocol/dispatch-table.js';
+export { PROTOCOL, procedureByName, procedureFact } from './protocol/facts.js';
+export { createRemotePrograms, type RemoteProgramOptions } from './remote/program.js';
 export * from './rpc/index.js';
 export * from './server/index.js';
 export * from './transport/index.js';

@@ -1,5 +1,12 @@
 /** dominfo, domstate, domid, domuuid, domname, domifstat, domblkstat, dommemstat, dumpxml. */
-import type { BlockStats } from '@qvirt/driver';
+import {
+  domainReasonText,
+  domainStateName,
+  STATE_TEXT,
+  type TypedParam,
+  VIR_DOMAIN_XML,
+  VIR_TYPED_PARAM_STRING_OKAY,
+} from '@qvirt/core/hypervisor';
 import type { CommandDef } from '../command.js';
 import { DOMAIN_OPT, lookupDomain, print, reporting, withDriver } from '../driver-connection.js';
 
@@ -11,25 +18,33 @@ export const dominfoCommand: CommandDef = {
   async run(session, opts) {
     await withDriver(session, async (driver) => {
       const dom = await lookupDomain(driver, opts.domain as string);
-      const info = await driver.getInfo(dom.name);
+      // cmdDominfo's calls, in its order
+      const info = await driver.domainGetInfo(dom);
       const rows: Array<[string, string]> = [
         ['Id:', dom.id === -1 ? '-' : String(dom.id)],
         ['Name:', dom.name],
         ['UUID:', dom.uuid],
-        ['OS Type:', 'hvm'],
-        ['State:', (await import('@qvirt/driver')).STATE_TEXT[info.state]],
+        ['OS Type:', await driver.domainGetOSType(dom)],
+        ['State:', STATE_TEXT[domainStateName(info.state)]],
         ['CPU(s):', String(info.nrVirtCpu)],
       ];
       if (info.cpuTime !== 0) rows.push(['CPU time:', `${(info.cpuTime / 1e9).toFixed(1)}s`]);
       rows.push(
         ['Max memory:', `${info.maxMem} KiB`],
         ['Used memory:', `${info.memory} KiB`],
-        ['Persistent:', dom.persistent ? 'yes' : 'no'],
-        ['Autostart:', dom.autostart ? 'enable' : 'disable'],
-        ['Managed save:', 'no'],
-        ['Security model:', 'none'],
-        ['Security DOI:', '0'],
+        ['Persistent:', (await driver.domainIsPersistent(dom)) ? 'yes' : 'no'],
+        ['Autostart:', (await driver.domainGetAutostart(dom)) ? 'enable' : 'disable'],
+        ['Managed save:', (await driver.domainHasManagedSaveImage(dom, 0)) ? 'yes' : 'no'],
       );
+      // only when a security model is active; a label only for a running domain
+      const secmodel = await driver.nodeGetSecurityModel();
+      if (secmodel.model !== '') {
+        rows.push(['Security model:', secmodel.model], ['Security DOI:', secmodel.doi]);
+        const label = await driver.domainGetSecurityLabel(dom);
+        if (label.label !== '') {
+          rows.push(['Security label:', `${label.label} (${label.enforcing ? 'enforcing' : 'permissive'})`]);
+        }
+      }
       print(session.io, rows.map(([k, v]) => `${k.padEnd(15)} ${v}\n`).join(''));
     });
   },
@@ -43,8 +58,9 @@ export const domstateCommand: CommandDef = {
   async run(session, opts) {
     await withDriver(session, async (driver) => {
       const dom = await lookupDomain(driver, opts.domain as string);
-      const text = (await import('@qvirt/driver')).STATE_TEXT[dom.state];
-      print(session.io, opts.reason ? `${text} (${dom.reason})\n` : `${text}\n`);
+      const st = await driver.domainGetState(dom, 0);
+      const text = STATE_TEXT[domainStateName(st.state)];
+      print(session.io, opts.reason ? `${text} (${domainReasonText(st.state, st.reason)})\n` : `${text}\n`);
     });
   },
 };
@@ -100,21 +116,27 @@ export const dumpxmlCommand: CommandDef = {
   async run(session, opts) {
     await withDriver(session, async (driver) => {
       const dom = await lookupDomain(driver, opts.domain as string);
-      print(session.io, await driver.getXMLDesc(dom.name, { inactive: opts.inactive === true }));
+      // virshDomainGetXMLFromDom's flags
+      const flags =
+        (opts.inactive === true ? VIR_DOMAIN_XML.INACTIVE : 0) |
+        (opts['security-info'] === true ? VIR_DOMAIN_XML.SECURE : 0) |
+        (opts['update-cpu'] === true ? VIR_DOMAIN_XML.UPDATE_CPU : 0) |
+        (opts.migratable === true ? VIR_DOMAIN_XML.MIGRATABLE : 0);
+      print(session.io, await driver.domainGetXMLDesc(dom, flags));
     });
   },
 };
 
-/** virsh's names for virDomainInterfaceStats' counters, in its order; -1 (unknown) is not printed. */
+/** virsh's order of virDomainInterfaceStats' counters; -1 (unknown) is not printed. */
 const IF_STATS = [
-  ['rxBytes', 'rx_bytes'],
-  ['rxPackets', 'rx_packets'],
-  ['rxErrs', 'rx_errs'],
-  ['rxDrop', 'rx_drop'],
-  ['txBytes', 'tx_bytes'],
-  ['txPackets', 'tx_packets'],
-  ['txErrs', 'tx_errs'],
-  ['txDrop', 'tx_drop'],
+  'rx_bytes',
+  'rx_packets',
+  'rx_errs',
+  'rx_drop',
+  'tx_bytes',
+  'tx_packets',
+  'tx_errs',
+  'tx_drop',
 ] as const;
 
 export const domifstatCommand: CommandDef = {
@@ -135,44 +157,25 @@ export const domifstatCommand: CommandDef = {
       const dom = await lookupDomain(driver, opts.domain as string);
       const dev = opts.interface as string;
       const stats = await reporting(session.io, `Failed to get interface stats ${dom.name} ${dev}`, () =>
-        driver.interfaceStats(dom.name, dev),
+        driver.domainInterfaceStats(dom, dev),
       );
-      const lines = IF_STATS.filter(([k]) => stats[k] >= 0).map(
-        ([k, label]) => `${dev} ${label} ${stats[k]}\n`,
-      );
+      const lines = IF_STATS.filter((k) => stats[k] >= 0).map((k) => `${dev} ${k} ${stats[k]}\n`);
       print(session.io, lines.join(''));
     });
   },
 };
 
-type BlockCounter = Exclude<keyof BlockStats, 'nstats'>;
-
-/**
- * The parameters virDomainBlockStatsFlags gives, in the QEMU driver's order
- * (QEMU_BLOCK_STATS_ASSIGN_PARAM): a server reporting `nstats` gives the first `nstats`.
- */
-const BLOCK_PARAMS_ORDER: BlockCounter[] = [
-  'wrBytes',
-  'wrReq',
-  'rdBytes',
-  'rdReq',
-  'flushReq',
-  'wrTotalTimes',
-  'rdTotalTimes',
-  'flushTotalTimes',
-];
-
-/** virsh's domblkstat_output: its order, legacy names and --human labels. */
-const DOMBLKSTAT_OUTPUT: [BlockCounter, string, string][] = [
-  ['rdReq', 'rd_req', 'number of read operations:'],
-  ['rdBytes', 'rd_bytes', 'number of bytes read:'],
-  ['wrReq', 'wr_req', 'number of write operations:'],
-  ['wrBytes', 'wr_bytes', 'number of bytes written:'],
+/** virsh's domblkstat_output: the typed parameter, its legacy name and --human label, in virsh's order. */
+const DOMBLKSTAT_OUTPUT: [string, string, string][] = [
+  ['rd_operations', 'rd_req', 'number of read operations:'],
+  ['rd_bytes', 'rd_bytes', 'number of bytes read:'],
+  ['wr_operations', 'wr_req', 'number of write operations:'],
+  ['wr_bytes', 'wr_bytes', 'number of bytes written:'],
   ['errs', 'errs', 'error count:'],
-  ['flushReq', 'flush_operations', 'number of flush operations:'],
-  ['rdTotalTimes', 'rd_total_times', 'total duration of reads (ns):'],
-  ['wrTotalTimes', 'wr_total_times', 'total duration of writes (ns):'],
-  ['flushTotalTimes', 'flush_total_times', 'total duration of flushes (ns):'],
+  ['flush_operations', 'flush_operations', 'number of flush operations:'],
+  ['rd_total_times', 'rd_total_times', 'total duration of reads (ns):'],
+  ['wr_total_times', 'wr_total_times', 'total duration of writes (ns):'],
+  ['flush_total_times', 'flush_total_times', 'total duration of flushes (ns):'],
 ];
 
 export const domblkstatCommand: CommandDef = {
@@ -190,16 +193,23 @@ export const domblkstatCommand: CommandDef = {
       // cmdDomblkstat: no device means all of them (""); a failure of the first
       // virDomainBlockStatsFlags call is reported with libvirt's error alone
       let device = (opts.device as string | undefined) ?? '';
-      const stats = await driver.blockStats(dom.name, device);
-      const given = new Set(BLOCK_PARAMS_ORDER.slice(0, stats.nstats));
+      // cmdDomblkstat: how many parameters there are, then all of them
+      const { nparams } = await driver.domainBlockStatsFlags(dom, device, 0, VIR_TYPED_PARAM_STRING_OKAY);
+      const { params } = await driver.domainBlockStatsFlags(
+        dom,
+        device,
+        nparams,
+        VIR_TYPED_PARAM_STRING_OKAY,
+      );
+      const byField = new Map(params.map((p: TypedParam) => [p.field, p.value]));
       let text = '';
       if (opts.human) {
         text += `Device: ${device}\n`;
         device = '';
       }
-      for (const [key, legacy, human] of DOMBLKSTAT_OUTPUT) {
-        if (!given.has(key)) continue;
-        text += `${device} ${opts.human ? human.padEnd(31) : legacy} ${stats[key]}\n`;
+      for (const [field, legacy, human] of DOMBLKSTAT_OUTPUT) {
+        if (!byField.has(field)) continue;
+        text += `${device} ${opts.human ? human.padEnd(31) : legacy} ${byField.get(field)}\n`;
       }
       print(session.io, text);
     });
@@ -223,6 +233,9 @@ const MEMORY_STAT_NAMES: Record<number, string> = {
   12: 'hugetlb_pgfail',
 };
 
+/** VIR_DOMAIN_MEMORY_STAT_NR: how many statistics virsh asks for. */
+const MEMORY_STAT_NR = 13;
+
 export const dommemstatCommand: CommandDef = {
   name: 'dommemstat',
   help: 'get memory statistics for a domain',
@@ -233,7 +246,7 @@ export const dommemstatCommand: CommandDef = {
       const given = opts.domain as string;
       const dom = await lookupDomain(driver, given);
       const stats = await reporting(session.io, `Failed to get memory statistics for domain ${given}`, () =>
-        driver.memoryStats(dom.name),
+        driver.domainMemoryStats(dom, MEMORY_STAT_NR, 0),
       );
       // cmdDomMemStat prints in the driver's order and skips tags it does not know
       const lines = stats

@@ -1,7 +1,11 @@
-/** define, undefine, create, start, shutdown, destroy, reboot, suspend, resume, autostart. */
-import { readFile } from 'node:fs/promises';
 import { VirError } from '@qvirt/core';
-import type { CommandDef, ParsedOpts, Session } from '../command.js';
+import {
+  type Domain,
+  VIR_DOMAIN_DEFINE,
+  VIR_DOMAIN_START,
+  VIR_DOMAIN_UNDEFINE,
+} from '@qvirt/core/hypervisor';
+import { type CommandDef, type ParsedOpts, readFileArg, type Session } from '../command.js';
 import {
   type Connection,
   DOMAIN_OPT,
@@ -10,19 +14,6 @@ import {
   reporting,
   withDriver,
 } from '../driver-connection.js';
-
-async function readXmlFile(file: string): Promise<string> {
-  try {
-    return await readFile(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new VirError(
-      'SYSTEM_ERROR',
-      'none',
-      `Failed to open file '${file}': ${code === 'ENOENT' ? 'No such file or directory' : String(code)}`,
-    );
-  }
-}
 
 const FILE_OPT = {
   name: 'file',
@@ -38,10 +29,10 @@ export const defineCommand: CommandDef = {
   options: [FILE_OPT, { name: 'validate', type: 'bool', help: 'validate the XML against the schema' }],
   async run(session, opts) {
     const file = opts.file as string;
-    const xml = await readXmlFile(file);
+    const xml = await readFileArg(file);
     await withDriver(session, async (driver) => {
       const dom = await reporting(session.io, `Failed to define domain from ${file}`, () =>
-        driver.defineXML(xml),
+        driver.domainDefineXMLFlags(xml, opts.validate === true ? VIR_DOMAIN_DEFINE.VALIDATE : 0),
       );
       print(session.io, `Domain '${dom.name}' defined from ${file}\n`);
     });
@@ -59,10 +50,10 @@ export const createCommand: CommandDef = {
   ],
   async run(session, opts) {
     const file = opts.file as string;
-    const xml = await readXmlFile(file);
+    const xml = await readFileArg(file);
     await withDriver(session, async (driver) => {
       const dom = await reporting(session.io, `Failed to create domain from ${file}`, () =>
-        driver.createXML(xml, { paused: opts.paused === true }),
+        driver.domainCreateXML(xml, startFlags(opts)),
       );
       print(session.io, `Domain '${dom.name}' created from ${file}\n`);
     });
@@ -74,7 +65,7 @@ function domainCommand(
   name: string,
   help: string,
   desc: string,
-  op: (driver: Connection, dom: string, opts: ParsedOpts, session: Session) => Promise<void>,
+  op: (driver: Connection, dom: Domain, opts: ParsedOpts, session: Session) => Promise<unknown>,
   messages: (dom: string, opts: ParsedOpts) => { ok: string; fail: string },
   extra: CommandDef['options'] = [],
 ): CommandDef {
@@ -87,33 +78,77 @@ function domainCommand(
       await withDriver(session, async (driver) => {
         const dom = await lookupDomain(driver, opts.domain as string);
         const m = messages(dom.name, opts);
-        await reporting(session.io, m.fail, () => op(driver, dom.name, opts, session));
+        await reporting(session.io, m.fail, () => op(driver, dom, opts, session));
         print(session.io, `${m.ok}\n`);
       });
     },
   };
 }
 
-export const undefineCommand = domainCommand(
-  'undefine',
-  'undefine a domain',
-  'Undefine an inactive domain, or convert persistent to transient.',
-  (d, n) => d.undefine(n),
-  (n) => ({ ok: `Domain '${n}' has been undefined`, fail: `Failed to undefine domain '${n}'` }),
-);
+/** cmdUndefine (the storage options aside): virsh refuses a managed save image itself. */
+export const undefineCommand: CommandDef = {
+  name: 'undefine',
+  help: 'undefine a domain',
+  desc: 'Undefine an inactive domain, or convert persistent to transient.',
+  options: [
+    DOMAIN_OPT,
+    { name: 'managed-save', type: 'bool', help: 'remove domain managed state file' },
+    {
+      name: 'snapshots-metadata',
+      type: 'bool',
+      help: 'remove all domain snapshot metadata (vm must be inactive)',
+    },
+    { name: 'nvram', type: 'bool', help: 'remove nvram file' },
+    { name: 'keep-nvram', type: 'bool', help: 'keep nvram file' },
+  ],
+  async run(session, opts) {
+    if (opts.nvram && opts['keep-nvram'])
+      throw new VirError('INVALID_ARG', 'none', 'Options --nvram and --keep-nvram are mutually exclusive');
+    const U = VIR_DOMAIN_UNDEFINE;
+    let flags = 0;
+    if (opts['managed-save']) flags |= U.MANAGED_SAVE;
+    if (opts['snapshots-metadata']) flags |= U.SNAPSHOTS_METADATA;
+    if (opts.nvram) flags |= U.NVRAM;
+    if (opts['keep-nvram']) flags |= U.KEEP_NVRAM;
+    await withDriver(session, async (driver) => {
+      const dom = await lookupDomain(driver, opts.domain as string);
+      if (!opts['managed-save'] && dom.id === -1 && (await driver.domainHasManagedSaveImage(dom, 0)) > 0)
+        throw new VirError(
+          'OPERATION_INVALID',
+          'none',
+          'Refusing to undefine while domain managed save image exists',
+        );
+      const snapshots = await driver.domainSnapshotNum(dom, 1 << 10).catch(() => 0);
+      if (!opts['snapshots-metadata'] && snapshots > 0)
+        throw new VirError(
+          'OPERATION_INVALID',
+          'none',
+          `Refusing to undefine while ${snapshots} snapshots exist`,
+        );
+      await reporting(session.io, `Failed to undefine domain '${dom.name}'`, () =>
+        driver.domainUndefineFlags(dom, flags),
+      );
+      print(session.io, `Domain '${dom.name}' has been undefined\n`);
+    });
+  },
+};
 
 export const startCommand: CommandDef = {
   name: 'start',
   help: 'start a (previously defined) inactive domain',
   desc: 'Start a domain, either from the last managedsave state, or via a fresh boot if no managedsave state is present.',
-  options: [DOMAIN_OPT, { name: 'paused', type: 'bool', help: 'leave the guest paused after start' }],
+  options: [
+    DOMAIN_OPT,
+    { name: 'paused', type: 'bool', help: 'leave the guest paused after start' },
+    { name: 'force-boot', type: 'bool', help: 'force fresh boot by discarding any managed save' },
+  ],
   async run(session, opts) {
     await withDriver(session, async (driver) => {
       const dom = await lookupDomain(driver, opts.domain as string);
       if (dom.id !== -1)
         throw new VirError('OPERATION_INVALID', 'none', `Domain '${dom.name}' is already active`);
       await reporting(session.io, `Failed to start domain '${dom.name}'`, () =>
-        driver.start(dom.name, { paused: opts.paused === true }),
+        driver.domainCreateWithFlags(dom, startFlags(opts)),
       );
       print(session.io, `Domain '${dom.name}' started\n`);
     });
@@ -124,7 +159,7 @@ export const shutdownCommand = domainCommand(
   'shutdown',
   'gracefully shutdown a domain',
   'Run shutdown in the target domain.',
-  async (d, n, opts) => {
+  async (d, dom, opts) => {
     const mode = opts.mode as string | undefined;
     if (mode !== undefined && mode !== 'acpi') {
       throw new VirError(
@@ -133,7 +168,7 @@ export const shutdownCommand = domainCommand(
         `this function is not supported by the connection driver: shutdown mode ${mode}`,
       );
     }
-    await d.shutdown(n);
+    await d.domainShutdownFlags(dom, 0);
   },
   (n) => ({ ok: `Domain '${n}' is being shutdown`, fail: `Failed to shutdown domain '${n}'` }),
   [{ name: 'mode', type: 'string', help: 'shutdown mode: acpi|agent|initctl|signal|paravirt' }],
@@ -143,7 +178,7 @@ export const destroyCommand = domainCommand(
   'destroy',
   'destroy (stop) a domain',
   'Forcefully stop a given domain, but leave its resources intact.',
-  (d, n) => d.destroy(n),
+  (d, dom, opts) => d.domainDestroyFlags(dom, opts.graceful === true ? 1 : 0),
   (n) => ({ ok: `Domain '${n}' destroyed`, fail: `Failed to destroy domain '${n}'` }),
   [{ name: 'graceful', type: 'bool', help: 'terminate gracefully' }],
 );
@@ -152,7 +187,7 @@ export const rebootCommand = domainCommand(
   'reboot',
   'reboot a domain',
   'Run a reboot command in the target domain.',
-  (d, n) => d.reboot(n),
+  (d, dom) => d.domainReboot(dom, 0),
   (n) => ({ ok: `Domain '${n}' is being rebooted`, fail: `Failed to reboot domain '${n}'` }),
 );
 
@@ -160,7 +195,7 @@ export const suspendCommand = domainCommand(
   'suspend',
   'suspend a domain',
   'Suspend a running domain.',
-  (d, n) => d.suspend(n),
+  (d, dom) => d.domainSuspend(dom),
   (n) => ({ ok: `Domain '${n}' suspended`, fail: `Failed to suspend domain '${n}'` }),
 );
 
@@ -168,7 +203,7 @@ export const resumeCommand = domainCommand(
   'resume',
   'resume a domain',
   'Resume a previously suspended domain.',
-  (d, n) => d.resume(n),
+  (d, dom) => d.domainResume(dom),
   (n) => ({ ok: `Domain '${n}' resumed`, fail: `Failed to resume domain '${n}'` }),
 );
 
@@ -176,10 +211,18 @@ export const autostartCommand = domainCommand(
   'autostart',
   'autostart a domain',
   'Configure a domain to be automatically started at boot.',
-  (d, n, opts) => d.setAutostart(n, opts.disable !== true),
+  (d, dom, opts) => d.domainSetAutostart(dom, opts.disable === true ? 0 : 1),
   (n, opts) =>
     opts.disable === true
       ? { ok: `Domain '${n}' unmarked as autostarted`, fail: `Failed to unmark domain '${n}' as autostarted` }
       : { ok: `Domain '${n}' marked as autostarted`, fail: `Failed to mark domain '${n}' as autostarted` },
   [{ name: 'disable', type: 'bool', help: 'disable autostarting' }],
 );
+
+/** virsh's --paused for create and start (VIR_DOMAIN_START_PAUSED). */
+function startFlags(opts: ParsedOpts): number {
+  return (
+    (opts.paused === true ? VIR_DOMAIN_START.PAUSED : 0) |
+    (opts['force-boot'] === true ? VIR_DOMAIN_START.FORCE_BOOT : 0)
+  );
+}

@@ -1,9 +1,8 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { greetingBootSector } from '@qvirt/driver';
 import { afterEach, describe, expect, it } from 'vitest';
 import { main } from '../index.js';
+import { makeTestDir } from '../test-support/embed-root.js';
 
 let root: string | undefined;
 
@@ -37,7 +36,7 @@ async function qvirsh(...argv: string[]) {
 
 describe('qvirsh domain commands (embed, TCG)', () => {
   it('define, list, start, dominfo, domstate, destroy, undefine, with virsh output', async () => {
-    root = mkdtempSync(path.join(tmpdir(), 'qvirt-cli-'));
+    root = makeTestDir('qvirt-cli-').root;
     writeFileSync(`${root}/boot.img`, greetingBootSector());
     const file = `${root}/g.xml`;
     writeFileSync(
@@ -61,7 +60,7 @@ describe('qvirsh domain commands (embed, TCG)', () => {
     expect(await qvirsh('start', 'g1')).toEqual({ code: 0, out: "Domain 'g1' started\n\n", err: '' });
     expect(await qvirsh('start', 'g1')).toEqual({
       code: 1,
-      out: '',
+      out: '\n',
       err: "error: Domain 'g1' is already active\n",
     });
     expect((await qvirsh('list')).out).toBe(
@@ -82,12 +81,12 @@ describe('qvirsh domain commands (embed, TCG)', () => {
     expect(await qvirsh('destroy', 'g1')).toEqual({ code: 0, out: "Domain 'g1' destroyed\n\n", err: '' });
     expect(await qvirsh('destroy', 'g1')).toEqual({
       code: 1,
-      out: '',
+      out: '\n',
       err: "error: Failed to destroy domain 'g1'\nerror: Requested operation is not valid: domain is not running\n",
     });
     expect(await qvirsh('dominfo', 'nosuch')).toEqual({
       code: 1,
-      out: '',
+      out: '\n',
       err: "error: failed to get domain 'nosuch'\n",
     });
     expect(await qvirsh('autostart', 'g1')).toMatchObject({ out: "Domain 'g1' marked as autostarted\n\n" });
@@ -97,7 +96,7 @@ describe('qvirsh domain commands (embed, TCG)', () => {
   });
 
   it.skipIf(process.getuid?.() !== 0)('domifstat prints a tap interface counters as virsh does', async () => {
-    root = mkdtempSync(path.join(tmpdir(), 'qvirt-cli-'));
+    root = makeTestDir('qvirt-cli-').root;
     writeFileSync(`${root}/boot.img`, greetingBootSector());
     const file = `${root}/n.xml`;
     writeFileSync(
@@ -125,7 +124,7 @@ describe('qvirsh domain commands (embed, TCG)', () => {
       );
       expect(await qvirsh('domifstat', 'n1', 'nosuch0')).toEqual({
         code: 1,
-        out: '',
+        out: '\n',
         err: "error: Failed to get interface stats n1 nosuch0\nerror: invalid argument: 'nosuch0' is not a known interface\n",
       });
     } finally {
@@ -134,7 +133,7 @@ describe('qvirsh domain commands (embed, TCG)', () => {
   });
 
   it('domblkstat and dommemstat print as virsh does; no balloon means rss alone', async () => {
-    root = mkdtempSync(path.join(tmpdir(), 'qvirt-cli-'));
+    root = makeTestDir('qvirt-cli-').root;
     writeFileSync(`${root}/boot.img`, greetingBootSector());
     const file = `${root}/s.xml`;
     writeFileSync(
@@ -149,7 +148,7 @@ describe('qvirsh domain commands (embed, TCG)', () => {
     expect((await qvirsh('define', file)).code).toBe(0);
     expect(await qvirsh('domblkstat', 's1')).toEqual({
       code: 1,
-      out: '',
+      out: '\n',
       err: 'error: Requested operation is not valid: domain is not running\n',
     });
     expect((await qvirsh('start', 's1')).code).toBe(0);
@@ -168,7 +167,7 @@ describe('qvirsh domain commands (embed, TCG)', () => {
       );
       expect(await qvirsh('domblkstat', 's1', 'nosuch')).toEqual({
         code: 1,
-        out: '',
+        out: '\n',
         err: 'error: invalid argument: invalid path: nosuch\n',
       });
       // <memballoon model='none'/>: libvirt asks QEMU nothing and reports the RSS alone
@@ -178,7 +177,7 @@ describe('qvirsh domain commands (embed, TCG)', () => {
     }
     expect(await qvirsh('dommemstat', 's1')).toEqual({
       code: 1,
-      out: '',
+      out: '\n',
       err: 'error: Failed to get memory statistics for domain s1\nerror: Requested operation is not valid: domain is not running\n',
     });
   });

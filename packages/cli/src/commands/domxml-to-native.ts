@@ -1,8 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import { VirError } from '@qvirt/core';
-import { domxmlToNative } from '@qvirt/qemu-argv';
-import type { CommandDef } from '../command.js';
-import { conversionContext } from '../conversion-context.js';
+import { type CommandDef, readFileArg } from '../command.js';
+import { lookupDomain, withDriver } from '../driver-connection.js';
 
 export const domxmlToNativeCommand: CommandDef = {
   name: 'domxml-to-native',
@@ -17,30 +15,19 @@ export const domxmlToNativeCommand: CommandDef = {
     if (opts.domain !== undefined && opts.xml !== undefined) {
       throw new VirError('INVALID_ARG', 'none', 'Options --domain and --xml are mutually exclusive');
     }
-    if (opts.domain !== undefined) {
-      throw new VirError(
-        'NO_SUPPORT',
-        'none',
-        'this function is not supported by the connection driver: --domain needs the driver',
-      );
-    }
     const file = opts.xml as string | undefined;
+    const format = opts.format as string;
+    if (opts.domain !== undefined) {
+      // cmdDomXMLToNative: the domain's definition, converted
+      const out = await withDriver(session, async (conn) => {
+        const dom = await lookupDomain(conn, opts.domain as string);
+        return conn.connectDomainXMLToNative(format, await conn.domainGetXMLDesc(dom, 0), 0);
+      });
+      session.io.out(out);
+      return;
+    }
     if (file === undefined) throw new VirError('INVALID_ARG', 'none', 'need either domain or domain XML');
-    if (opts.format !== 'qemu-argv') {
-      throw new VirError('INVALID_ARG', 'none', `invalid argument: unsupported config type ${opts.format}`);
-    }
-    let xml: string;
-    try {
-      xml = await readFile(file, 'utf8');
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      throw new VirError(
-        'SYSTEM_ERROR',
-        'none',
-        `Failed to open file '${file}': ${code === 'ENOENT' ? 'No such file or directory' : String(code)}`,
-      );
-    }
-    const ctx = await conversionContext(session);
-    session.io.out(`${domxmlToNative(xml, ctx, file)}\n`);
+    const text = await readFileArg(file);
+    session.io.out(await withDriver(session, (conn) => conn.connectDomainXMLToNative(format, text, 0)));
   },
 };

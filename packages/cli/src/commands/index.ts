@@ -1,5 +1,8 @@
 import type { CommandDef } from '../command.js';
 import { capabilitiesCommand } from './capabilities.js';
+import { consoleCommand } from './console.js';
+import { CPU_COMMANDS } from './cpu.js';
+import { attachDeviceCommand, detachDeviceCommand } from './device-hotplug.js';
 import {
   domblkstatCommand,
   domidCommand,
@@ -23,9 +26,16 @@ import {
   suspendCommand,
   undefineCommand,
 } from './domain-lifecycle.js';
+import { RESOURCE_COMMANDS } from './domain-resources.js';
 import { domxmlFromNativeCommand } from './domxml-from-native.js';
 import { domxmlToNativeCommand } from './domxml-to-native.js';
 import { listCommand } from './list.js';
+import { NODE_COMMANDS } from './node.js';
+import { POOL_COMMANDS } from './pool.js';
+import { SAVE_COMMANDS } from './save.js';
+import { SECRET_COMMANDS } from './secret.js';
+import { SNAPSHOT_COMMANDS } from './snapshot.js';
+import { VOL_COMMANDS } from './volume.js';
 
 /**
  * Every command qvirsh knows. To add one: write `commands/NAME.ts` exporting a `CommandDef`,
@@ -33,10 +43,13 @@ import { listCommand } from './list.js';
  */
 export const COMMANDS: CommandDef[] = [
   // domain management
+  attachDeviceCommand,
   autostartCommand,
+  consoleCommand,
   createCommand,
   defineCommand,
   destroyCommand,
+  detachDeviceCommand,
   domxmlFromNativeCommand,
   domxmlToNativeCommand,
   dumpxmlCommand,
@@ -46,6 +59,8 @@ export const COMMANDS: CommandDef[] = [
   startCommand,
   suspendCommand,
   undefineCommand,
+  ...SAVE_COMMANDS,
+  ...SNAPSHOT_COMMANDS,
   // domain monitoring
   domblkstatCommand,
   domidCommand,
@@ -56,6 +71,15 @@ export const COMMANDS: CommandDef[] = [
   domstateCommand,
   domuuidCommand,
   listCommand,
+  // domain resources and statistics (domain-resources.ts)
+  ...RESOURCE_COMMANDS,
   // host and hypervisor
   capabilitiesCommand,
+  ...CPU_COMMANDS,
+  ...NODE_COMMANDS,
+  // secrets
+  ...SECRET_COMMANDS,
+  // storage pools and volumes
+  ...POOL_COMMANDS,
+  ...VOL_COMMANDS,
 ];

@@ -1,5 +1,10 @@
 /** list: virsh's table of domains, or names / UUIDs one a line. */
-import type { DomainSummary } from '@qvirt/driver';
+import {
+  type Domain,
+  domainStateName,
+  VIR_CONNECT_LIST_DOMAINS as L,
+  STATE_TEXT,
+} from '@qvirt/core/hypervisor';
 import type { CommandDef, ParsedOpts } from '../command.js';
 import { print, withDriver } from '../driver-connection.js';
 
@@ -13,39 +18,33 @@ export function formatTable(header: string[], rows: string[][]): string {
 }
 
 /** virshDomainSorter: running ones by id, then the others by name (case-insensitive). */
-function compare(a: DomainSummary, b: DomainSummary): number {
+function compare(a: Domain, b: Domain): number {
   if (a.id === -1 && b.id === -1) return a.name.toLowerCase().localeCompare(b.name.toLowerCase());
   if (a.id !== -1 && b.id !== -1) return a.id - b.id;
   return a.id !== -1 ? -1 : 1;
 }
 
-function selected(
-  dom: DomainSummary,
-  opts: ParsedOpts,
-  isActiveState: (s: DomainSummary['state']) => boolean,
-): boolean {
-  const active = isActiveState(dom.state);
-  const stateFilters = ['state-running', 'state-paused', 'state-shutoff', 'state-other'].filter(
-    (f) => opts[f],
-  );
-  if (opts.inactive && active) return false;
-  if (!opts.all && !opts.inactive && stateFilters.length === 0 && !active) return false;
-  if (stateFilters.length > 0) {
-    const kind =
-      dom.state === 'running'
-        ? 'state-running'
-        : dom.state === 'paused'
-          ? 'state-paused'
-          : dom.state === 'shutoff'
-            ? 'state-shutoff'
-            : 'state-other';
-    if (!stateFilters.includes(kind)) return false;
-  }
-  if (opts.persistent && !opts.transient && !dom.persistent) return false;
-  if (opts.transient && !opts.persistent && dom.persistent) return false;
-  if (opts.autostart && !opts['no-autostart'] && !dom.autostart) return false;
-  if (opts['no-autostart'] && !opts.autostart && dom.autostart) return false;
-  return true;
+/** cmdList's virConnectListAllDomains flags for its options. */
+export function listFlags(opts: ParsedOpts): number {
+  const states: Array<[string, number]> = [
+    ['state-running', L.RUNNING],
+    ['state-paused', L.PAUSED],
+    ['state-shutoff', L.SHUTOFF],
+    ['state-other', L.OTHER],
+  ];
+  let flags = 0;
+  for (const [name, bit] of states) if (opts[name]) flags |= bit;
+  if (opts.inactive) flags |= L.INACTIVE;
+  else if (!opts.all && flags === 0) flags |= L.ACTIVE;
+  if (opts.persistent) flags |= L.PERSISTENT;
+  if (opts.transient) flags |= L.TRANSIENT;
+  if (opts.autostart) flags |= L.AUTOSTART;
+  if (opts['no-autostart']) flags |= L.NO_AUTOSTART;
+  if (opts['with-snapshot']) flags |= L.HAS_SNAPSHOT;
+  if (opts['without-snapshot']) flags |= L.NO_SNAPSHOT;
+  if (opts['with-managed-save']) flags |= L.MANAGEDSAVE;
+  if (opts['without-managed-save']) flags |= L.NO_MANAGEDSAVE;
+  return flags;
 }
 
 const flag = (name: string, help: string) => ({ name, type: 'bool' as const, help });
@@ -67,21 +66,36 @@ export const listCommand: CommandDef = {
     flag('state-other', 'list domains in other states'),
     flag('autostart', 'list domains with autostart enabled'),
     flag('no-autostart', 'list domains with autostart disabled'),
+    flag('with-managed-save', 'list domains with managed save state'),
+    flag('without-managed-save', 'list domains without managed save'),
     flag('uuid', "list uuid's only"),
     flag('name', 'list domain names only'),
     flag('id', 'list domain IDs only'),
     flag('table', 'list table (default)'),
+    flag('managed-save', 'mark inactive domains with managed save state'),
   ],
   async run(session, opts) {
-    // loaded here, not at the top: every other command would load the whole driver with it
-    const { isActiveState, STATE_TEXT } = await import('@qvirt/driver');
     await withDriver(session, async (driver) => {
-      const doms = (await driver.listDomains()).filter((d) => selected(d, opts, isActiveState)).sort(compare);
+      const doms = (await driver.connectListAllDomains(listFlags(opts))).sort(compare);
       let out: string;
       if (opts.table || (!opts.uuid && !opts.name && !opts.id)) {
         out = formatTable(
           ['Id', 'Name', 'State'],
-          doms.map((d) => [d.id === -1 ? '-' : String(d.id), d.name, STATE_TEXT[d.state]]),
+          await Promise.all(
+            doms.map(async (d) => {
+              const { state } = await driver.domainGetState(d, 0);
+              // --managed-save: an inactive domain with an image shows as "saved"
+              const saved =
+                opts['managed-save'] === true &&
+                d.id === -1 &&
+                (await driver.domainHasManagedSaveImage(d, 0)) > 0;
+              return [
+                d.id === -1 ? '-' : String(d.id),
+                d.name,
+                saved ? 'saved' : STATE_TEXT[domainStateName(state)],
+              ];
+            }),
+          ),
         );
       } else if (opts.uuid && opts.name) {
         out = doms.map((d) => `${d.uuid.padEnd(36)}  ${d.name.padEnd(30)}\n`).join('');

@@ -61,7 +61,7 @@ describe('qvirsh through qvirtd', () => {
   it('capabilities come from the daemon', async () => {
     const r = await qvirsh('capabilities');
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/^<capabilities>\n[\s\S]*<\/capabilities>\n\n$/);
+    expect(r.out).toMatch(/^<capabilities>\n[\s\S]*<\/capabilities>\n\n\n$/);
   });
 
   it('a daemon that is not there: libvirt-style connect error', async () => {

@@ -1,43 +1,23 @@
-/**
- * domblkstat and dommemstat side by side: libvirt's own virsh and qvirsh against one qvirtd and
- * one TCG guest print the same.
- */
-import { execFile } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { greetingBootSector } from '@qvirt/driver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../index.js';
-import { type CliTestDaemon, startCliTestDaemon } from '../test-support/test-daemon.js';
-
-const VIRSH = '/usr/bin/virsh';
+import {
+  type CliTestDaemon,
+  hasVirsh,
+  qvirshOn,
+  startCliTestDaemon,
+  virshOn,
+} from '../test-support/test-daemon.js';
 
 let t: CliTestDaemon;
 let dir: string;
 let uri: string;
 
-interface Run {
-  code: number;
-  out: string;
-  err: string;
-}
+const virsh = virshOn(() => uri);
+const qvirsh = qvirshOn(() => uri);
 
-function virsh(...argv: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(VIRSH, ['-c', uri, ...argv], { env: { ...process.env, LC_ALL: 'C' } }, (e, out, err) =>
-      resolve({ code: e ? Number(e.code ?? 1) : 0, out, err }),
-    );
-  });
-}
-
-async function qvirsh(...argv: string[]): Promise<Run> {
-  let out = '';
-  let err = '';
-  const code = await main(['-c', uri, ...argv], { out: (t) => (out += t), err: (t) => (err += t) });
-  return { code, out, err };
-}
-
-describe.skipIf(!existsSync(VIRSH))('domblkstat and dommemstat: virsh and qvirsh through qvirtd', () => {
+describe.skipIf(!hasVirsh)('domblkstat and dommemstat: virsh and qvirsh through qvirtd', () => {
   beforeAll(async () => {
     t = await startCliTestDaemon('qvirt-cli-stats-');
     ({ dir, uri } = t);

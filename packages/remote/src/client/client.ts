@@ -1,6 +1,6 @@
 /**
- * A libvirt remote-protocol client over any duplex stream, with the domain operations qvirsh
- * needs (the same names as @qvirt/driver's QemuDriver, all async).
+ * A libvirt remote-protocol client over any duplex stream: the hypervisor contract
+ * (@qvirt/core/hypervisor) over the wire, every method one row of the dispatch table.
  *
  * `RemoteClient.open(uri)` reaches qvirtd over its Unix sockets (`qemu:///system`,
  * `qemu:///session`, `qemu+unix://…?socket=`), starting a session daemon on demand as libvirt's
@@ -16,23 +16,30 @@ import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { getSystemErrorMap } from 'node:util';
 import { type ConnectionUri, parseConnectionUri, remoteName, VirError } from '@qvirt/core';
-import type { BlockStats, InterfaceStats, MemoryStat } from '@qvirt/driver';
-import { Proc } from '../remote/procedures.js';
 import {
-  REMOTE_DOMAIN_BLOCK_STATS_PARAMETERS_MAX,
-  REMOTE_DOMAIN_MEMORY_STATS_MAX,
-  readTypedParam,
-  TYPED_PARAM_STRING_OKAY,
-} from '../remote/typed-params.js';
+  type Domain,
+  type DomainEventCallback,
+  DomainEventCallbacks,
+  type HypervisorDriver,
+  type Secret,
+  type SecretDriver,
+  type SecretEventCallback,
+  type StorageDriver,
+  type StoragePool,
+  type StoragePoolEventCallback,
+  VIR_DRV_FEATURE,
+  VIR_STORAGE_POOL_EVENT_ID,
+} from '@qvirt/core/hypervisor';
+import { codecFor } from '../protocol/codec.js';
 import {
-  DOMAIN_EVENT_ID_LIFECYCLE,
-  type RemoteDomain,
-  readDomain,
-  str,
-  uuidToBytes,
-  writeDomain,
-  wStr,
-} from '../remote/types.js';
+  argsFor,
+  type BoundRow,
+  dispatchRows,
+  resultOf,
+  type TableMethod,
+} from '../protocol/dispatch-table.js';
+import { procedureByName } from '../protocol/facts.js';
+import { DOMAIN_EVENT_WIRE } from '../remote/domain-events.js';
 import {
   AuthType,
   KEEPALIVE_PROGRAM,
@@ -41,130 +48,15 @@ import {
   MessageStatus,
   MessageType,
   REMOTE_AUTH_TYPE_LIST_MAX,
-  REMOTE_DOMAIN_LIST_MAX,
   REMOTE_PROGRAM,
   REMOTE_PROTOCOL_VERSION,
-  UUID_BUFLEN,
 } from '../rpc/constants.js';
 import { RemoteError, readRemoteError } from '../rpc/error.js';
 import { PacketFramer } from '../rpc/framer.js';
 import { decodePacket, encodePacket } from '../rpc/header.js';
+import { ClientStream } from '../stream/client-stream.js';
 import { XdrReader, type XdrWriter } from '../xdr/xdr.js';
-
-type DomainState =
-  | 'nostate'
-  | 'running'
-  | 'blocked'
-  | 'paused'
-  | 'shutdown'
-  | 'shutoff'
-  | 'crashed'
-  | 'pmsuspended';
-const STATES: DomainState[] = [
-  'nostate',
-  'running',
-  'blocked',
-  'paused',
-  'shutdown',
-  'shutoff',
-  'crashed',
-  'pmsuspended',
-];
-const REASONS: Record<string, string[]> = {
-  running: [
-    'unknown',
-    'booted',
-    'migrated',
-    'restored',
-    'from snapshot',
-    'unpaused',
-    'migration canceled',
-    'save canceled',
-    'event wakeup',
-    'crashed',
-    'post-copy',
-  ],
-  paused: [
-    'unknown',
-    'user',
-    'migrating',
-    'saving',
-    'dumping',
-    'I/O error',
-    'watchdog',
-    'from snapshot',
-    'shutting down',
-    'creating snapshot',
-    'starting up',
-    'post-copy',
-    'post-copy failed',
-  ],
-  shutdown: ['unknown', 'user'],
-  shutoff: [
-    'unknown',
-    'shutdown',
-    'destroyed',
-    'crashed',
-    'migrated',
-    'saved',
-    'failed',
-    'from snapshot',
-    'daemon',
-  ],
-  crashed: ['unknown', 'panicked'],
-  blocked: ['unknown'],
-  pmsuspended: ['unknown'],
-  nostate: ['unknown'],
-};
-
-/** What the client reports of a domain (the same shape as @qvirt/driver's DomainSummary). */
-export interface RemoteDomainSummary {
-  name: string;
-  uuid: string;
-  id: number;
-  state: DomainState;
-  reason: string;
-  persistent: boolean;
-  autostart: boolean;
-}
-
-export interface RemoteDomainInfo {
-  state: DomainState;
-  maxMem: number;
-  memory: number;
-  nrVirtCpu: number;
-  cpuTime: number;
-}
-
-// The driver's shapes, as type-only imports: the client loads no driver code.
-/** virDomainInterfaceStats: the counters of one interface (-1 where not known). */
-export type RemoteInterfaceStats = InterfaceStats;
-/** virDomainBlockStatsFlags' counters of one disk or all, and how many parameters the server gave. */
-export type RemoteBlockStats = BlockStats;
-/** virDomainMemoryStatStruct: a virDomainMemoryStatTags tag and its value. */
-export type RemoteMemoryStat = MemoryStat;
-
-/** virDomainBlockStatsFlags' field names (VIR_DOMAIN_BLOCK_STATS_*) and our keys. */
-const BLOCK_STAT_FIELDS: Record<string, keyof RemoteBlockStats> = {
-  rd_operations: 'rdReq',
-  rd_bytes: 'rdBytes',
-  wr_operations: 'wrReq',
-  wr_bytes: 'wrBytes',
-  errs: 'errs',
-  flush_operations: 'flushReq',
-  rd_total_times: 'rdTotalTimes',
-  wr_total_times: 'wrTotalTimes',
-  flush_total_times: 'flushTotalTimes',
-};
-
-/** VIR_DOMAIN_MEMORY_STAT_NR: how many stats virsh asks for. */
-const MEMORY_STAT_NR = 13;
-
-export interface LifecycleEventMessage {
-  domain: RemoteDomain;
-  event: number;
-  detail: number;
-}
+import { ClientObjectEvents, SECRET_CLIENT_EVENTS } from './object-events.js';
 
 export interface ConnectOptions {
   /** The name passed to virConnectOpen (default `qemu:///system`). */
@@ -203,13 +95,31 @@ function toVirError(e: RemoteError): VirError {
   return new VirError(e.codeName as never, e.domainName as never, e.message);
 }
 
+/** The client implements every contract (the tables' methods are installed below), as libvirt's remote driver registers as each. */
+export interface RemoteClient extends HypervisorDriver, StorageDriver, SecretDriver {}
+
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the contract's methods come from the dispatch table
 export class RemoteClient {
   private serial = 1;
   private readonly pending = new Map<number, Pending>();
   private readonly framer = new PacketFramer();
   private closed = false;
   private closeError: Error | undefined;
-  private readonly lifecycleListeners = new Map<number, (e: LifecycleEventMessage) => void>();
+  private readonly callbacks = new DomainEventCallbacks();
+  /** Server registrations by event id and domain, with how many local callbacks use each. */
+  private readonly remoteIDs = new Map<string, { id: number; users: number }>();
+  private readonly localKeys = new Map<number, string>();
+  /** Storage pool event callbacks by the daemon's callback id (one registration each). */
+  private readonly poolCallbacks = new Map<number, StoragePoolEventCallback>();
+  /** Secret event callbacks (one daemon registration each). */
+  private readonly secretEvents = new ClientObjectEvents(SECRET_CLIENT_EVENTS, (proc, args) =>
+    this.call(proc, args),
+  );
+  /** Open streams by their call's serial. */
+  private readonly streams = new Map<number, ClientStream>();
+  /** What the transport gives (remoteConnectIsSecure / IsEncrypted combine it with the daemon's answer). */
+  transportSecure = true;
+  transportEncrypted = false;
   private keepaliveTimer: NodeJS.Timeout | undefined;
   private lastRx = Date.now();
 
@@ -225,7 +135,10 @@ export class RemoteClient {
   static async connect(stream: Duplex, opts: ConnectOptions = {}): Promise<RemoteClient> {
     const c = new RemoteClient(stream);
     try {
-      const types = (await c.call(Proc.AUTH_LIST)).array((r) => r.enum(), REMOTE_AUTH_TYPE_LIST_MAX);
+      const types = (await c.call(procedureByName('REMOTE_PROC_AUTH_LIST').number)).array(
+        (r) => r.enum(),
+        REMOTE_AUTH_TYPE_LIST_MAX,
+      );
       if (types.length > 0 && !types.includes(AuthType.NONE)) {
         if (!opts.authenticate) {
           throw new VirError(
@@ -236,12 +149,18 @@ export class RemoteClient {
         }
         await opts.authenticate(c, types);
       }
-      const ka = (await c.call(Proc.CONNECT_SUPPORTS_FEATURE, (w) => w.int(10))).int();
+      const ka = (
+        await c.call(procedureByName('REMOTE_PROC_CONNECT_SUPPORTS_FEATURE').number, (w) =>
+          w.int(VIR_DRV_FEATURE.PROGRAM_KEEPALIVE),
+        )
+      ).int();
       if (ka && opts.keepalive !== false) c.startKeepalive(opts.keepalive ?? { interval: 5, count: 5 });
-      await c.call(Proc.CONNECT_OPEN, (w) => {
-        w.optional(opts.name ?? 'qemu:///system', (x, v) => wStr(x, v));
-        w.uint(opts.readOnly ? 1 : 0);
-      });
+      await c.call(procedureByName('REMOTE_PROC_CONNECT_OPEN').number, (w) =>
+        codecFor('remote_connect_open_args').encode(w, {
+          name: opts.name ?? 'qemu:///system',
+          flags: opts.readOnly ? 1 : 0,
+        }),
+      );
       return c;
     } catch (err) {
       c.teardown();
@@ -288,7 +207,13 @@ export class RemoteClient {
       }
       stream = await connector(uri, opts);
     }
-    return RemoteClient.connect(stream, { ...opts, name: remoteName(uri) });
+    const client = await RemoteClient.connect(stream, { ...opts, name: remoteName(uri) });
+    // virNetClientIsSecure / IsEncrypted: TLS is both; plain TCP is neither unless SASL put a
+    // security layer on it; Unix sockets and ssh are secure but not encrypted by libvirt
+    const layered = (stream as { layer?: unknown }).layer !== undefined;
+    client.transportEncrypted = transport === 'tls' || layered;
+    client.transportSecure = transport !== 'tcp' || layered;
+    return client;
   }
 
   // ---- RPC ----------------------------------------------------------------------------------
@@ -299,12 +224,14 @@ export class RemoteClient {
     args?: (w: XdrWriter) => void,
     prog = REMOTE_PROGRAM,
     vers = REMOTE_PROTOCOL_VERSION,
+    onSerial?: (serial: number) => void,
   ): Promise<XdrReader> {
     if (this.closed)
       return Promise.reject(
         this.closeError ?? new VirError('INTERNAL_ERROR', 'rpc', 'client socket is closed'),
       );
     const serial = this.serial++;
+    onSerial?.(serial);
     return new Promise<XdrReader>((resolve, reject) => {
       this.pending.set(serial, { resolve, reject });
       this.stream.write(
@@ -341,6 +268,10 @@ export class RemoteClient {
         this.onMessage(h.proc, new XdrReader(p.payload));
         continue;
       }
+      if (h.type === MessageType.STREAM || h.type === MessageType.STREAM_HOLE) {
+        this.streams.get(h.serial)?.packet(h.type, h.status, p.payload);
+        continue;
+      }
       const pending = this.pending.get(h.serial);
       if (!pending) continue;
       this.pending.delete(h.serial);
@@ -357,11 +288,18 @@ export class RemoteClient {
 
   private onMessage(proc: number, r: XdrReader): void {
     try {
-      if (proc === Proc.DOMAIN_EVENT_CALLBACK_LIFECYCLE) {
-        const id = r.int();
-        const domain = readDomain(r);
-        const ev = { domain, event: r.int(), detail: r.int() };
-        this.lifecycleListeners.get(id)?.(ev);
+      if (this.onStoragePoolMessage(proc, r)) return;
+      if (this.secretEvents.onMessage(proc, r)) return;
+      // the callback form of every domain event id qvirt serves (domain-events.ts)
+      const wire = DOMAIN_EVENT_WIRE.find((w) => procedureByName(w.callback).number === proc);
+      if (wire) {
+        const fact = procedureByName(wire.callback);
+        const { callbackID, event } = wire.fromCallback(
+          codecFor(fact.msg ?? fact.args!).decode(r) as Record<string, unknown>,
+        );
+        const remote = [...this.remoteIDs.entries()].find(([, v]) => v.id === callbackID);
+        if (!remote) return;
+        this.callbacks.dispatch(event);
       }
     } catch {
       // an event we cannot decode is dropped, as libvirt's client does
@@ -407,6 +345,8 @@ export class RemoteClient {
     if (this.keepaliveTimer) clearInterval(this.keepaliveTimer);
     for (const p of this.pending.values()) p.reject(err);
     this.pending.clear();
+    for (const st of [...this.streams.values()]) st.fail(err);
+    this.streams.clear();
   }
 
   private teardown(): void {
@@ -417,261 +357,208 @@ export class RemoteClient {
   /** virConnectClose, then closes the stream. */
   async close(): Promise<void> {
     if (this.closed) return;
-    await this.call(Proc.CONNECT_CLOSE).catch(() => {});
+    await this.call(procedureByName('REMOTE_PROC_CONNECT_CLOSE').number).catch(() => {});
     this.teardown();
   }
 
-  // ---- host -----------------------------------------------------------------------------
+  // ---- the hypervisor contract ---------------------------------------------------------------
 
-  async getType(): Promise<string> {
-    return str(await this.call(Proc.CONNECT_GET_TYPE));
-  }
-
-  async getVersion(): Promise<bigint> {
-    return (await this.call(Proc.CONNECT_GET_VERSION)).uhyper();
-  }
-
-  async getLibVersion(): Promise<bigint> {
-    return (await this.call(Proc.CONNECT_GET_LIB_VERSION)).uhyper();
-  }
-
-  async getHostname(): Promise<string> {
-    return str(await this.call(Proc.CONNECT_GET_HOSTNAME));
-  }
-
-  async getURI(): Promise<string> {
-    return str(await this.call(Proc.CONNECT_GET_URI));
-  }
-
-  async getCapabilities(): Promise<string> {
-    return str(await this.call(Proc.CONNECT_GET_CAPABILITIES));
-  }
-
-  async domainXMLToNative(format: string, xml: string): Promise<string> {
-    return str(
-      await this.call(Proc.CONNECT_DOMAIN_XML_TO_NATIVE, (w) => {
-        wStr(w, format);
-        wStr(w, xml);
-        w.uint(0);
-      }),
+  /** One contract call through the dispatch table: encode the args, call, decode the reply. */
+  async callRow(method: TableMethod, params: unknown[]): Promise<unknown> {
+    const row = dispatchRows().get(method);
+    if (!row)
+      throw new VirError(
+        'NO_SUPPORT',
+        'remote',
+        `this function is not supported by the connection driver: ${method}`,
+      );
+    const { fact } = row;
+    const args = argsFor(row, params);
+    if (row.stream) return this.callStream(row, args);
+    const r = await this.call(
+      fact.number,
+      fact.args ? (w) => codecFor(fact.args!).encode(w, args) : undefined,
     );
-  }
-
-  async domainXMLFromNative(format: string, config: string): Promise<string> {
-    return str(
-      await this.call(Proc.CONNECT_DOMAIN_XML_FROM_NATIVE, (w) => {
-        wStr(w, format);
-        wStr(w, config);
-        w.uint(0);
-      }),
-    );
-  }
-
-  // ---- domains --------------------------------------------------------------------------
-
-  /** virConnectListAllDomains (every domain). */
-  async listAllDomains(flags = 0): Promise<RemoteDomain[]> {
-    const r = await this.call(Proc.CONNECT_LIST_ALL_DOMAINS, (w) => w.int(1).uint(flags));
-    return r.array(readDomain, REMOTE_DOMAIN_LIST_MAX);
-  }
-
-  private async summary(d: RemoteDomain): Promise<RemoteDomainSummary> {
-    const [st, persistent, autostart] = await Promise.all([
-      this.call(Proc.DOMAIN_GET_STATE, (w) => {
-        writeDomain(w, d);
-        w.uint(0);
-      }),
-      this.call(Proc.DOMAIN_IS_PERSISTENT, (w) => writeDomain(w, d)),
-      this.call(Proc.DOMAIN_GET_AUTOSTART, (w) => writeDomain(w, d)),
-    ]);
-    const state = STATES[st.int()] ?? 'nostate';
-    const reason = REASONS[state]?.[st.int()] ?? 'unknown';
-    return { ...d, state, reason, persistent: persistent.int() === 1, autostart: autostart.int() === 1 };
-  }
-
-  /** Every domain with its state, persistence and autostart (as QemuDriver.listDomains). */
-  async listDomains(): Promise<RemoteDomainSummary[]> {
-    return Promise.all((await this.listAllDomains()).map((d) => this.summary(d)));
-  }
-
-  /** virsh's lookup: an id, then a UUID, then a name. */
-  async find(key: string): Promise<RemoteDomainSummary | undefined> {
-    const attempt = async (proc: number, args: (w: XdrWriter) => void) => {
-      try {
-        return readDomain(await this.call(proc, args));
-      } catch (err) {
-        if ((err as VirError).code === ('NO_DOMAIN' as never)) return undefined;
-        throw err;
-      }
-    };
-    let d: RemoteDomain | undefined;
-    if (/^\d+$/.test(key)) d = await attempt(Proc.DOMAIN_LOOKUP_BY_ID, (w) => w.int(Number(key)));
-    if (!d && /^[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$/.test(key)) {
-      d = await attempt(Proc.DOMAIN_LOOKUP_BY_UUID, (w) => w.fixedOpaque(uuidToBytes(key), UUID_BUFLEN));
-    }
-    d ??= await attempt(Proc.DOMAIN_LOOKUP_BY_NAME, (w) => wStr(w, key));
-    return d && this.summary(d);
-  }
-
-  private async byName(name: string): Promise<RemoteDomain> {
-    return readDomain(await this.call(Proc.DOMAIN_LOOKUP_BY_NAME, (w) => wStr(w, name)));
-  }
-
-  async defineXML(xml: string): Promise<RemoteDomainSummary> {
-    const d = readDomain(await this.call(Proc.DOMAIN_DEFINE_XML, (w) => wStr(w, xml)));
-    return this.summary(d);
-  }
-
-  async createXML(xml: string, options: { paused?: boolean } = {}): Promise<RemoteDomainSummary> {
-    const d = readDomain(
-      await this.call(Proc.DOMAIN_CREATE_XML, (w) => {
-        wStr(w, xml);
-        w.uint(options.paused ? 1 : 0);
-      }),
-    );
-    return this.summary(d);
-  }
-
-  private async domCall(proc: number, name: string, extra?: (w: XdrWriter) => void): Promise<XdrReader> {
-    const d = await this.byName(name);
-    return this.call(proc, (w) => {
-      writeDomain(w, d);
-      extra?.(w);
-    });
-  }
-
-  async undefine(name: string): Promise<void> {
-    await this.domCall(Proc.DOMAIN_UNDEFINE_FLAGS, name, (w) => w.uint(0));
-  }
-
-  async setAutostart(name: string, autostart: boolean): Promise<void> {
-    await this.domCall(Proc.DOMAIN_SET_AUTOSTART, name, (w) => w.int(autostart ? 1 : 0));
-  }
-
-  async start(name: string, options: { paused?: boolean } = {}): Promise<RemoteDomainSummary> {
-    const r = await this.domCall(Proc.DOMAIN_CREATE_WITH_FLAGS, name, (w) => w.uint(options.paused ? 1 : 0));
-    return this.summary(readDomain(r));
-  }
-
-  async shutdown(name: string): Promise<'requested'> {
-    await this.domCall(Proc.DOMAIN_SHUTDOWN_FLAGS, name, (w) => w.uint(0));
-    return 'requested';
-  }
-
-  async destroy(name: string): Promise<void> {
-    await this.domCall(Proc.DOMAIN_DESTROY_FLAGS, name, (w) => w.uint(0));
-  }
-
-  async reboot(name: string): Promise<void> {
-    await this.domCall(Proc.DOMAIN_REBOOT, name, (w) => w.uint(0));
-  }
-
-  async reset(name: string): Promise<void> {
-    await this.domCall(Proc.DOMAIN_RESET, name, (w) => w.uint(0));
-  }
-
-  async suspend(name: string): Promise<void> {
-    await this.domCall(Proc.DOMAIN_SUSPEND, name);
-  }
-
-  async resume(name: string): Promise<void> {
-    await this.domCall(Proc.DOMAIN_RESUME, name);
-  }
-
-  async getXMLDesc(name: string, options: { inactive?: boolean; secure?: boolean } = {}): Promise<string> {
-    const flags = (options.secure ? 1 : 0) | (options.inactive ? 2 : 0);
-    return str(await this.domCall(Proc.DOMAIN_GET_XML_DESC, name, (w) => w.uint(flags)));
-  }
-
-  async getState(name: string): Promise<{ state: DomainState; reason: string }> {
-    const r = await this.domCall(Proc.DOMAIN_GET_STATE, name, (w) => w.uint(0));
-    const state = STATES[r.int()] ?? 'nostate';
-    return { state, reason: REASONS[state]?.[r.int()] ?? 'unknown' };
-  }
-
-  async getInfo(name: string): Promise<RemoteDomainInfo> {
-    const r = await this.domCall(Proc.DOMAIN_GET_INFO, name);
-    return {
-      state: STATES[r.int()] ?? 'nostate',
-      maxMem: Number(r.uhyper()),
-      memory: Number(r.uhyper()),
-      nrVirtCpu: r.int(),
-      cpuTime: Number(r.uhyper()),
-    };
-  }
-
-  /** A running domain's interface counters, the interface named by its host name or MAC. */
-  async interfaceStats(name: string, device: string): Promise<RemoteInterfaceStats> {
-    const r = await this.domCall(Proc.DOMAIN_INTERFACE_STATS, name, (w) => wStr(w, device));
-    const next = () => Number(r.hyper());
-    return {
-      rxBytes: next(),
-      rxPackets: next(),
-      rxErrs: next(),
-      rxDrop: next(),
-      txBytes: next(),
-      txPackets: next(),
-      txErrs: next(),
-      txDrop: next(),
-    };
+    return resultOf(row, fact.ret ? (codecFor(fact.ret).decode(r) as Record<string, unknown>) : undefined);
   }
 
   /**
-   * A running domain's disk counters (by target or source path; "" for all disks), asked as
-   * virsh's domblkstat asks: virDomainBlockStatsFlags for the count, then for the values.
+   * A `@readstream`/`@writestream` call: the stream is registered under the call's serial before
+   * the call is sent (its first packets may follow the reply in the same read), and is the result.
    */
-  async blockStats(name: string, disk: string): Promise<RemoteBlockStats> {
-    const ask = (nparams: number) =>
-      this.domCall(Proc.DOMAIN_BLOCK_STATS_FLAGS, name, (w) => {
-        wStr(w, disk);
-        w.int(nparams).uint(TYPED_PARAM_STRING_OKAY);
-      });
-    const first = await ask(0);
-    first.array(readTypedParam, REMOTE_DOMAIN_BLOCK_STATS_PARAMETERS_MAX);
-    const count = first.int();
-    const stats: RemoteBlockStats = {
-      rdReq: -1,
-      rdBytes: -1,
-      wrReq: -1,
-      wrBytes: -1,
-      errs: -1,
-      flushReq: -1,
-      rdTotalTimes: -1,
-      wrTotalTimes: -1,
-      flushTotalTimes: -1,
-      nstats: 0,
+  private async callStream(row: BoundRow, args: Record<string, unknown>): Promise<ClientStream> {
+    const { fact } = row;
+    let serial = 0;
+    const sparse = ((args.flags as number) & row.stream!.sparse) !== 0;
+    const port = {
+      write: (type: number, status: number, body?: (w: XdrWriter) => void) =>
+        new Promise<void>((resolve, reject) => {
+          if (this.closed) {
+            reject(this.closeError ?? new VirError('INTERNAL_ERROR', 'rpc', 'client socket is closed'));
+            return;
+          }
+          const packet = encodePacket(
+            {
+              prog: REMOTE_PROGRAM,
+              vers: REMOTE_PROTOCOL_VERSION,
+              proc: fact.number,
+              type: type as MessageType,
+              serial,
+              status: status as MessageStatus,
+            },
+            body,
+          );
+          this.stream.write(packet, (err) => (err ? reject(err) : resolve()));
+        }),
+      flow: (paused: boolean) => (paused ? this.stream.pause() : this.stream.resume()),
+      done: () => this.streams.delete(serial),
     };
-    if (count <= 0) return stats;
-    const r = await ask(count);
-    const params = r.array(readTypedParam, REMOTE_DOMAIN_BLOCK_STATS_PARAMETERS_MAX);
-    r.int();
-    for (const p of params) {
-      const key = BLOCK_STAT_FIELDS[p.field];
-      if (key && typeof p.value !== 'string' && typeof p.value !== 'boolean') stats[key] = Number(p.value);
+    const st = new ClientStream(port, sparse);
+    try {
+      await this.call(
+        fact.number,
+        fact.args ? (w) => codecFor(fact.args!).encode(w, args) : undefined,
+        REMOTE_PROGRAM,
+        REMOTE_PROTOCOL_VERSION,
+        (n) => {
+          serial = n;
+          this.streams.set(n, st);
+        },
+      );
+    } catch (err) {
+      this.streams.delete(serial);
+      throw err;
     }
-    stats.nstats = params.length;
-    return stats;
+    return st;
   }
 
-  /** A running domain's memory statistics (virDomainMemoryStats), in the server's order. */
-  async memoryStats(name: string): Promise<RemoteMemoryStat[]> {
-    const r = await this.domCall(Proc.DOMAIN_MEMORY_STATS, name, (w) => w.uint(MEMORY_STAT_NR).uint(0));
-    return r.array((r) => ({ tag: r.int(), val: Number(r.uhyper()) }), REMOTE_DOMAIN_MEMORY_STATS_MAX);
+  /** remoteConnectIsSecure: the daemon's answer, and this transport's. */
+  async connectIsSecure(): Promise<number> {
+    const ret = (await this.callRow('connectIsSecure', [])) as number;
+    return ret && this.transportSecure ? 1 : 0;
   }
 
-  /** Registers for lifecycle events of every domain; resolves with the unsubscriber. */
-  async onLifecycle(listener: (e: LifecycleEventMessage) => void): Promise<() => Promise<void>> {
-    const r = await this.call(Proc.CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY, (w) => {
-      w.int(DOMAIN_EVENT_ID_LIFECYCLE);
-      w.optional<RemoteDomain>(null, writeDomain);
-    });
+  /** remoteConnectIsEncrypted: an encrypted transport to a secure hypervisor connection. */
+  async connectIsEncrypted(): Promise<number> {
+    const secure = (await this.callRow('connectIsSecure', [])) as number;
+    return this.transportEncrypted && secure ? 1 : 0;
+  }
+
+  /** virConnectClose, then closes the stream. */
+  async connectClose(): Promise<void> {
+    await this.close();
+  }
+
+  /**
+   * Events as libvirt's remote driver registers them: one server registration per event id and
+   * domain, shared by every local callback for it; the same callback twice is refused here.
+   */
+  async connectDomainEventRegisterAny(
+    dom: Domain | null,
+    eventID: number,
+    callback: DomainEventCallback,
+  ): Promise<number> {
+    const key = `${eventID}/${dom?.uuid ?? ''}`;
+    const localID = this.callbacks.register(dom, eventID, callback);
+    let remote = this.remoteIDs.get(key);
+    if (!remote) {
+      try {
+        const r = await this.call(
+          procedureByName('REMOTE_PROC_CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY').number,
+          (w) =>
+            codecFor('remote_connect_domain_event_callback_register_any_args').encode(w, { eventID, dom }),
+        );
+        remote = { id: r.int(), users: 0 };
+        this.remoteIDs.set(key, remote);
+      } catch (err) {
+        this.callbacks.deregister(localID);
+        throw err;
+      }
+    }
+    remote.users++;
+    this.localKeys.set(localID, key);
+    return localID;
+  }
+
+  /** virConnectSecretEventRegisterAny: one daemon registration per callback. */
+  connectSecretEventRegisterAny(
+    secret: Secret | null,
+    eventID: number,
+    callback: SecretEventCallback,
+  ): Promise<number> {
+    return this.secretEvents.register(secret, eventID, callback);
+  }
+
+  connectSecretEventDeregisterAny(callbackID: number): Promise<void> {
+    return this.secretEvents.deregister(callbackID);
+  }
+
+  /** virConnectStoragePoolEventRegisterAny: one daemon registration per callback. */
+  async connectStoragePoolEventRegisterAny(
+    pool: StoragePool | null,
+    eventID: number,
+    callback: StoragePoolEventCallback,
+  ): Promise<number> {
+    const r = await this.call(
+      procedureByName('REMOTE_PROC_CONNECT_STORAGE_POOL_EVENT_REGISTER_ANY').number,
+      (w) => codecFor('remote_connect_storage_pool_event_register_any_args').encode(w, { eventID, pool }),
+    );
     const id = r.int();
-    this.lifecycleListeners.set(id, listener);
-    return async () => {
-      this.lifecycleListeners.delete(id);
-      await this.call(Proc.CONNECT_DOMAIN_EVENT_CALLBACK_DEREGISTER_ANY, (w) => w.int(id));
-    };
+    this.poolCallbacks.set(id, callback);
+    return id;
   }
+
+  async connectStoragePoolEventDeregisterAny(callbackID: number): Promise<void> {
+    await this.call(procedureByName('REMOTE_PROC_CONNECT_STORAGE_POOL_EVENT_DEREGISTER_ANY').number, (w) =>
+      w.int(callbackID),
+    );
+    this.poolCallbacks.delete(callbackID);
+  }
+
+  private onStoragePoolMessage(proc: number, r: XdrReader): boolean {
+    const lifecycle = procedureByName('REMOTE_PROC_STORAGE_POOL_EVENT_LIFECYCLE');
+    const refresh = procedureByName('REMOTE_PROC_STORAGE_POOL_EVENT_REFRESH');
+    if (proc !== lifecycle.number && proc !== refresh.number) return false;
+    const isLifecycle = proc === lifecycle.number;
+    const m = codecFor((isLifecycle ? lifecycle : refresh).msg!).decode(r) as {
+      callbackID: number;
+      pool: StoragePool;
+      event?: number;
+      detail?: number;
+    };
+    this.poolCallbacks.get(m.callbackID)?.({
+      eventID: isLifecycle ? VIR_STORAGE_POOL_EVENT_ID.LIFECYCLE : VIR_STORAGE_POOL_EVENT_ID.REFRESH,
+      pool: m.pool,
+      event: m.event,
+      detail: m.detail,
+    });
+    return true;
+  }
+
+  async connectDomainEventDeregisterAny(callbackID: number): Promise<void> {
+    const key = this.localKeys.get(callbackID);
+    this.callbacks.deregister(callbackID);
+    this.localKeys.delete(callbackID);
+    const remote = key ? this.remoteIDs.get(key) : undefined;
+    if (!remote || --remote.users > 0) return;
+    this.remoteIDs.delete(key!);
+    await this.call(procedureByName('REMOTE_PROC_CONNECT_DOMAIN_EVENT_CALLBACK_DEREGISTER_ANY').number, (w) =>
+      w.int(remote.id),
+    );
+  }
+}
+
+// Every other contract method is one table row: installed once on the prototype, so each is the
+// same three steps (../protocol/dispatch-table.ts) and none is written out by hand.
+for (const method of dispatchRows().keys()) {
+  if (Object.hasOwn(RemoteClient.prototype, method)) continue;
+  Object.defineProperty(RemoteClient.prototype, method, {
+    value(this: RemoteClient, ...params: unknown[]) {
+      return this.callRow(method, params);
+    },
+    writable: true,
+    configurable: true,
+  });
 }
 
 function connectUnix(p: string): Promise<net.Socket> {

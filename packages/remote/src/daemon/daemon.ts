@@ -8,12 +8,15 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, unlinkSync }
 import net from 'node:net';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { VirError } from '@qvirt/core';
-import { type DriverOptions, QemuDriver } from '@qvirt/driver';
-import { createRemoteProgram } from '../remote/program.js';
+import { VirError, virReportSystemError } from '@qvirt/core';
+import { type DriverOptions, QemuDriver, resolveInstance } from '@qvirt/driver';
+import { createRemotePrograms } from '../remote/program.js';
 import { AuthType } from '../rpc/constants.js';
+import { createReclaimer } from '../server/reclaim.js';
 import { Server, type ServerClient } from '../server/server.js';
 import { type DaemonConfig, loadDaemonConfig, parsePerms } from './config.js';
+import { instanceSecrets } from './secrets.js';
+import { lazyStorageDriver } from './storage.js';
 
 export interface DaemonOptions {
   /** The instance served: `qemu:///system` (root's default), `qemu:///session`, or `qemu:///embed?root=DIR`. */
@@ -91,17 +94,24 @@ async function clearStaleSocket(p: string): Promise<void> {
     s.once('error', () => resolve(false));
   });
   if (alive) {
-    throw new VirError('SYSTEM_ERROR', 'rpc', `Failed to bind socket to '${p}': Address already in use`);
+    throw virReportSystemError('EADDRINUSE', 'rpc', `Failed to bind socket to '${p}'`);
   }
   unlinkSync(p);
 }
 
-async function listenUnix(p: string, mode: number, gid: number | undefined, onConn: (s: net.Socket) => void) {
+async function listenUnix(
+  p: string,
+  mode: number,
+  gid: number | undefined,
+  backlog: number,
+  onConn: (s: net.Socket) => void,
+) {
   await clearStaleSocket(p);
   const srv = net.createServer({ pauseOnConnect: false }, onConn);
   await new Promise<void>((resolve, reject) => {
     srv.once('error', reject);
-    srv.listen(p, () => {
+    // virNetSocketListen: listen(fd, max_queued_clients), 30 when 0
+    srv.listen({ path: p, backlog: backlog > 0 ? backlog : 30 }, () => {
       srv.off('error', reject);
       resolve();
     });
@@ -114,58 +124,41 @@ async function listenUnix(p: string, mode: number, gid: number | undefined, onCo
 export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
   const env = opts.env ?? process.env;
   const uri = opts.uri ?? opts.driver?.instance.uri ?? defaultDaemonUri();
-  const driver = opts.driver ?? (await QemuDriver.open(uri, { env, ...opts.driverOptions }));
+  const openSecrets = instanceSecrets(uri, env);
+  // the instance's storage driver beside the hypervisor (loaded in the background, see storage.ts)
+  const storage = lazyStorageDriver(
+    opts.driver?.instance.layout ?? resolveInstance(uri, { env }).layout,
+    openSecrets,
+  );
+  const driver =
+    opts.driver ??
+    (await QemuDriver.open(uri, { env, secrets: openSecrets, storage: storage.load, ...opts.driverOptions }));
   const privileged = driver.instance.privileged && !uri.includes('/embed');
   const paths = daemonPaths(privileged || uri.includes('/system'), env);
   const config =
     opts.config ?? (await loadDaemonConfig(opts.configFile ?? paths.configFile, !!opts.configFile));
   const log = opts.log ?? (() => {});
 
+  // libvirtd.conf's limits, acted on as virNetServer does (see server.ts): a client with
+  // max_client_requests calls outstanding is not read from; at max_clients (or
+  // max_anonymous_clients unauthenticated) connections wait, at most max_queued_clients of them.
   const server = new Server({
     maxClients: config.max_clients,
+    maxAnonymousClients: config.max_anonymous_clients,
+    maxQueuedClients: config.max_queued_clients,
     maxClientRequests: config.max_client_requests,
     keepaliveInterval: config.keepalive_interval,
     keepaliveCount: config.keepalive_count,
   });
-  let capsXml: Promise<string> | undefined;
-  const program = createRemoteProgram({
-    driver,
-    uri: uri.startsWith('qemu:///embed') ? uri : uri.replace(/\?.*$/, ''),
-    capabilities: () => {
-      capsXml ??= hostCapabilities(driver, env).catch((err) => {
-        capsXml = undefined;
-        throw err;
-      });
-      return capsXml;
-    },
-    xmlToNative: async (format, xml) => {
-      if (format !== 'qemu-argv') {
-        throw new VirError('INVALID_ARG', 'qemu', `invalid argument: unsupported config type ${format}`);
-      }
-      const { domxmlToNative } = await import('@qvirt/qemu-argv');
-      return `${domxmlToNative(
-        xml,
-        {
-          caps: driver.caps,
-          conf: driver.conf,
-          layout: driver.layout,
-          domainId: -1,
-          purpose: 'native',
-          path: env.PATH ?? '/usr/bin:/bin',
-        },
-        'domain',
-      )}\n`;
-    },
-    xmlFromNative: async (format, config2) => {
-      if (format !== 'qemu-argv') {
-        throw new VirError('INVALID_ARG', 'qemu', `invalid argument: unsupported config type ${format}`);
-      }
-      const { domxmlFromNative } = await import('@qvirt/qemu-argv');
-      return domxmlFromNative(config2).xml;
-    },
+  // A heavy client's buffers are garbage once it leaves: collect them then, as libvirtd frees them.
+  const reclaimer = createReclaimer();
+  server.on('clientClosed', (c: ServerClient) => reclaimer.departed(c.bytesRead + c.bytesWritten));
+  const { programs, dispose } = createRemotePrograms({
+    drivers: { hypervisor: driver, secret: openSecrets, storage: storage.load },
+    onDomainEvent: (l) => driver.onDomainEvent(l),
     trace: (c, proc, name) => log(`client ${c.id}: ${name} (${proc})`),
   });
-  server.addProgram(program);
+  for (const p of programs) server.addProgram(p);
   server.on('protocolError', (c: ServerClient, err: Error) => log(`client ${c.id}: closed: ${err.message}`));
 
   const socketDir = opts.socketDir ?? config.unix_sock_dir ?? paths.socketDir;
@@ -179,25 +172,40 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
     log('warning: SASL on the Unix sockets needs the transport module; clients must authenticate');
   }
   const listeners: net.Server[] = [];
+  const backlog = config.max_queued_clients;
   listeners.push(
-    await listenUnix(sockets.rw, parsePerms(config.unix_sock_rw_perms, 'unix_sock_rw_perms'), gid, (s) => {
-      server.handle(s, {
-        readOnly: false,
-        auth: authOf(config.auth_unix_rw === 'polkit' ? 'none' : config.auth_unix_rw),
-        identity: { transport: 'unix' },
-      });
-    }),
+    await listenUnix(
+      sockets.rw,
+      parsePerms(config.unix_sock_rw_perms, 'unix_sock_rw_perms'),
+      gid,
+      backlog,
+      (s) => {
+        server.handle(s, {
+          readOnly: false,
+          auth: authOf(config.auth_unix_rw === 'polkit' ? 'none' : config.auth_unix_rw),
+          identity: { transport: 'unix' },
+        });
+      },
+    ),
   );
   listeners.push(
-    await listenUnix(sockets.ro, parsePerms(config.unix_sock_ro_perms, 'unix_sock_ro_perms'), gid, (s) => {
-      server.handle(s, {
-        readOnly: true,
-        auth: authOf(config.auth_unix_ro === 'polkit' ? 'none' : config.auth_unix_ro),
-        identity: { transport: 'unix' },
-      });
-    }),
+    await listenUnix(
+      sockets.ro,
+      parsePerms(config.unix_sock_ro_perms, 'unix_sock_ro_perms'),
+      gid,
+      backlog,
+      (s) => {
+        server.handle(s, {
+          readOnly: true,
+          auth: authOf(config.auth_unix_ro === 'polkit' ? 'none' : config.auth_unix_ro),
+          identity: { transport: 'unix' },
+        });
+      },
+    ),
   );
   log(`listening on ${sockets.rw} and ${sockets.ro}`);
+  // pools are read and autostarted once the daemon listens (libvirt's storage state driver)
+  setImmediate(() => void storage.load().catch((err) => log(`storage: ${(err as Error).message}`)));
 
   let idleTimer: NodeJS.Timeout | undefined;
   if (opts.timeout && opts.timeout > 0) {
@@ -226,9 +234,11 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
       if (closed) return;
       closed = true;
       if (idleTimer) clearInterval(idleTimer);
+      reclaimer.stop();
       for (const l of listeners) l.close();
       server.closeAll();
-      program.dispose();
+      dispose();
+      await storage.close();
       for (const p of [sockets.rw, sockets.ro]) {
         try {
           unlinkSync(p);
@@ -239,28 +249,4 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
       if (!opts.driver) await driver.close();
     },
   };
-}
-
-/** The host's capabilities XML, as `virsh capabilities` prints it (probing QEMU through the host prober). */
-export async function hostCapabilities(
-  driver: QemuDriver,
-  env: Readonly<Record<string, string | undefined>>,
-): Promise<string> {
-  const { capabilitiesXml, guestsFromProbe, probeHost, readHostInfo, resolveQemuIds } = await import(
-    '@qvirt/host-prober'
-  );
-  let ids: ReturnType<typeof resolveQemuIds>;
-  try {
-    ids = resolveQemuIds(driver.conf.user, driver.conf.group);
-  } catch {
-    ids = resolveQemuIds(undefined, undefined);
-  }
-  const probe = await probeHost({
-    ...ids,
-    cacheDir: `${driver.layout.cacheDir}/capabilities`,
-    path: env.PATH ?? '/usr/bin:/bin',
-    env,
-  });
-  const secModels = await driver.secModels().catch(() => [{ model: 'none', doi: '0' }]);
-  return capabilitiesXml({ host: readHostInfo(), guests: guestsFromProbe(probe), secModels });
 }

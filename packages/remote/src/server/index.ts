@@ -8,4 +8,5 @@ export {
   Server,
   ServerClient,
   type ServerOptions,
+  type ServerStats,
 } from './server.js';

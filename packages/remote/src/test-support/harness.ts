@@ -1,6 +1,15 @@
 /** Test helpers: a qvirtd on an embed root in a temp dir, real virsh, raw protocol clients. */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -23,11 +32,36 @@ export interface TestDaemon {
   stop(): Promise<void>;
 }
 
+/**
+ * The QEMU user and group every test instance names in its qemu.conf. Left unset, the driver picks
+ * libvirt-qemu where Debian's libvirt is installed and root elsewhere, so one test would take
+ * different paths on different hosts. As root the tests pin nobody's ids (QEMU unprivileged on
+ * every host); unprivileged, an instance runs QEMU as its caller and none are named.
+ */
+export const TEST_QEMU_IDS: { user: string; group: string } | undefined =
+  process.geteuid?.() === 0 ? { user: '+65534', group: '+65534' } : undefined;
+
+/**
+ * A temp directory for a test instance: `DIR/root` is the embed root, its qemu.conf names
+ * TEST_QEMU_IDS (or `ids`), and DIR is opened from mkdtemp's 0700 to 0711 so that QEMU's user can
+ * pass through to the disks and serial logs the tests put in DIR, as DAC's traversal check demands.
+ */
+export function makeTestDir(prefix = PREFIX, ids = TEST_QEMU_IDS): { dir: string; root: string } {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  chmodSync(dir, 0o711);
+  const root = path.join(dir, 'root');
+  mkdirSync(path.join(root, 'etc'), { recursive: true });
+  writeFileSync(
+    path.join(root, 'etc/qemu.conf'),
+    ids ? `user = "${ids.user}"\ngroup = "${ids.group}"\n` : '',
+  );
+  return { dir, root };
+}
+
 export async function startTestDaemon(
   extra: Partial<Parameters<typeof startDaemon>[0]> = {},
 ): Promise<TestDaemon> {
-  const dir = mkdtempSync(path.join(tmpdir(), PREFIX));
-  const root = path.join(dir, 'root');
+  const { dir, root } = makeTestDir();
   const daemon = await startDaemon({
     uri: `qemu:///embed?root=${root}`,
     socketDir: path.join(dir, 'sock'),

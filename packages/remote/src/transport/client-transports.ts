@@ -13,7 +13,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
-import type { ConnectionUri } from '@qvirt/core';
+import { type ConnectionUri, virReportError } from '@qvirt/core';
 import { DIGEST_MD5, DigestMd5Client } from '../auth/digest-md5.js';
 import {
   REMOTE_PROC_AUTH_SASL_INIT,
@@ -80,10 +80,10 @@ export function saslAuthenticator(get: () => LoginContext | undefined) {
   return async (client: RemoteClient, types: number[]): Promise<void> => {
     const login = get();
     if (!types.includes(AuthType.SASL) || !login) {
-      throw new Error(`authentication failed: unsupported authentication type ${types[0]}`);
+      throw virReportError('AUTH_FAILED', 'remote', `unsupported authentication type ${types[0]}`);
     }
     if (login.username === undefined || login.password === undefined) {
-      throw new Error('authentication failed: no credentials for this host in auth.conf');
+      throw virReportError('AUTH_FAILED', 'remote', 'no credentials for this host in auth.conf');
     }
     const mechlist = (await client.call(REMOTE_PROC_AUTH_SASL_INIT)).string(REMOTE_STRING_MAX).split(/[ ,]+/);
     let mech: SaslClientMechanism;
@@ -96,7 +96,8 @@ export function saslAuthenticator(get: () => LoginContext | undefined) {
         digestUri: `libvirt/${login.host}`,
         confidentiality: !login.secure,
       });
-    } else throw new Error(`authentication failed: no usable SASL mechanism in '${mechlist.join(',')}'`);
+    } else
+      throw virReportError('AUTH_FAILED', 'remote', `no usable SASL mechanism in '${mechlist.join(',')}'`);
     const readStep = (r: import('../xdr/xdr.js').XdrReader) => {
       const complete = r.int() === 1;
       const nil = r.int() === 1;
@@ -125,7 +126,11 @@ export function saslAuthenticator(get: () => LoginContext | undefined) {
     const layer = mech.securityLayer();
     if (!login.secure) {
       if (!layer || layer.ssf < 56)
-        throw new Error(`authentication failed: negotiation SSF ${layer?.ssf ?? 0} was not strong enough`);
+        throw virReportError(
+          'AUTH_FAILED',
+          'remote',
+          `negotiation SSF ${layer?.ssf ?? 0} was not strong enough`,
+        );
       login.layer!.activate(layer, 0);
     }
   };

@@ -390,8 +390,10 @@ describe.skipIf(!ready)('virsh over qvirtd network transports', () => {
         env: { LIBVIRT_AUTH_FILE: authFile },
       });
       try {
-        expect(await c.getCapabilities()).toMatch(/^<capabilities>/);
-        expect(Array.isArray(await c.listDomains())).toBe(true);
+        expect(await c.connectGetCapabilities()).toMatch(/^<capabilities>/);
+        expect(Array.isArray(await c.connectListAllDomains(0))).toBe(true);
+        // DIGEST-MD5 put a security layer on the TCP stream: secure and encrypted
+        expect([await c.connectIsSecure(), await c.connectIsEncrypted()]).toEqual([1, 1]);
       } finally {
         await c.close();
       }
@@ -404,12 +406,13 @@ describe.skipIf(!ready)('virsh over qvirtd network transports', () => {
 
     it('logs in over TLS with a client certificate, and with SCRAM-SHA-256 on top', async () => {
       const plain = await openRemote(`qemu://localhost:${ports.tls}/system?pkipath=${pki.good}`);
-      expect(await plain.getHostname()).toBeTruthy();
+      expect(await plain.connectGetHostname()).toBeTruthy();
+      expect([await plain.connectIsSecure(), await plain.connectIsEncrypted()]).toEqual([1, 1]);
       await plain.close();
       const scram = await openRemote(`qemu://localhost:${ports.tlsSasl}/system?pkipath=${pki.good}`, {
         env: { LIBVIRT_AUTH_FILE: authFile },
       });
-      expect(await scram.getCapabilities()).toMatch(/^<capabilities>/);
+      expect(await scram.connectGetCapabilities()).toMatch(/^<capabilities>/);
       await scram.close();
       await expect(
         openRemote(`qemu://localhost:${ports.tls}/system?pkipath=${pki.stranger}`),
@@ -491,9 +494,10 @@ describe.skipIf(!ready)('virsh over qvirtd network transports', () => {
     it("qvirt's own client runs the system ssh too", async () => {
       const c = await openRemote(ssh());
       try {
-        expect(await c.getCapabilities()).toMatch(/^<capabilities>/);
+        expect(await c.connectGetCapabilities()).toMatch(/^<capabilities>/);
+        expect([await c.connectIsSecure(), await c.connectIsEncrypted()]).toEqual([1, 0]);
       } finally {
-        await c.close();
+        await c.connectClose();
       }
     });
 

@@ -6,6 +6,7 @@ import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { systemErrorText } from '@qvirt/core';
 import { globMatch } from '../auth/sasl-auth.js';
 
 /** LIBVIRT_PKI_DIR and friends (SYSCONFDIR = /etc). */
@@ -66,9 +67,7 @@ export function readCredentialFile(what: string, path: string): Buffer {
   try {
     return readFileSync(path);
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    const reason = e.code === 'ENOENT' ? 'No such file or directory' : e.message;
-    throw new Error(`Cannot read ${what} '${path}': ${reason}`);
+    throw new Error(`Cannot read ${what} '${path}': ${systemErrorText(err)}`);
   }
 }
 

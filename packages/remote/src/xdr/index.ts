@@ -1,1 +1,9 @@
-export { XDR_UNBOUNDED, XdrError, XdrReader, XdrWriter } from './xdr.js';
+export {
+  XDR_DECODE_PAYLOAD_ERROR,
+  XDR_ENCODE_PAYLOAD_ERROR,
+  XDR_UNBOUNDED,
+  XdrError,
+  type XdrOp,
+  XdrReader,
+  XdrWriter,
+} from './xdr.js';

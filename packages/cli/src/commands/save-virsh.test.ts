@@ -1,0 +1,196 @@
+/**
+ * save, restore, save-image-*, managedsave* and undefine's flags side by side: libvirt's own virsh
+ * and qvirsh against one qvirtd print the same, and the guest (a boot sector counting on its
+ * serial port) goes on counting after each restore.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { countsIn, serialGuestBootSector } from '@qvirt/driver';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../index.js';
+import { type CliTestDaemon, startCliTestDaemon } from '../test-support/test-daemon.js';
+
+const VIRSH = '/usr/bin/virsh';
+
+let t: CliTestDaemon;
+
+interface Run {
+  code: number;
+  out: string;
+  err: string;
+}
+
+function virsh(...argv: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(VIRSH, ['-c', t.uri, ...argv], { env: { ...process.env, LC_ALL: 'C' } }, (e, out, err) =>
+      resolve({ code: e ? Number(e.code ?? 1) : 0, out, err }),
+    );
+  });
+}
+
+async function qvirsh(...argv: string[]): Promise<Run> {
+  let out = '';
+  let err = '';
+  const code = await main(['-c', t.uri, ...argv], { out: (s) => (out += s), err: (s) => (err += s) });
+  return { code, out, err };
+}
+
+beforeAll(async () => {
+  t = await startCliTestDaemon('qvirt-cli-save-');
+});
+afterAll(async () => {
+  await t?.stop();
+});
+
+const counts = (log: string) => countsIn(existsSync(log) ? readFileSync(log, 'latin1') : '');
+async function countsPast(log: string, last: number): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    if (counts(log).some((x) => x > last)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no count past ${last}`);
+}
+
+function defineCounter(name: string): { file: string; log: string } {
+  const disk = path.join(t.dir, `${name}.img`);
+  writeFileSync(disk, serialGuestBootSector(2));
+  const log = path.join(t.dir, `${name}.log`);
+  const file = path.join(t.dir, `${name}.xml`);
+  writeFileSync(
+    file,
+    `<domain type='qemu'><name>${name}</name><memory unit='KiB'>65536</memory><vcpu>1</vcpu>
+<os><type arch='i686' machine='pc'>hvm</type><boot dev='hd'/></os>
+<devices><emulator>/usr/bin/qemu-system-x86_64</emulator>
+<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${disk}'/><target dev='hda' bus='ide'/></disk>
+<serial type='file'><source path='${log}'/><target port='0'/></serial></devices></domain>`,
+  );
+  return { file, log };
+}
+
+describe.each([
+  ['virsh', virsh],
+  ['qvirsh', qvirsh],
+])('save and managed save with %s through qvirtd', (tool, run) => {
+  it.runIf(tool === 'qvirsh' || existsSync(VIRSH))(
+    'save, save-image-dumpxml, restore: the guest counts on',
+    async () => {
+      const name = `sv-${tool}`;
+      const { file, log } = defineCounter(name);
+      expect((await run('create', file)).code).toBe(0);
+      await countsPast(log, 2);
+      const image = path.join(t.dir, `${name}.save`);
+      expect(await run('save', name, image)).toEqual({
+        code: 0,
+        out: `\nDomain '${name}' saved to ${image}\n\n`,
+        err: '',
+      });
+      const last = Math.max(...counts(log));
+      const dumped = await run('save-image-dumpxml', image);
+      expect(dumped.out).toMatch(new RegExp(`^<domain type='qemu'>\\n  <name>${name}</name>`));
+      writeFileSync(
+        path.join(t.dir, `${name}-new.xml`),
+        dumped.out.replace('</devices>', '</devices>\n  <description>d</description>'),
+      );
+      expect(await run('save-image-define', image, path.join(t.dir, `${name}-new.xml`), '--paused')).toEqual({
+        code: 0,
+        out: `State file ${image} updated.\n\n`,
+        err: '',
+      });
+      expect(await run('restore', image, '--running')).toEqual({
+        code: 0,
+        out: `Domain restored from ${image}\n\n`,
+        err: '',
+      });
+      expect((await run('domstate', '--reason', name)).out).toBe('running (restored)\n\n');
+      await countsPast(log, last);
+      expect(counts(log).filter((x) => x < last - 1)).toEqual([]);
+      expect((await run('destroy', name)).code).toBe(0);
+    },
+  );
+
+  it.runIf(tool === 'qvirsh' || existsSync(VIRSH))(
+    'managedsave, list --managed-save, dominfo, start, undefine',
+    async () => {
+      const name = `ms-${tool}`;
+      const { file, log } = defineCounter(name);
+      expect((await run('define', file)).code).toBe(0);
+      expect((await run('start', name)).code).toBe(0);
+      await countsPast(log, 2);
+      expect(await run('managedsave', name)).toEqual({
+        code: 0,
+        out: `\nDomain '${name}' state saved by libvirt\n\n`,
+        err: '',
+      });
+      const last = Math.max(...counts(log));
+      expect((await run('list', '--all', '--managed-save')).out).toContain(` -    ${name}   saved\n`);
+      expect((await run('list', '--all', '--with-managed-save', '--name')).out.split('\n')).toContain(name);
+      expect((await run('list', '--all', '--without-managed-save', '--name')).out.split('\n')).not.toContain(
+        name,
+      );
+      expect((await run('dominfo', name)).out).toMatch(/\nManaged save: {3}yes\n/);
+      expect((await run('managedsave-dumpxml', name)).out).toContain(`<name>${name}</name>`);
+      expect(await run('undefine', name)).toMatchObject({
+        code: 1,
+        err: 'error: Refusing to undefine while domain managed save image exists\n',
+      });
+      expect(await run('start', name)).toEqual({ code: 0, out: `Domain '${name}' started\n\n`, err: '' });
+      await countsPast(log, last);
+      expect(counts(log).filter((x) => x < last - 1)).toEqual([]);
+      expect((await run('dominfo', name)).out).toMatch(/\nManaged save: {3}no\n/);
+      expect((await run('managedsave', name)).code).toBe(0);
+      expect(await run('managedsave-remove', name)).toEqual({
+        code: 0,
+        out: `Removed managedsave image for domain '${name}'\n`,
+        err: '',
+      });
+      expect(await run('managedsave-remove', name)).toEqual({
+        code: 0,
+        out: `Domain '${name}' has no manage save image; removal skipped\n`,
+        err: '',
+      });
+      expect((await run('managedsave-dumpxml', name)).err).toBe(
+        'error: Requested operation is not valid: domain does not have managed save image\n',
+      );
+      expect(await run('undefine', name, '--managed-save', '--snapshots-metadata')).toEqual({
+        code: 0,
+        out: `Domain '${name}' has been undefined\n\n`,
+        err: '',
+      });
+    },
+  );
+
+  it.runIf(tool === 'qvirsh' || existsSync(VIRSH))(
+    'undefine: --nvram, --keep-nvram, or refused',
+    async () => {
+      const name = `nv-${tool}`;
+      const nvram = path.join(t.dir, `${name}_VARS.fd`);
+      const file = path.join(t.dir, `${name}.xml`);
+      writeFileSync(
+        file,
+        `<domain type='qemu'><name>${name}</name><memory unit='KiB'>65536</memory><vcpu>1</vcpu>
+<os><type arch='x86_64' machine='pc-q35-7.2'>hvm</type><loader readonly='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE_4M.fd</loader><nvram>${nvram}</nvram></os>
+<features><acpi/></features><devices><emulator>/usr/bin/qemu-system-x86_64</emulator></devices></domain>`,
+      );
+      writeFileSync(nvram, Buffer.alloc(4096));
+      expect((await run('define', file)).code).toBe(0);
+      expect(await run('undefine', name)).toMatchObject({
+        code: 1,
+        err: `error: Failed to undefine domain '${name}'\nerror: Requested operation is not valid: cannot undefine domain with nvram\n`,
+      });
+      expect(await run('undefine', name, '--keep-nvram')).toEqual({
+        code: 0,
+        out: `Domain '${name}' has been undefined\n\n`,
+        err: '',
+      });
+      expect(existsSync(nvram)).toBe(true);
+      expect((await run('define', file)).code).toBe(0);
+      expect(await run('undefine', name, '--nvram')).toEqual({
+        code: 0,
+        out: `Domain '${name}' has been undefined\n\n`,
+        err: '',
+      });
+      expect(existsSync(nvram)).toBe(false);
+    },
+  );
+});
