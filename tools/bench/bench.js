@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // pnpm bench. Every figure is a median over repeated runs, reported with a baseline measured in
 // the same invocation (never against a number from another machine or day).
-//   BENCH_RUNS (default 20): process starts per command; BENCH_CORPUS: corpus root.
+//   BENCH_RUNS (default 20): process starts per command; BENCH_CORPUS: corpus root;
+//   BENCH_COLD_RUNS (default 5): cold domcapabilities starts.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseDomainXML } from '@qvirt/core';
@@ -69,4 +71,44 @@ const cli = timeProcess(process.execPath, [
 ]);
 console.log(
   `qvirsh domxml-to-native per invocation: ${cli.toFixed(1)} ms median of ${runs}; node -e 0: ${floor.toFixed(1)} ms; ratio ${(cli / floor).toFixed(2)}x`,
+);
+
+// 3. qvirsh domcapabilities per invocation, cold (a new instance: its QEMU probed over QMP) and
+// warm (the instance's capabilities cache), against `node -e 0`; libvirt's `virsh domcapabilities`
+// timed the same way when libvirtd runs here (its cache is libvirtd's: warm unless libvirt finds
+// it stale). BENCH_COLD_RUNS (default 5): cold starts, each with a new instance.
+const coldRuns = Number(process.env.BENCH_COLD_RUNS ?? 5);
+const domcaps = (root) => [qvirsh, '-c', `qemu:///embed?root=${root}`, 'domcapabilities'];
+const coldTimes = [];
+for (let i = 0; i < coldRuns; i++) {
+  const root = mkdtempSync(path.join(tmpdir(), 'qvirt-bench-domcaps-'));
+  try {
+    const t = performance.now();
+    execFileSync(process.execPath, domcaps(root), { stdio: ['ignore', 'ignore', 'ignore'] });
+    coldTimes.push(performance.now() - t);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+const warmRoot = mkdtempSync(path.join(tmpdir(), 'qvirt-bench-domcaps-'));
+let warmDomcaps;
+try {
+  execFileSync(process.execPath, domcaps(warmRoot), { stdio: ['ignore', 'ignore', 'ignore'] });
+  warmDomcaps = timeProcess(process.execPath, domcaps(warmRoot));
+} finally {
+  rmSync(warmRoot, { recursive: true, force: true });
+}
+const coldDomcaps = median(coldTimes);
+let libvirtNote = 'libvirtd not running here';
+if (existsSync('/usr/bin/virsh') && existsSync('/run/libvirt/libvirt-sock')) {
+  try {
+    const lv = timeProcess('/usr/bin/virsh', ['-c', 'qemu:///system', 'domcapabilities']);
+    libvirtNote = `libvirt's virsh domcapabilities: ${lv.toFixed(1)} ms median of ${runs} (${(lv / floor).toFixed(2)}x)`;
+  } catch {
+    libvirtNote = 'libvirtd did not answer';
+  }
+}
+console.log(
+  `qvirsh domcapabilities per invocation: cold ${coldDomcaps.toFixed(0)} ms median of ${coldRuns} (${(coldDomcaps / floor).toFixed(2)}x node -e 0), ` +
+    `warm ${warmDomcaps.toFixed(1)} ms median of ${runs} (${(warmDomcaps / floor).toFixed(2)}x); ${libvirtNote}`,
 );

@@ -18,8 +18,8 @@ const errText = (err: unknown) => (err as NodeJS.ErrnoException).code ?? (err as
 if (mode === 'connect') {
   try {
     const c = await RemoteClient.open(`qemu+unix:///system?socket=${a}`, { keepalive: false });
-    const names = (await c.listDomains()).map((d) => d.name);
-    await c.close();
+    const names = (await c.connectListAllDomains(0)).map((d) => d.name);
+    await c.connectClose();
     console.log(JSON.stringify({ names }));
   } catch (err) {
     console.log(JSON.stringify({ error: (err as Error).message }));

@@ -23,9 +23,9 @@ import {
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { QemuDriver } from '@qvirt/driver';
+import type { HypervisorDriver } from '@qvirt/core/hypervisor';
 import {
-  createRemoteProgram,
+  createRemotePrograms,
   type Daemon,
   defaultDaemonConfig,
   RemoteClient,
@@ -52,12 +52,15 @@ const QEMU_UID = 64055;
 
 /** The procedures the REMOTE program marks mutating (the table itself, not a copy of it). */
 const MUTATING = (() => {
-  const stub = { onLifecycle: () => () => {} } as unknown as QemuDriver;
-  const program = createRemoteProgram({ driver: stub, uri: 'qemu:///system' });
-  const out = [...program.procedures]
+  // no call reaches the driver: every procedure here is refused before it is dispatched
+  const { programs, dispose } = createRemotePrograms({
+    drivers: { hypervisor: {} as HypervisorDriver },
+    onDomainEvent: () => () => {},
+  });
+  const out = [...programs[0]!.procedures]
     .filter(([, p]) => p.mutating)
     .map(([proc, p]) => ({ proc, name: p.name }));
-  program.dispose();
+  dispose();
   return out;
 })();
 
@@ -97,7 +100,7 @@ describe('the read-only socket refuses every mutating procedure', () => {
     ro = await RemoteClient.open(`qemu+unix:///system?socket=${daemon.sockets.ro}`, { keepalive: false });
   });
   afterAll(async () => {
-    await ro?.close();
+    await ro?.connectClose();
     await daemon?.close();
     if (root) removeInstance(root);
   });
@@ -127,7 +130,7 @@ describe('the read-only socket refuses every mutating procedure', () => {
     expect(err?.code).toBe('OPERATION_DENIED');
     expect(snapshot()).toBe(state);
     // the connection stays usable, and reading is allowed
-    expect((await ro.listDomains()).map((d) => d.name)).toEqual(['ro1']);
+    expect((await ro.connectListAllDomains(0)).map((d) => d.name)).toEqual(['ro1']);
   });
 });
 

@@ -9,6 +9,7 @@
  */
 import { lstatSync } from 'node:fs';
 import path from 'node:path';
+import { domainReasonNumber, VIR_CONNECT_LIST_DOMAINS, VIR_DOMAIN_STATE } from '@qvirt/core/hypervisor';
 import { type Daemon, defaultDaemonConfig, RemoteClient, startDaemon } from '@qvirt/remote';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -31,7 +32,7 @@ const daemons: Daemon[] = [];
 const clients: RemoteClient[] = [];
 
 afterEach(async () => {
-  for (const c of clients.splice(0)) await c.close().catch(() => {});
+  for (const c of clients.splice(0)) await c.connectClose().catch(() => {});
   for (const d of daemons.splice(0)) {
     for (const dom of d.driver.listDomains())
       if (dom.state !== 'shutoff') await d.driver.destroy(dom.name).catch(() => {});
@@ -72,8 +73,7 @@ describe.skipIf(!hasQemu)(`${GUESTS} guests through qvirtd from ${CLIENTS} clien
     const results = await Promise.allSettled(
       conns.flatMap((c, ci) =>
         share(ci).map(async (n) => {
-          await c.defineXML(guestXml(root, n));
-          return c.start(n);
+          return c.domainCreateWithFlags(await c.domainDefineXML(guestXml(root, n)), 0);
         }),
       ),
     );
@@ -83,7 +83,7 @@ describe.skipIf(!hasQemu)(`${GUESTS} guests through qvirtd from ${CLIENTS} clien
 
     // every client sees every guest running
     for (const c of conns) {
-      const running = (await c.listDomains()).filter((d) => d.state === 'running');
+      const running = await c.connectListAllDomains(VIR_CONNECT_LIST_DOMAINS.RUNNING);
       expect(running.map((d) => d.name).sort()).toEqual(names);
     }
     expect(new Set(names.map((n) => daemon.driver.getProcess(n)!.pid)).size).toBe(GUESTS);
@@ -96,12 +96,19 @@ describe.skipIf(!hasQemu)(`${GUESTS} guests through qvirtd from ${CLIENTS} clien
     if (isRoot) expect(lstatSync(path.join(root, `${names[0]}.img`)).uid).toBe(65534);
 
     // destroyed by other clients than the ones that started them
-    await Promise.all(conns.flatMap((c, ci) => share((ci + 1) % CLIENTS).map((n) => c.destroy(n))));
+    await Promise.all(
+      conns.flatMap((c, ci) =>
+        share((ci + 1) % CLIENTS).map(async (n) => c.domainDestroy(await c.domainLookupByName(n))),
+      ),
+    );
     for (const n of names)
-      expect(await conns[0]!.getState(n)).toEqual({ state: 'shutoff', reason: 'destroyed' });
+      expect(await conns[0]!.domainGetState(await conns[0]!.domainLookupByName(n), 0)).toEqual({
+        state: VIR_DOMAIN_STATE.shutoff,
+        reason: domainReasonNumber('shutoff', 'destroyed'),
+      });
     expect(daemon.driver.warnings).toEqual([]);
 
-    for (const c of clients.splice(0)) await c.close();
+    for (const c of clients.splice(0)) await c.connectClose();
     await daemons.splice(0)[0]!.close();
     expect(await leaks(root, before, owners, names)).toEqual([]);
     console.log(

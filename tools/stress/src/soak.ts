@@ -15,6 +15,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { type HypervisorDriver, VIR_DOMAIN_STATE } from '@qvirt/core/hypervisor';
 import { QemuDriver } from '@qvirt/driver';
 import { RemoteClient } from '@qvirt/remote';
 import {
@@ -82,26 +83,48 @@ interface Target {
   close(): Promise<void>;
 }
 
+/**
+ * The cycle's operations over the hypervisor contract, by domain name: the same code whether the
+ * connection is the driver in this process or a client of qvirtd.
+ */
+function contractOps(c: HypervisorDriver): Omit<Target, 'label' | 'rss' | 'ownLine' | 'close'> {
+  const dom = (n: string) => c.domainLookupByName(n);
+  const isOff = async (n: string) =>
+    (await c.domainGetState(await dom(n), 0)).state === VIR_DOMAIN_STATE.shutoff;
+  return {
+    defineXML: (xml) => c.domainDefineXML(xml),
+    start: async (n) => c.domainCreateWithFlags(await dom(n), 0),
+    suspend: async (n) => c.domainSuspend(await dom(n)),
+    resume: async (n) => c.domainResume(await dom(n)),
+    reset: async (n) => c.domainReset(await dom(n), 0),
+    getInfo: async (n) => c.domainGetInfo(await dom(n)),
+    getXMLDesc: async (n) => c.domainGetXMLDesc(await dom(n), 0),
+    // virDomainShutdown only asks: destroy what has not powered off in time
+    async shutdown(n, timeoutMs) {
+      await c.domainShutdown(await dom(n));
+      for (const until = Date.now() + timeoutMs; Date.now() < until; await sleep(20)) {
+        if (await isOff(n)) return;
+      }
+      await c.domainDestroy(await dom(n)).catch(async (err) => {
+        if (!(await isOff(n))) throw err;
+      });
+    },
+    destroy: async (n) => c.domainDestroy(await dom(n)),
+    undefine: async (n) => c.domainUndefine(await dom(n)),
+  };
+}
+
 async function driverTarget(root: string): Promise<Target> {
   const d = await QemuDriver.open(uriOf(root));
   return {
     label: `the driver (this process, pid ${process.pid})`,
-    defineXML: (xml) => d.defineXML(xml),
-    start: (n) => d.start(n),
-    suspend: (n) => d.suspend(n),
-    resume: (n) => d.resume(n),
-    reset: (n) => d.reset(n),
-    getInfo: async (n) => d.getInfo(n),
-    getXMLDesc: async (n) => d.getXMLDesc(n),
-    shutdown: (n, timeoutMs) => d.shutdown(n, { timeoutMs }),
-    destroy: (n) => d.destroy(n),
-    undefine: (n) => d.undefine(n),
+    ...contractOps(d),
     rss: () => {
       (globalThis as { gc?: () => void }).gc?.();
       return rssMiB();
     },
     ownLine: () => false,
-    close: () => d.close(),
+    close: () => d.connectClose(),
   };
 }
 
@@ -160,31 +183,12 @@ async function daemonTarget(root: string): Promise<Target> {
   const pid = daemon.pid!;
   return {
     label: `qvirtd (pid ${pid})`,
-    defineXML: (xml) => client.defineXML(xml),
-    start: (n) => client.start(n),
-    suspend: (n) => client.suspend(n),
-    resume: (n) => client.resume(n),
-    reset: (n) => client.reset(n),
-    getInfo: (n) => client.getInfo(n),
-    getXMLDesc: (n) => client.getXMLDesc(n),
-    // virDomainShutdown only asks: destroy what has not powered off in time, as the driver's
-    // shutdown with a timeout does
-    async shutdown(n, timeoutMs) {
-      await client.shutdown(n);
-      for (const until = Date.now() + timeoutMs; Date.now() < until; await sleep(20)) {
-        if ((await client.getState(n)).state === 'shutoff') return;
-      }
-      await client.destroy(n).catch(async (err) => {
-        if ((await client.getState(n)).state !== 'shutoff') throw err;
-      });
-    },
-    destroy: (n) => client.destroy(n),
-    undefine: (n) => client.undefine(n),
+    ...contractOps(client),
     rss: () => processRssMiB(pid),
     // its command line names the instance
     ownLine: (line) => line.startsWith(`process ${pid}:`),
     async close() {
-      await client.close().catch(() => {});
+      await client.connectClose().catch(() => {});
       await stopDaemon();
     },
   };
