@@ -10,6 +10,12 @@ PNPM_VERSION=12.4.2
 # gnutls-bin and openssl are test dependencies: real virsh and libvirt-python against qvirtd,
 # sshd on loopback, SASL and TLS with certificates the tests make. ovmf brings UEFI and its QEMU
 # firmware descriptors, which `<os firmware='efi'>` selects from (the corpus host had them too).
+# golang-go and golang-github-digitalocean-go-libvirt-dev are test dependencies too: go-libvirt,
+# an independent implementation of libvirt's protocol, built offline from /usr/share/gocode.
+# lvm2 and e2fsprogs serve the storage driver's logical and fs pools (the tools it runs).
+# cpio packs the initramfs of the Linux test guest (tools/test-guest, built below from Debian's
+# packages fetched with apt-get download; nothing of it is installed).
+# virtinst (virt-install) is a test dependency: it defines and starts a UEFI guest through qvirtd.
 declare -A PACKAGES=(
   [qemu-system-x86]=qemu-system-x86_64
   [qemu-utils]=qemu-img
@@ -25,6 +31,12 @@ declare -A PACKAGES=(
   [libsasl2-modules]=/usr/lib/x86_64-linux-gnu/sasl2/libscram.so
   [gnutls-bin]=certtool
   [openssl]=openssl
+  [golang-go]=go
+  [golang-github-digitalocean-go-libvirt-dev]=/usr/share/gocode/src/github.com/digitalocean/go-libvirt/libvirt.go
+  [lvm2]=lvcreate
+  [e2fsprogs]=mkfs.ext4
+  [cpio]=cpio
+  [virtinst]=virt-install
 )
 
 sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -52,4 +64,5 @@ fi
 
 pnpm install --frozen-lockfile --reporter=silent
 pnpm build --output-logs=errors-only
+tools/test-guest/build.sh >/dev/null || echo "bootstrap: no test guest (tests that need a real Linux guest will skip)"
 echo "bootstrap: ready"
