@@ -3,7 +3,7 @@
 // raw QEMU started with the same command line minus -S (the floor), and destroy time. Medians of
 // BENCH_RUNS (default 7) runs each, measured in this one invocation. TCG, the demo's boot sector.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -12,6 +12,9 @@ import { greetingBootSector, QemuDriver } from '../dist/index.js';
 const runs = Number(process.env.BENCH_RUNS ?? 7);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const root = mkdtempSync(path.join(tmpdir(), 'qvirt-bench-'));
+// QEMU runs as the instance's user (libvirt-qemu where Debian's libvirt is installed): it must pass
+// through to the disk and serial log here
+chmodSync(root, 0o711);
 const disk = path.join(root, 'boot.img');
 const serial = path.join(root, 'serial.log');
 writeFileSync(disk, greetingBootSector());

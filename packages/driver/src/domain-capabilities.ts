@@ -9,7 +9,7 @@
  * descriptors and which of their files exist, VFIO, swtpm, KVM's vCPU limit), so a probe
  * libvirt wrote renders the same on any machine.
  */
-import { VirError, virReportError } from '@qvirt/core';
+import { CHARDEV_TYPES, VIRT_TYPES, VirError, virReportError } from '@qvirt/core';
 import {
   type HypervisorCpuModel,
   X86Data,
@@ -46,27 +46,6 @@ export interface DomainCapsHost {
   /** SEV guest limits from CPUID 0x8000001F (virQEMUCapsGetSEVMaxGuests). */
   sevMaxGuests?: { maxGuests: number; maxESGuests: number };
 }
-
-/** libvirt's virDomainVirtType names. */
-const VIRT_TYPES = [
-  'none',
-  'qemu',
-  'kqemu',
-  'kvm',
-  'xen',
-  'lxc',
-  'uml',
-  'openvz',
-  'test',
-  'vmware',
-  'hyperv',
-  'vbox',
-  'phyp',
-  'parallels',
-  'bhyve',
-  'vz',
-  'hvf',
-] as const;
 
 /** libvirt's virArch names (virArchFromString). */
 const ARCH_NAMES = new Set([
@@ -442,23 +421,7 @@ const ENUMS = {
   tpmModel: ['tpm-tis', 'tpm-crb', 'tpm-spapr', 'spapr-tpm-proxy'],
   tpmBackend: ['passthrough', 'emulator', 'external'],
   tpmVersion: ['1.2', '2.0'],
-  channel: [
-    'null',
-    'vc',
-    'pty',
-    'dev',
-    'file',
-    'pipe',
-    'stdio',
-    'udp',
-    'tcp',
-    'unix',
-    'spicevmc',
-    'spiceport',
-    'nmdm',
-    'qemu-vdagent',
-    'dbus',
-  ],
+  channel: [...CHARDEV_TYPES],
   gic: ['2', '3'],
 } as const;
 

@@ -1,3 +1,4 @@
+import { STORAGE_FORMATS } from '@qvirt/core';
 /**
  * libvirt's storage pool type table (virStoragePoolTypeInfo in storage_conf.c) as data: per pool
  * type, which <source> parts it has, its source formats and default, and its volumes' formats.
@@ -23,25 +24,7 @@ export const POOL_TYPES = [
 export type PoolType = (typeof POOL_TYPES)[number];
 
 /** virStorageFileFormat names usable for file volumes (index = libvirt's number). */
-export const FILE_FORMATS = [
-  'none',
-  'raw',
-  'dir',
-  'bochs',
-  'cloop',
-  'dmg',
-  'iso',
-  'vpc',
-  'vdi',
-  'fat',
-  'vhd',
-  'ploop',
-  'cow',
-  'qcow',
-  'qcow2',
-  'qed',
-  'vmdk',
-] as const;
+export const FILE_FORMATS = ['none', ...STORAGE_FORMATS] as const;
 
 const FS_FORMATS = [
   'auto',

@@ -1,40 +1,19 @@
-/**
- * save, restore, save-image-*, managedsave* and undefine's flags side by side: libvirt's own virsh
- * and qvirsh against one qvirtd print the same, and the guest (a boot sector counting on its
- * serial port) goes on counting after each restore.
- */
-import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { countsIn, serialGuestBootSector } from '@qvirt/driver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../index.js';
-import { type CliTestDaemon, startCliTestDaemon } from '../test-support/test-daemon.js';
-
-const VIRSH = '/usr/bin/virsh';
+import {
+  type CliTestDaemon,
+  hasVirsh,
+  qvirshOn,
+  startCliTestDaemon,
+  virshOn,
+} from '../test-support/test-daemon.js';
 
 let t: CliTestDaemon;
 
-interface Run {
-  code: number;
-  out: string;
-  err: string;
-}
-
-function virsh(...argv: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(VIRSH, ['-c', t.uri, ...argv], { env: { ...process.env, LC_ALL: 'C' } }, (e, out, err) =>
-      resolve({ code: e ? Number(e.code ?? 1) : 0, out, err }),
-    );
-  });
-}
-
-async function qvirsh(...argv: string[]): Promise<Run> {
-  let out = '';
-  let err = '';
-  const code = await main(['-c', t.uri, ...argv], { out: (s) => (out += s), err: (s) => (err += s) });
-  return { code, out, err };
-}
+const virsh = virshOn(() => t.uri);
+const qvirsh = qvirshOn(() => t.uri);
 
 beforeAll(async () => {
   t = await startCliTestDaemon('qvirt-cli-save-');
@@ -72,7 +51,7 @@ describe.each([
   ['virsh', virsh],
   ['qvirsh', qvirsh],
 ])('save and managed save with %s through qvirtd', (tool, run) => {
-  it.runIf(tool === 'qvirsh' || existsSync(VIRSH))(
+  it.runIf(tool === 'qvirsh' || hasVirsh)(
     'save, save-image-dumpxml, restore: the guest counts on',
     async () => {
       const name = `sv-${tool}`;
@@ -109,7 +88,7 @@ describe.each([
     },
   );
 
-  it.runIf(tool === 'qvirsh' || existsSync(VIRSH))(
+  it.runIf(tool === 'qvirsh' || hasVirsh)(
     'managedsave, list --managed-save, dominfo, start, undefine',
     async () => {
       const name = `ms-${tool}`;
@@ -160,37 +139,34 @@ describe.each([
     },
   );
 
-  it.runIf(tool === 'qvirsh' || existsSync(VIRSH))(
-    'undefine: --nvram, --keep-nvram, or refused',
-    async () => {
-      const name = `nv-${tool}`;
-      const nvram = path.join(t.dir, `${name}_VARS.fd`);
-      const file = path.join(t.dir, `${name}.xml`);
-      writeFileSync(
-        file,
-        `<domain type='qemu'><name>${name}</name><memory unit='KiB'>65536</memory><vcpu>1</vcpu>
+  it.runIf(tool === 'qvirsh' || hasVirsh)('undefine: --nvram, --keep-nvram, or refused', async () => {
+    const name = `nv-${tool}`;
+    const nvram = path.join(t.dir, `${name}_VARS.fd`);
+    const file = path.join(t.dir, `${name}.xml`);
+    writeFileSync(
+      file,
+      `<domain type='qemu'><name>${name}</name><memory unit='KiB'>65536</memory><vcpu>1</vcpu>
 <os><type arch='x86_64' machine='pc-q35-7.2'>hvm</type><loader readonly='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE_4M.fd</loader><nvram>${nvram}</nvram></os>
 <features><acpi/></features><devices><emulator>/usr/bin/qemu-system-x86_64</emulator></devices></domain>`,
-      );
-      writeFileSync(nvram, Buffer.alloc(4096));
-      expect((await run('define', file)).code).toBe(0);
-      expect(await run('undefine', name)).toMatchObject({
-        code: 1,
-        err: `error: Failed to undefine domain '${name}'\nerror: Requested operation is not valid: cannot undefine domain with nvram\n`,
-      });
-      expect(await run('undefine', name, '--keep-nvram')).toEqual({
-        code: 0,
-        out: `Domain '${name}' has been undefined\n\n`,
-        err: '',
-      });
-      expect(existsSync(nvram)).toBe(true);
-      expect((await run('define', file)).code).toBe(0);
-      expect(await run('undefine', name, '--nvram')).toEqual({
-        code: 0,
-        out: `Domain '${name}' has been undefined\n\n`,
-        err: '',
-      });
-      expect(existsSync(nvram)).toBe(false);
-    },
-  );
+    );
+    writeFileSync(nvram, Buffer.alloc(4096));
+    expect((await run('define', file)).code).toBe(0);
+    expect(await run('undefine', name)).toMatchObject({
+      code: 1,
+      err: `error: Failed to undefine domain '${name}'\nerror: Requested operation is not valid: cannot undefine domain with nvram\n`,
+    });
+    expect(await run('undefine', name, '--keep-nvram')).toEqual({
+      code: 0,
+      out: `Domain '${name}' has been undefined\n\n`,
+      err: '',
+    });
+    expect(existsSync(nvram)).toBe(true);
+    expect((await run('define', file)).code).toBe(0);
+    expect(await run('undefine', name, '--nvram')).toEqual({
+      code: 0,
+      out: `Domain '${name}' has been undefined\n\n`,
+      err: '',
+    });
+    expect(existsSync(nvram)).toBe(false);
+  });
 });

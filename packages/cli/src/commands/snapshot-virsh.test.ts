@@ -2,37 +2,23 @@
  * snapshot-create-as, snapshot-list, snapshot-current, snapshot-revert, snapshot-delete side by
  * side: libvirt's own virsh and qvirsh against one qvirtd print the same.
  */
-import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { serialGuestBootSector } from '@qvirt/driver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../index.js';
-import { type CliTestDaemon, startCliTestDaemon } from '../test-support/test-daemon.js';
+import {
+  type CliTestDaemon,
+  hasVirsh,
+  qvirshOn,
+  startCliTestDaemon,
+  virshOn,
+} from '../test-support/test-daemon.js';
 
-const VIRSH = '/usr/bin/virsh';
 let t: CliTestDaemon;
 
-interface Run {
-  code: number;
-  out: string;
-  err: string;
-}
-
-function virsh(...argv: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(VIRSH, ['-c', t.uri, ...argv], { env: { ...process.env, LC_ALL: 'C' } }, (e, out, err) =>
-      resolve({ code: e ? Number(e.code ?? 1) : 0, out, err }),
-    );
-  });
-}
-
-async function qvirsh(...argv: string[]): Promise<Run> {
-  let out = '';
-  let err = '';
-  const code = await main(['-c', t.uri, ...argv], { out: (s) => (out += s), err: (s) => (err += s) });
-  return { code, out, err };
-}
+const virsh = virshOn(() => t.uri);
+const qvirsh = qvirshOn(() => t.uri);
 
 beforeAll(async () => {
   t = await startCliTestDaemon('qvirt-cli-snap-');
@@ -45,7 +31,7 @@ describe.each([
   ['virsh', virsh],
   ['qvirsh', qvirsh],
 ])('snapshots with %s through qvirtd', (tool, run) => {
-  it.runIf(tool === 'qvirsh' || existsSync(VIRSH))('create, list, current, revert, delete', async () => {
+  it.runIf(tool === 'qvirsh' || hasVirsh)('create, list, current, revert, delete', async () => {
     const name = `sn-${tool}`;
     const raw = path.join(t.dir, `${name}.raw`);
     writeFileSync(raw, serialGuestBootSector(2));

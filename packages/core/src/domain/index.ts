@@ -1,6 +1,7 @@
 // The families' model types (DiskDef, CpuDef, GraphicsOf<…>, …); their schemas stay internal.
 export type * from './chardev.js';
 export { CHARDEV_TYPES } from './chardev.js';
+export { STORAGE_FORMATS } from './storage.js';
 export * from './common.js';
 export type * from './devices-misc.js';
 export * from './domain-schema.js';
