@@ -3,7 +3,15 @@
 // raw QEMU started with the same command line minus -S (the floor), and destroy time. Medians of
 // BENCH_RUNS (default 7) runs each, measured in this one invocation. TCG, the demo's boot sector.
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';

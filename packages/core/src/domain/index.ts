@@ -1,7 +1,6 @@
 // The families' model types (DiskDef, CpuDef, GraphicsOf<…>, …); their schemas stay internal.
 export type * from './chardev.js';
 export { CHARDEV_TYPES } from './chardev.js';
-export { STORAGE_FORMATS } from './storage.js';
 export * from './common.js';
 export type * from './devices-misc.js';
 export * from './domain-schema.js';
@@ -41,3 +40,4 @@ export type {
 } from './general.js';
 export type * from './net-hostdev.js';
 export type * from './storage.js';
+export { STORAGE_FORMATS } from './storage.js';
