@@ -2,11 +2,12 @@
  * The x86 CPU map: libvirt's src/cpu_map as generated data (x86-cpu-map.json, written by
  * tools/cpu-map; never edited by hand), indexed for lookups. Orders are libvirt's: features in
  * x86_features.xml order (the order libvirt lists features in, messages included), models in
- * index.xml order (decoding walks them newest first).
+ * index.xml order (decoding walks them newest first). The data is read on first use, not at import:
+ * a command that never looks at a CPU (most conversions) does not pay for it.
  */
 
+import { readFileSync } from 'node:fs';
 import type { CpuFeature, CpuModel, CpuSignature, CpuVendor, QemuCpuModel } from './types.js';
-import raw from './x86-cpu-map.json' with { type: 'json' };
 
 interface RawSignature {
   family: number;
@@ -37,8 +38,6 @@ interface RawMap {
   qemuModels?: QemuCpuModel[];
 }
 
-const data = raw as unknown as RawMap;
-
 /** virBitmapParse of a stepping list such as `5-7` or `0,3-4`. */
 function parseStepping(text: string): number[] {
   const out: number[] = [];
@@ -49,63 +48,85 @@ function parseStepping(text: string): number[] {
   return out;
 }
 
-const FEATURES: readonly CpuFeature[] = data.features.map((f) => ({
-  name: f.name,
-  ...(f.cpuid ? { cpuid: f.cpuid } : {}),
-  ...(f.msr ? { msr: f.msr } : {}),
-  migratable: f.migratable !== false,
-  aliases: f.aliases ?? [],
-}));
+interface Loaded {
+  data: RawMap;
+  features: readonly CpuFeature[];
+  models: readonly CpuModel[];
+  featureByName: Map<string, CpuFeature>;
+  featureIndex: Map<string, number>;
+  modelByName: Map<string, CpuModel>;
+  aliases: Map<string, string>;
+}
 
-const MODELS: readonly CpuModel[] = data.models.map((m) => ({
-  name: m.name,
-  ...(m.vendor ? { vendor: m.vendor } : {}),
-  features: m.features,
-  signatures: m.signatures.map(
-    (s): CpuSignature => ({
-      family: s.family,
-      model: s.model,
-      ...(s.stepping !== undefined ? { stepping: parseStepping(s.stepping) } : {}),
-    }),
-  ),
-  decodeHost: m.decode.host,
-  decodeGuest: m.decode.guest,
-  removedFeatures: m.removedFeatures ?? [],
-}));
+let loaded: Loaded | undefined;
 
-const FEATURE_BY_NAME = new Map(FEATURES.map((f) => [f.name, f]));
-const FEATURE_INDEX = new Map(FEATURES.map((f, i) => [f.name, i]));
-const MODEL_BY_NAME = new Map(MODELS.map((m) => [m.name, m]));
-const ALIASES = new Map<string, string>();
-for (const f of FEATURES) for (const a of f.aliases) ALIASES.set(a.name, f.name);
+/** The map, read and indexed once. */
+function map(): Loaded {
+  if (loaded) return loaded;
+  const data = JSON.parse(readFileSync(new URL('./x86-cpu-map.json', import.meta.url), 'utf8')) as RawMap;
+  const features: readonly CpuFeature[] = data.features.map((f) => ({
+    name: f.name,
+    ...(f.cpuid ? { cpuid: f.cpuid } : {}),
+    ...(f.msr ? { msr: f.msr } : {}),
+    migratable: f.migratable !== false,
+    aliases: f.aliases ?? [],
+  }));
+  const models: readonly CpuModel[] = data.models.map((m) => ({
+    name: m.name,
+    ...(m.vendor ? { vendor: m.vendor } : {}),
+    features: m.features,
+    signatures: m.signatures.map(
+      (s): CpuSignature => ({
+        family: s.family,
+        model: s.model,
+        ...(s.stepping !== undefined ? { stepping: parseStepping(s.stepping) } : {}),
+      }),
+    ),
+    decodeHost: m.decode.host,
+    decodeGuest: m.decode.guest,
+    removedFeatures: m.removedFeatures ?? [],
+  }));
+  const aliases = new Map<string, string>();
+  for (const f of features) for (const a of f.aliases) aliases.set(a.name, f.name);
+  loaded = {
+    data,
+    features,
+    models,
+    featureByName: new Map(features.map((f) => [f.name, f])),
+    featureIndex: new Map(features.map((f, i) => [f.name, i])),
+    modelByName: new Map(models.map((m) => [m.name, m])),
+    aliases,
+  };
+  return loaded;
+}
 
 /** The versions the data was generated from. */
-export const x86MapSource: { libvirt: string; qemu?: string } = {
-  libvirt: data.libvirt,
-  ...(data.qemu ? { qemu: data.qemu } : {}),
-};
+export function x86MapSource(): { libvirt: string; qemu?: string } {
+  const { data } = map();
+  return { libvirt: data.libvirt, ...(data.qemu ? { qemu: data.qemu } : {}) };
+}
 
 /** Every x86 model of the map, in libvirt's order (virCPUGetModels). */
 export function x86Models(): readonly CpuModel[] {
-  return MODELS;
+  return map().models;
 }
 
 export function x86Model(name: string): CpuModel | undefined {
-  return MODEL_BY_NAME.get(name);
+  return map().modelByName.get(name);
 }
 
 /** Every x86 feature of the map, in libvirt's order. */
 export function x86Features(): readonly CpuFeature[] {
-  return FEATURES;
+  return map().features;
 }
 
 export function x86Feature(name: string): CpuFeature | undefined {
-  return FEATURE_BY_NAME.get(name);
+  return map().featureByName.get(name);
 }
 
 /** Position of a feature in the map (for sorting into libvirt's order); -1 when unknown. */
 export function x86FeatureIndex(name: string): number {
-  return FEATURE_INDEX.get(name) ?? -1;
+  return map().featureIndex.get(name) ?? -1;
 }
 
 /**
@@ -114,23 +135,24 @@ export function x86FeatureIndex(name: string): number {
  * undefined when the map does not know it.
  */
 export function x86FeatureFromAlias(name: string): string | undefined {
-  return FEATURE_BY_NAME.has(name) ? name : ALIASES.get(name);
+  const m = map();
+  return m.featureByName.has(name) ? name : m.aliases.get(name);
 }
 
 export function x86Vendors(): readonly CpuVendor[] {
-  return data.vendors;
+  return map().data.vendors;
 }
 
 export function x86Vendor(name: string): CpuVendor | undefined {
-  return data.vendors.find((v) => v.name === name);
+  return map().data.vendors.find((v) => v.name === name);
 }
 
 /** The vendor libvirt knows for a model (virCPUGetVendorForModel). */
 export function x86VendorForModel(name: string): string | undefined {
-  return MODEL_BY_NAME.get(name)?.vendor;
+  return map().modelByName.get(name)?.vendor;
 }
 
 /** QEMU's own x86 CPU models as the generator's QEMU reported them (empty when not generated). */
 export function x86QemuModels(): readonly QemuCpuModel[] {
-  return data.qemuModels ?? [];
+  return map().data.qemuModels ?? [];
 }
