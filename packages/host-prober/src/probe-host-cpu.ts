@@ -6,30 +6,15 @@
  * (query-sev-capabilities, query-sgx-capabilities).
  */
 
+import { HYPERV_FEATURES } from '@qvirt/qemu-argv';
 import type { CpuModelInfo, CpuModelProperty, SevCapability, SgxCapability } from './qemu-caps-detail.js';
 import type { QmpSession } from './qmp.js';
 
 const isX86 = (arch: string) => arch === 'x86_64' || arch === 'i686';
 const isArm = (arch: string) => arch === 'aarch64' || arch === 'armv7l' || arch === 'armv6l';
 
-/** libvirt's Hyper-V enlightenments (virDomainHyperv), in its enum order. */
-export const HYPERV_FEATURES = [
-  'relaxed',
-  'vapic',
-  'spinlocks',
-  'vpindex',
-  'runtime',
-  'synic',
-  'stimer',
-  'reset',
-  'vendor_id',
-  'frequencies',
-  'reenlightenment',
-  'tlbflush',
-  'ipi',
-  'evmcs',
-  'avic',
-] as const;
+/** libvirt's Hyper-V enlightenments (virDomainHyperv), in its enum order: qemu-argv's one list. */
+export { HYPERV_FEATURES };
 
 type ExpansionType = 'static' | 'full' | 'static-full';
 

@@ -19,6 +19,7 @@ export * from './definition-xml.js';
 export { bytesToKiB, scaledToBytes } from './domain-util.js';
 export * from './import/index.js';
 export * from './layout.js';
+export { HYPERV_FEATURES, NET_MODELS } from './libvirt-names.js';
 export * from './native.js';
 export { canonicalizeDomain, type PostParseStep } from './post-parse/index.js';
 export * from './prepare/index.js';

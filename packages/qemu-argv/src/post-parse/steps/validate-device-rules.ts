@@ -11,6 +11,7 @@ import { type DomainDef, VirError } from '@qvirt/core';
 import { accelFor, findMachine, hasFlag } from '../../caps/qemu-caps.js';
 import type { QemuContext } from '../../context.js';
 import { isI440fx } from '../../domain-util.js';
+import { NET_MODELS } from '../../libvirt-names.js';
 import { internalError, unsupported, xmlError } from './validate-util.js';
 
 type Devices = NonNullable<DomainDef['devices']>;
@@ -145,28 +146,7 @@ export function checkDiskGeneric(disk: Disk): void {
 
 const VIRTIO_NET_MODELS = ['virtio', 'virtio-transitional', 'virtio-non-transitional'];
 /** virDomainNetModel in libvirt 9.0: any other model string is kept, as model 'unknown'. */
-const NET_MODELS = new Set([
-  'netfront',
-  'rtl8139',
-  'virtio',
-  'e1000',
-  'e1000e',
-  'virtio-transitional',
-  'virtio-non-transitional',
-  'usb-net',
-  'spapr-vlan',
-  'lan9118',
-  'scm91c111',
-  'vlance',
-  'vmxnet',
-  'vmxnet2',
-  'vmxnet3',
-  'Am79C970A',
-  'Am79C973',
-  '82540EM',
-  '82545EM',
-  '82543GC',
-]);
+const KNOWN_NET_MODELS: ReadonlySet<string> = new Set(NET_MODELS);
 
 /** virDomainNetDefValidate and qemuValidateDomainDeviceDefNetwork: the models vhost-user and vDPA need. */
 function checkInterfaces(def: DomainDef): void {
@@ -203,7 +183,7 @@ function checkInterfaces(def: DomainDef): void {
     if (n.coalesce !== undefined && n.type !== 'network' && n.type !== 'bridge')
       throw unsupported(`coalesce settings on interface type ${n.type} are not supported`);
     if (net.type === 'vdpa' && model !== 'virtio') {
-      const name = model !== undefined && NET_MODELS.has(model) ? model : 'unknown';
+      const name = model !== undefined && KNOWN_NET_MODELS.has(model) ? model : 'unknown';
       throw unsupported(`invalid model for interface of type 'vdpa': '${name}'`);
     }
   }
