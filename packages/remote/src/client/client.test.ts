@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { VIR_DOMAIN_EVENT_ID } from '@qvirt/core/hypervisor';
@@ -60,10 +60,13 @@ describe('RemoteClient', () => {
 
 describe('session daemon on demand', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'qvirt-remote-session-'));
-  afterAll(() => {
+  afterAll(async () => {
     try {
       const pid = Number(readFileSync(path.join(dir, 'run/qvirt/qvirtd.pid'), 'utf8'));
       process.kill(pid, 'SIGTERM');
+      // the daemon may still be writing its state (storage loads in the background): the
+      // directory goes once it has exited
+      for (let i = 0; i < 100 && existsSync(`/proc/${pid}`); i++) await new Promise((r) => setTimeout(r, 50));
     } catch {
       // not started
     }
