@@ -4,7 +4,7 @@
  * passes one way and fails the other is a bug in the side that differs.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   VIR_DOMAIN_EVENT_DETAIL as D,
@@ -22,7 +22,7 @@ import {
   VIR_DOMAIN_XML,
 } from '@qvirt/core/hypervisor';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { guestXml, killMentioning } from '../test-support/harness.js';
+import { guestXml } from '../test-support/harness.js';
 import { bothWays, type Way } from '../test-support/ways.js';
 
 const Q35_EFI = `<domain type='qemu'>
@@ -42,13 +42,7 @@ describe.each(bothWays('qvirt-contract-'))('the hypervisor contract %s', (_label
     way = await open();
     c = way.conn;
   });
-  afterAll(async () => {
-    for (const d of await c.connectListAllDomains(L.ACTIVE).catch(() => []))
-      await c.domainDestroy(d).catch(() => {});
-    await way?.close();
-    killMentioning(way.dir);
-    rmSync(way.dir, { recursive: true, force: true });
-  });
+  afterAll(() => way?.close());
 
   it('describes the connection as libvirt 9.0 does', async () => {
     expect(await c.connectGetType()).toBe('QEMU');

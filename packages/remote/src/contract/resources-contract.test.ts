@@ -2,7 +2,7 @@
  * vCPUs, memory, metadata, renaming and statistics of a domain, in the contract suite's style:
  * every test runs against the QEMU driver in this process and through a real qvirtd.
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import {
   VIR_DOMAIN_AFFECT as A,
   VIR_DOMAIN_EVENT_DETAIL as D,
@@ -22,7 +22,7 @@ import {
   VIR_VCPU,
 } from '@qvirt/core/hypervisor';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { guestXml, killMentioning } from '../test-support/harness.js';
+import { guestXml } from '../test-support/harness.js';
 import { bothWays, type Way } from '../test-support/ways.js';
 
 const bits = (map: Uint8Array) => {
@@ -50,13 +50,7 @@ describe.each(bothWays('qvirt-resources-'))('vCPUs, memory, metadata and statist
     hostCpus = (await c.nodeGetCPUMap(0, 0, 0)).ret;
     maplen = Math.ceil(hostCpus / 8);
   });
-  afterAll(async () => {
-    for (const d of await c.connectListAllDomains(L.ACTIVE).catch(() => []))
-      await c.domainDestroy(d).catch(() => {});
-    await way?.close();
-    killMentioning(way.dir);
-    rmSync(way.dir, { recursive: true, force: true });
-  });
+  afterAll(() => way?.close());
 
   it('answers vCPU pinning of the config as libvirt: every host CPU, then the pinned set', async () => {
     const all = [...Array(hostCpus).keys()];

@@ -5,7 +5,7 @@
  */
 import { rmSync } from 'node:fs';
 import path from 'node:path';
-import type { HypervisorDriver } from '@qvirt/core/hypervisor';
+import { type HypervisorDriver, VIR_CONNECT_LIST_DOMAINS } from '@qvirt/core/hypervisor';
 import { QemuDriver } from '@qvirt/driver';
 import { RemoteClient } from '../client/client.js';
 import { defaultDaemonConfig } from '../daemon/config.js';
@@ -17,7 +17,7 @@ export interface Way {
   conn: HypervisorDriver;
   dir: string;
   root: string;
-  /** Closes the connection (and the daemon), kills strays, removes the directory. */
+  /** Destroys what still runs, closes the connection (and the daemon), kills strays, removes the directory. */
   close(): Promise<void>;
 }
 
@@ -27,6 +27,8 @@ function wayOf(conn: HypervisorDriver, dir: string, root: string, closeConn: () 
     dir,
     root,
     async close() {
+      for (const d of await conn.connectListAllDomains(VIR_CONNECT_LIST_DOMAINS.ACTIVE).catch(() => []))
+        await conn.domainDestroy(d).catch(() => {});
       await closeConn();
       killMentioning(dir);
       rmSync(dir, { recursive: true, force: true });
