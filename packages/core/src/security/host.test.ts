@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -60,6 +61,26 @@ describe('nodeHost', () => {
     expect(await host.lookupGroup('root')).toEqual({ name: 'root', gid: 0 });
     expect(await host.lookupUser('qvirt-no-such-user')).toBeUndefined();
     expect((await host.groupList('root', 0))[0]).toBe(0);
+  });
+
+  it('answers as getent does for every user and group of this machine, by name and by id', async () => {
+    // the files are read directly when NSS reads them first; getent is the reference
+    const getent = async (db: string, key: string) =>
+      (await host.exec('getent', [db, key])).stdout.split('\n')[0]!;
+    for (const line of (await readFile('/etc/passwd', 'utf8')).split('\n').filter(Boolean).slice(0, 40)) {
+      const [name, , uid, gid] = line.split(':');
+      const [, , gUid, gGid] = (await getent('passwd', name!)).split(':');
+      expect(await host.lookupUser(name!)).toMatchObject({ uid: Number(gUid), gid: Number(gGid) });
+      expect(await host.lookupUser(Number(uid))).toMatchObject({ uid: Number(uid), gid: Number(gid) });
+    }
+    for (const line of (await readFile('/etc/group', 'utf8')).split('\n').filter(Boolean).slice(0, 40)) {
+      const [name, , gid] = line.split(':');
+      expect(await host.lookupGroup(name!)).toEqual({
+        name,
+        gid: Number((await getent('group', name!)).split(':')[2]),
+      });
+      expect((await host.lookupGroup(Number(gid)))?.gid).toBe(Number(gid));
+    }
   });
 
   it('lists cgroup hierarchies and placements', async () => {

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { defaultQemuConf, type QemuConf } from '../conf/qemu-conf.js';
 import type { SecurityDriverFactory } from './driver.js';
 import { recordingHost } from './recording-host.js';
-import { isLibvirtMode, SecurityRegistry } from './registry.js';
+import { isLibvirtMode, provideSecurityPackage, SecurityRegistry } from './registry.js';
 import { fakeDriver } from './test-support/fake-driver.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -230,5 +230,50 @@ describe('security registry', () => {
         registry(wrong).createManager(ctx(conf(false, { securityDriver: ['mine'] }), false)),
       ).rejects.toThrow('Security driver mine not found (registered provides driver other)');
     });
+  });
+});
+
+describe('packages the application provides', () => {
+  it('loads a provided package by its name, without looking on disk', async () => {
+    const provided = Object.assign(() => fakeDriver('qvirt-provided-example'), {
+      driverName: 'qvirt-provided-example',
+    }) as unknown as SecurityDriverFactory;
+    let loads = 0;
+    provideSecurityPackage('qvirt-provided-example', async () => {
+      loads++;
+      return { default: provided };
+    });
+    const r = new SecurityRegistry();
+    const m = await r.createManager(ctx(conf(false, { securityDriver: ['qvirt-provided-example'] }), false));
+    expect(m.primary.name).toBe('qvirt-provided-example');
+    expect(r.resolved[0]!.source).toBe('qvirt-provided-example');
+    expect(loads).toBe(1);
+  });
+
+  it("still takes a package beside the config file first (the administrator's choice)", async () => {
+    provideSecurityPackage('qvirt-security-example', async () => ({
+      default: Object.assign(() => fakeDriver('qvirt-security-example'), {
+        driverName: 'qvirt-security-example',
+      }),
+    }));
+    const etc = path.join(empty, 'etc-provided');
+    mkdirSync(path.join(etc, 'node_modules'), { recursive: true });
+    symlinkSync(
+      path.join(coreDir, 'test-fixtures/qvirt-security-example'),
+      path.join(etc, 'node_modules/qvirt-security-example'),
+    );
+    const r = new SecurityRegistry();
+    await r.createManager(
+      ctx(conf(false, { securityDriver: ['qvirt-security-example'] }), false, {
+        confPath: path.join(etc, 'qemu.conf'),
+      }),
+    );
+    expect(r.resolved[0]!.source).toBe(path.join(etc, 'node_modules/qvirt-security-example/index.js'));
+    // without one there, the provided copy, not the application's node_modules
+    const r2 = new SecurityRegistry();
+    await r2.createManager(
+      ctx(conf(false, { securityDriver: ['qvirt-security-example'] }), false, { resolveFrom: [coreDir] }),
+    );
+    expect(r2.resolved[0]!.source).toBe('qvirt-security-example');
   });
 });

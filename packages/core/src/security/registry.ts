@@ -107,6 +107,19 @@ async function groupId(text: string, host: HostPort): Promise<number> {
   throw virReportError('INTERNAL_ERROR', 'conf', `Failed to parse group '${text}'`);
 }
 
+type PackageLoader = () => Promise<unknown>;
+const PROVIDED_PACKAGES = new Map<string, PackageLoader>();
+
+/**
+ * Supplies a backend package's module to every registry of this process, by the package name
+ * BUILTIN_SECURITY_PACKAGES (or packageNames) maps to. A bundled program provides its own copy
+ * this way: loading the package's files from disk beside it would give a second @qvirt/core, whose
+ * errors the bundle's `instanceof VirError` would not recognise.
+ */
+export function provideSecurityPackage(pkg: string, load: PackageLoader): void {
+  PROVIDED_PACKAGES.set(pkg, load);
+}
+
 export class SecurityRegistry {
   readonly #registered: AnyFactory[] = [];
   /** What the last `createManager` loaded, in stack order. */
@@ -133,11 +146,15 @@ export class SecurityRegistry {
     }
     if (name === NONE_DRIVER_NAME) return { factory: noneSecurityDriver, source: 'builtin' };
     const pkg = ctx.packageNames?.[name] ?? BUILTIN_SECURITY_PACKAGES[name] ?? name;
-    const file = resolvePackage(pkg, searchBases(ctx));
-    if (!file) return undefined;
+    // a package beside the config file wins; then the copy the application provides; then the
+    // application's and the caller's own dependencies
+    let file = resolvePackage(pkg, ctx.confPath ? [path.dirname(path.resolve(ctx.confPath))] : []);
+    const provided = file ? undefined : PROVIDED_PACKAGES.get(pkg);
+    if (!file && !provided) file = resolvePackage(pkg, searchBases(ctx));
+    if (!file && !provided) return undefined;
     let mod: { default?: unknown };
     try {
-      mod = (await import(pathToFileURL(file).href)) as { default?: unknown };
+      mod = (await (provided ? provided() : import(pathToFileURL(file!).href))) as { default?: unknown };
     } catch (err) {
       throw virReportError(
         'INTERNAL_ERROR',
@@ -153,7 +170,7 @@ export class SecurityRegistry {
         `Security driver package ${pkg} does not default-export a driver factory`,
       );
     }
-    return { factory: mod.default as AnyFactory, source: file };
+    return { factory: mod.default as AnyFactory, source: file ?? pkg };
   }
 
   /** Build one driver: find, construct, check its name, probe. */

@@ -2,7 +2,14 @@
  * The one module that talks to xml-js. Everything else in qvirt sees `XmlElement` trees, so the
  * XML library can be swapped without touching the domain model.
  */
-import { js2xml, xml2js } from 'xml-js';
+import { createRequire } from 'node:module';
+import type * as XmlJs from 'xml-js';
+
+// xml-js (and its sax parser) is read on the first parse, not at import: a command that never
+// reads XML (a remote `list`) does not pay for it.
+let xmlJs: typeof XmlJs | undefined;
+const xmlLib = (): typeof XmlJs => (xmlJs ??= createRequire(import.meta.url)('xml-js') as typeof XmlJs);
+
 import { virErrorMessage, XmlError } from '../errors.js';
 
 export interface XmlElement {
@@ -58,7 +65,7 @@ export function parseXml(text: string, docName = 'XML'): XmlElement {
   }
   let doc: { elements?: JsNode[] };
   try {
-    doc = xml2js(text, { compact: false, trim: false, nativeType: false, alwaysChildren: true }) as {
+    doc = xmlLib().xml2js(text, { compact: false, trim: false, nativeType: false, alwaysChildren: true }) as {
       elements?: JsNode[];
     };
   } catch (err) {
@@ -184,5 +191,5 @@ export function formatXmlCompact(el: XmlElement): string {
     attributes: e.attributes,
     elements: e.children.map((c) => (typeof c === 'string' ? { type: 'text', text: c } : toJs(c))),
   });
-  return js2xml({ elements: [toJs(el)] }, { compact: false });
+  return xmlLib().js2xml({ elements: [toJs(el)] }, { compact: false });
 }

@@ -13,8 +13,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
-import { type ConnectionUri, virReportError } from '@qvirt/core';
-import { DIGEST_MD5, DigestMd5Client } from '../auth/digest-md5.js';
+import { virReportError } from '@qvirt/core/errors';
+import type { ConnectionUri } from '@qvirt/core/uri';
 import {
   REMOTE_PROC_AUTH_SASL_INIT,
   REMOTE_PROC_AUTH_SASL_START,
@@ -22,14 +22,11 @@ import {
   readSaslData,
   writeSaslData,
 } from '../auth/sasl-auth.js';
-import { SaslLayerStream } from '../auth/sasl-layer-stream.js';
+import type { SaslLayerStream } from '../auth/sasl-layer-stream.js';
 import type { SaslClientMechanism } from '../auth/sasl-mechanism.js';
-import { SCRAM_SHA_256, ScramSha256Client } from '../auth/scram.js';
 import { type OpenOptions, RemoteClient, registerTransport } from '../client/client.js';
 import { AuthType, REMOTE_STRING_MAX } from '../rpc/constants.js';
-import { connectSsh, type SshProxyMode } from './ssh.js';
-import { connectTcp, DEFAULT_TCP_PORT } from './tcp.js';
-import { connectTls } from './tls.js';
+import type { SshProxyMode } from './ssh.js';
 
 /** libvirt's auth.conf lookup (virAuthConfigLookup) for service "libvirt" and a host. */
 export function authConfLookup(text: string, host: string, credname: string): string | undefined {
@@ -87,6 +84,9 @@ export function saslAuthenticator(get: () => LoginContext | undefined) {
     }
     const mechlist = (await client.call(REMOTE_PROC_AUTH_SASL_INIT)).string(REMOTE_STRING_MAX).split(/[ ,]+/);
     let mech: SaslClientMechanism;
+    // the mechanisms (and node:crypto) are read when a connection authenticates, not at import
+    const { SCRAM_SHA_256, ScramSha256Client } = await import('../auth/scram.js');
+    const { DIGEST_MD5, DigestMd5Client } = await import('../auth/digest-md5.js');
     if (login.secure && mechlist.includes(SCRAM_SHA_256))
       mech = new ScramSha256Client(login.username, login.password);
     else if (mechlist.includes(DIGEST_MD5)) {
@@ -157,10 +157,15 @@ function remember(
   store.login = login;
 }
 
-/** Registers the tcp, tls and ssh connectors with RemoteClient (idempotent). */
+/**
+ * Registers the tcp, tls and ssh connectors with RemoteClient (idempotent). Each connector loads
+ * its transport on use: a command on the local socket never reads node:tls or the SSH client.
+ */
 export function registerNetworkTransports(): void {
   registerTransport('tcp', async (uri, opts) => {
     const host = uri.host ?? 'localhost';
+    const { connectTcp, DEFAULT_TCP_PORT } = await import('./tcp.js');
+    const { SaslLayerStream } = await import('../auth/sasl-layer-stream.js');
     const socket = await connectTcp(host, uri.port ?? DEFAULT_TCP_PORT);
     const layer = new SaslLayerStream(socket);
     remember({ host, secure: false, layer }, uri, opts.env ?? process.env);
@@ -169,6 +174,7 @@ export function registerNetworkTransports(): void {
   registerTransport('tls', async (uri, opts) => {
     const host = uri.host ?? 'localhost';
     const params = uri.params as Record<string, unknown>;
+    const { connectTls } = await import('./tls.js');
     const socket = await connectTls({
       host,
       ...(uri.port ? { port: uri.port } : {}),
@@ -182,6 +188,7 @@ export function registerNetworkTransports(): void {
   registerTransport('ssh', async (uri, opts): Promise<Duplex> => {
     const params = uri.params as Record<string, unknown>;
     const name = uri.params.name ?? `qemu:///${uri.instance}`;
+    const { connectSsh } = await import('./ssh.js');
     return connectSsh({
       host: uri.host ?? 'localhost',
       ...(uri.port ? { port: uri.port } : {}),
