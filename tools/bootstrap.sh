@@ -65,4 +65,6 @@ fi
 pnpm install --frozen-lockfile --reporter=silent
 pnpm build --output-logs=errors-only
 tools/test-guest/build.sh >/dev/null || echo "bootstrap: no test guest (tests that need a real Linux guest will skip)"
+# the guest's own power-off, reboot, suspend and panic (pvpanic modules), for the event replays
+tools/event-sequences/build-actions.sh >/dev/null || echo "bootstrap: no guest actions archive (event replays of guest-initiated paths will skip)"
 echo "bootstrap: ready"

@@ -3,7 +3,7 @@
  * booleans, and positional words filling the data options in order.
  */
 import { readFile } from 'node:fs/promises';
-import { VirError, virReportSystemError } from '@qvirt/core';
+import { VirError, virReportSystemError } from '@qvirt/core/errors';
 
 export interface Io {
   out: (text: string) => void;
@@ -16,6 +16,8 @@ export interface OptDef {
   type: 'data' | 'string' | 'bool';
   required?: boolean;
   help: string;
+  /** virsh's VSH_OT_ARGV (a `data` option taking every remaining word) or a repeatable `--name`: the values are a list. */
+  multiple?: boolean;
 }
 
 export interface Session {
@@ -23,6 +25,8 @@ export interface Session {
   /** The connection URI from `-c` / `--connect` or the environment. */
   uri: string | undefined;
   env: NodeJS.ProcessEnv;
+  /** Set when the connection could not be made (virsh then ends without its blank line). */
+  connectFailed?: boolean;
 }
 
 export interface CommandDef {
@@ -37,7 +41,21 @@ export interface CommandDef {
 
 export type ParsedOpts = Record<string, string | boolean | undefined>;
 
-/** A command that failed after saying why on stdout (virsh's `return false`): exit 1, no error line. */
+/**
+ * The words of a `multiple` option, in order. (They are kept NUL-separated in its string: no
+ * argument word can hold a NUL, and ParsedOpts keeps one value type for every command.)
+ */
+export function optionList(opts: ParsedOpts, name: string): string[] {
+  const v = opts[name];
+  return typeof v === 'string' ? v.split('\0') : [];
+}
+const appendWord = (prev: string | boolean | undefined, w: string) =>
+  typeof prev === 'string' ? `${prev}\0${w}` : w;
+
+/**
+ * A command that failed after saying why (virsh's `return false`) and printing all it had to,
+ * virsh's blank line included: exit 1, nothing more.
+ */
 export class CommandFailed extends Error {}
 
 export function usageError(message: string): VirError {
@@ -60,12 +78,14 @@ export function parseOptions(cmd: CommandDef, words: string[]): ParsedOpts {
       }
       const value = eq < 0 ? words[++i] : w.slice(eq + 1);
       if (value === undefined) throw usageError(`expected syntax: --${name} <string>`);
-      out[name] = value;
+      if (opt.multiple) out[name] = appendWord(out[name], value);
+      else out[name] = value;
       continue;
     }
-    const next = positional.find((o) => out[o.name] === undefined);
+    const next = positional.find((o) => out[o.name] === undefined || o.multiple);
     if (!next) throw usageError(`unexpected data '${w}'`);
-    out[next.name] = w;
+    if (next.multiple) out[next.name] = appendWord(out[next.name], w);
+    else out[next.name] = w;
   }
   for (const o of cmd.options) {
     if (o.required && out[o.name] === undefined) {

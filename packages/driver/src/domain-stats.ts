@@ -188,7 +188,7 @@ export function findDisk(def: DomainDef, name: string): Disk | undefined {
 }
 
 /** The name a disk's statistics are found under with -blockdev (qemuAssignDeviceDiskAlias's qomName). */
-function diskEntryName(disk: Disk): string | undefined {
+export function diskEntryName(disk: Disk): string | undefined {
   const alias = disk.alias?.name;
   if (!alias) return undefined;
   switch (disk.target?.bus) {

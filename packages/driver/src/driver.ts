@@ -35,6 +35,8 @@ import {
   SecurityRegistry,
   VirError,
   virCheckFlags,
+  virReportError,
+  virReportInvalidArg,
 } from '@qvirt/core';
 import {
   type BlockInfo,
@@ -52,10 +54,13 @@ import {
   type DomainVcpus,
   domainReasonNumber,
   type HypervisorDriver,
+  type IOThreadInfo,
   type JobInfo,
   type NodeCPUMap,
   type NodeInfo,
   type NodeStatsReply,
+  type QemuMonitorEventCallback,
+  type ScreenshotStream,
   type SecretValueSource,
   type SecurityLabel,
   type SecurityLabelList,
@@ -108,8 +113,13 @@ import {
   scaledToBytes,
   shellQuote,
 } from '@qvirt/qemu-argv';
+import * as agentApi from './agent-apis.js';
+import { AgentSlot, agentAvailable, prepareChannelPaths } from './agent-channel.js';
 import { removeStaleTempFiles, writeFileAtomic } from './atomic-file.js';
+import { blockResize, getBlockIoTune, setBlockIoTune } from './block-tune.js';
+import * as tuning from './cgroup-tuning.js';
 import { applyPtyPaths, ChrdevSessions } from './console.js';
+import { DomainCgroups } from './domain-cgroup.js';
 import {
   type BlockStats,
   blockStatsParams,
@@ -117,15 +127,25 @@ import {
   gatherMemoryStats,
   type MemoryStat,
 } from './domain-stats.js';
-import { attachDevice, detachDevice, deviceDeleted, type HotplugHost } from './hotplug.js';
+import type { GuestAgent } from './guest-agent.js';
+import { attachDevice, detachDevice, deviceDeleted, type HotplugHost, updateDevice } from './hotplug.js';
 import type { HypervisorCpuApis } from './hypervisor-cpu.js';
 import { type InstanceEnv, type InstanceSpec, resolveInstance } from './instance.js';
 import { acquireInstanceLock, type InstanceLock } from './instance-lock.js';
+import { changeIOThread, getIOThreadInfo, pinIOThread, setIOThreadParams } from './iothreads.js';
 import { JobQueue } from './job-queue.js';
 import { type LaunchHandle, type LaunchHook, type LaunchSpec, launch } from './launch.js';
+import { panicOutcome, poweroffRestarts, setupLifecycleActions, trayChange } from './lifecycle-actions.js';
 import type { LiveDomain } from './live-domain.js';
+import { getDiskErrors, injectNMI, screenshot, sendKey, setLifecycleAction } from './live-misc.js';
 import { withAliases } from './live-xml.js';
 import { ensureSaveDir, hasManagedSave, managedSavePath } from './managed-save.js';
+import {
+  enableMigrationEvents,
+  jobCompletedParams,
+  type MigrateInfo,
+  VIR_DOMAIN_JOB_OPERATION,
+} from './migration-events.js';
 import {
   connectInterfaces,
   type InterfaceConnections,
@@ -137,6 +157,8 @@ import {
 import type { InterfaceStats } from './net-tap.js';
 import * as node from './node-info.js';
 import { prepareNvram } from './nvram.js';
+import { enablePerfFromDef, getPerfEvents, PerfEvents, setPerfEvents } from './perf-events.js';
+import { monitorCommandText, QemuMonitorEvents } from './qemu-monitor-events.js';
 import { QmpClient, type QmpEvent } from './qmp.js';
 import { getMetadata, setMemoryFlags, setMetadata } from './resources.js';
 import {
@@ -153,21 +175,8 @@ import {
   setSaveImageRunning,
   writeSaveImage,
 } from './save-image.js';
-import {
-  checkInternalDisks,
-  deleteInternal,
-  formatSnapshot,
-  loadInternal,
-  parseSnapshotInput,
-  qemuImgSnapshot,
-  SnapshotList,
-  type SnapshotMeta,
-  saveInternal,
-  snapshotDisks,
-  VIR_DOMAIN_SNAPSHOT_CREATE,
-  VIR_DOMAIN_SNAPSHOT_DELETE,
-  VIR_DOMAIN_SNAPSHOT_REVERT,
-} from './snapshots.js';
+import { formatSnapshot, SnapshotList } from './snapshot-metadata.js';
+import { createSnapshot, deleteSnapshot, revertSnapshot, type SnapshotHost } from './snapshot-ops.js';
 import { nativeSecrets, prepareStartSecrets } from './start-secrets.js';
 import { type DomainState, isActiveState, STATE_NUMBER, type StateReason } from './state.js';
 import {
@@ -177,8 +186,6 @@ import {
   getControlInfo,
   getCPUStats,
   getJobInfo,
-  getSchedulerParameters,
-  getSchedulerType,
 } from './stats.js';
 import { type DomainStatus, formatStatus, parseStatus } from './status.js';
 import { checkUndefineFlags, removeUndefineFiles } from './undefine.js';
@@ -312,6 +319,12 @@ interface DomainObj {
   /** QEMU stopped at a fake reboot's shutdown: its STOP is not the guest's pause (priv->pausedShutdown). */
   pausedShutdown?: boolean;
   pauseReason?: StateReason;
+  /** The guest agent of the current run (./agent-channel.ts). */
+  agentSlot?: AgentSlot;
+  /** The taints of the current run (virDomainTaintFlags), each logged once. */
+  taints?: Set<string>;
+  /** A snapshot revert reports the lifecycle events itself (./snapshot-ops.ts), in libvirt's order. */
+  muteEvents?: boolean;
 }
 
 const CONFIG_HEADER = (name: string) => `<!--
@@ -425,6 +438,8 @@ export class QemuDriver implements HypervisorDriver {
   readonly #eventListeners = new Set<(event: DomainEvent) => void>();
   /** This connection's own callbacks (the contract's connectDomainEventRegisterAny). */
   readonly #callbacks = new DomainEventCallbacks();
+  /** virConnectDomainQemuMonitorEventRegister's callbacks and qvirtd's listener (./qemu-monitor-events.ts). */
+  readonly #monitorEvents = new QemuMonitorEvents();
   /** Console and channel sessions (./console.ts). */
   readonly #chrdevs = new ChrdevSessions();
   /** Problems met while loading definitions and status files (libvirt logs and skips them). */
@@ -433,6 +448,15 @@ export class QemuDriver implements HypervisorDriver {
   readonly warnings: string[] = [];
   /** The security stack of the instance (qemu.conf `security_driver`). */
   readonly security: SecurityManager;
+  /** The domains' resource cgroups (domain-cgroup.ts). */
+  #cgroupsOf?: DomainCgroups;
+  #cgroups(): DomainCgroups {
+    return (this.#cgroupsOf ??= new DomainCgroups({
+      privileged: this.instance.privileged,
+      ...(this.instance.embedRoot ? { embedRoot: this.instance.embedRoot } : {}),
+      ...(this.conf.cgroupControllers ? { controllers: this.conf.cgroupControllers } : {}),
+    }));
+  }
 
   private constructor(
     instance: InstanceSpec,
@@ -651,6 +675,9 @@ export class QemuDriver implements HypervisorDriver {
         if (obj.generation !== generation) return;
         if (st.running && obj.state !== 'running') this.#setState(obj, 'running', 'unknown');
         else if (!st.running && obj.state === 'running') this.#setState(obj, 'paused', 'unknown');
+        // qemuRefreshVirtioChannelState and qemuConnectAgent of qemuProcessReconnect
+        this.#agentSlot(obj).refresh(await obj.qmp!.execute('query-chardev'), false);
+        await this.#agentSlot(obj).connect();
         await this.#saveStatus(obj);
       } catch (err) {
         // e.g. another client holds the monitor; the domain stays as its status file says
@@ -1027,6 +1054,10 @@ export class QemuDriver implements HypervisorDriver {
     // shows them; the stored one keeps firmware='efi')
     prepareDomain(def, ctx, { startNew: true });
     ctx.secrets = await prepareStartSecrets(def, this.#options.secrets);
+    prepareChannelPaths(
+      def,
+      path.join(this.layout.channelTargetDir, path.basename(domainLibDir(this.layout, id, name))),
+    );
     const commandLine = buildCommandLine(def, ctx);
     if (incoming) commandLine.args.push('-incoming', 'defer');
     const libDir = domainLibDir(this.layout, id, name);
@@ -1068,6 +1099,12 @@ export class QemuDriver implements HypervisorDriver {
       // done while the launch chain starts, below).
       await rm(libDir, { recursive: true, force: true });
       await mkdir(libDir, { recursive: true, mode: 0o750 });
+      // qemuProcessMakeDir(priv->channelTargetDir): where QEMU binds unix channels without a path
+      const channelDir = path.join(this.layout.channelTargetDir, path.basename(libDir));
+      // (qemuStateInitialize makes the parent 0777 & umask, so QEMU's user passes through)
+      await mkdir(this.layout.channelTargetDir, { recursive: true, mode: 0o755 });
+      await rm(channelDir, { recursive: true, force: true });
+      await mkdir(channelDir, { recursive: true, mode: 0o750 });
       // qemuPrepareNVRAM: the variable store from its template (labelled with the images below)
       await prepareNvram(def, {
         conf: this.conf,
@@ -1099,6 +1136,7 @@ export class QemuDriver implements HypervisorDriver {
       };
       // qemuProcessLaunch: each security driver adds its part (ids, caps, labels, cgroups, /dev)
       await this.security.setChildProcessLabel(def, spec);
+      await this.#cgroups().prepare(def, id, spec);
       for (const hook of this.#options.launchHooks ?? []) await hook(spec);
       // The chain stops before exec'ing QEMU until the resources are labelled (the handshake).
       // the private /dev is assembled over the (root-only) run directory, in QEMU's namespace only
@@ -1118,6 +1156,7 @@ export class QemuDriver implements HypervisorDriver {
       nets?.closeFds();
       if (nets) await this.#stopInterfaces(def);
       await this.#securityTeardown(obj);
+      await this.#cgroups().remove(def, id);
       await this.#cleanupFiles(name, libDir);
       obj.generation++;
       throw err;
@@ -1169,6 +1208,11 @@ export class QemuDriver implements HypervisorDriver {
         // status file as setAllLabel does.
         const prepareHost = async () => {
           await this.security.setPathLabel(def, libDir, true);
+          await this.security.setPathLabel(
+            def,
+            path.join(this.layout.channelTargetDir, path.basename(libDir)),
+            true,
+          );
           await writeFileAtomic(`${libDir}/master-key.aes`, ctx.secrets!.masterKey, { mode: 0o600 });
           await this.security.setPathLabel(def, `${libDir}/master-key.aes`, false);
           // libvirt opens file chardevs and logs itself before labelling; here QEMU still opens
@@ -1222,8 +1266,17 @@ export class QemuDriver implements HypervisorDriver {
         throw err;
       }
       // qemuProcessRefreshChardevs: the ptys QEMU opened, into the live XML
-      applyPtyPaths(obj.live!, await obj.qmp!.execute('query-chardev'));
+      const chardevs = await obj.qmp!.execute<Array<{ label: string; filename: string }>>('query-chardev');
+      applyPtyPaths(obj.live!, chardevs);
+      // qemuProcessRefreshChannelVirtioState (booted) and qemuConnectAgent
+      this.#agentSlot(obj).refresh(chardevs, true);
+      await this.#agentSlot(obj).connect();
+      await enableMigrationEvents(obj.qmp!);
       if (incoming) await runIncoming(obj.qmp!, incoming.qemuFd!);
+      // qemuProcessSetupEmulator / SetupVcpus / SetupIOThreads: the threads into their groups
+      await this.#cgroups().placeFromMonitor(obj.live!, id, child.pid!, obj.qmp!);
+      enablePerfFromDef(this.#liveDomain(obj), this.#perf);
+      await setupLifecycleActions(def, obj.qmp!);
       await this.#options.startPhaseHook?.('before-cont', { name, pid: child.pid });
       if (!paused) {
         await obj.qmp!.execute('cont');
@@ -1283,17 +1336,28 @@ export class QemuDriver implements HypervisorDriver {
     const starting = previous === 'paused' && obj.reason === 'starting up';
     obj.state = state;
     obj.reason = reason;
+    if (obj.muteEvents) return;
     const E = VIR_DOMAIN_EVENT;
     const D = VIR_DOMAIN_EVENT_DETAIL;
-    if (state === 'running' && starting) {
+    if (state === 'running' && starting && reason === 'restored') {
+      // qemuSaveImageStartVM: started once QEMU has the image's state, then the CPUs resume
+      // (qemuDomainRunningReasonToResumeEvent: RESTORED resumes "from snapshot")
+      this.#emitEvent(obj, E.STARTED, D.STARTED.RESTORED);
+      this.#emitEvent(obj, E.RESUMED, D.RESUMED.FROM_SNAPSHOT);
+    } else if (state === 'running' && starting) {
       this.#emitEvent(obj, E.RESUMED, D.RESUMED.UNPAUSED);
-      this.#emitEvent(obj, E.STARTED, reason === 'restored' ? D.STARTED.RESTORED : D.STARTED.BOOTED);
+      this.#emitEvent(obj, E.STARTED, D.STARTED.BOOTED);
     } else if (state === 'paused' && starting && reason !== 'starting up') {
       this.#emitEvent(obj, E.STARTED, D.STARTED.BOOTED);
       this.#emitEvent(obj, E.SUSPENDED, D.SUSPENDED.PAUSED);
     } else if (previous === state) {
       // a fake reboot or a reconnection: nothing a client has not been told
-    } else if (state === 'running') this.#emitEvent(obj, E.RESUMED, D.RESUMED.UNPAUSED);
+    } else if (state === 'running')
+      this.#emitEvent(
+        obj,
+        E.RESUMED,
+        reason === 'from snapshot' ? D.RESUMED.FROM_SNAPSHOT : D.RESUMED.UNPAUSED,
+      );
     else if (state === 'paused' && reason !== 'starting up')
       this.#emitEvent(obj, E.SUSPENDED, D.SUSPENDED.PAUSED);
     else if (state === 'shutdown') this.#emitEvent(obj, E.SHUTDOWN, shutdownDetail ?? D.SHUTDOWN.FINISHED);
@@ -1302,9 +1366,11 @@ export class QemuDriver implements HypervisorDriver {
         shutdown: D.STOPPED.SHUTDOWN,
         destroyed: D.STOPPED.DESTROYED,
         saved: D.STOPPED.SAVED,
+        'from snapshot': D.STOPPED.FROM_SNAPSHOT,
         // processMonitorEOFEvent: a QEMU that died is shut off 'crashed' with the event 'failed'
       }[reason as string];
-      this.#emitEvent(obj, E.STOPPED, detail ?? D.STOPPED.FAILED);
+      // (`shutdownDetail` here: a stop whose event says more than its reason, a panic's CRASHED)
+      this.#emitEvent(obj, E.STOPPED, shutdownDetail ?? detail ?? D.STOPPED.FAILED);
     }
   }
 
@@ -1348,6 +1414,8 @@ export class QemuDriver implements HypervisorDriver {
 
   #onEvent(obj: DomainObj, generation: number, ev: QmpEvent): void {
     if (obj.generation !== generation) return;
+    // qemuProcessHandleEvent: every event, raw, to virConnectDomainQemuMonitorEventRegister's callbacks
+    this.#monitorEvents.dispatch({ name: obj.def.name, uuid: obj.def.uuid!, id: obj.id }, ev);
     switch (ev.event) {
       case 'STOP':
         // qemuProcessHandleStop: a fake reboot's pause is transient and not reported
@@ -1362,11 +1430,26 @@ export class QemuDriver implements HypervisorDriver {
           void this.#saveStatus(obj).catch(() => {});
         }
         break;
+      case 'VSERPORT_CHANGE': {
+        // processSerialChangedEvent: a virtio port opened or closed by the guest
+        const data = ev.data as { id?: string; open?: boolean } | undefined;
+        if (data?.id) {
+          const slot = this.#agentSlot(obj);
+          if (data.open !== true) slot.closing(data.id);
+          void this.#jobs
+            .run(obj.def.uuid!, async () => {
+              if (obj.generation === generation) await slot.serialChanged(data.id!, data.open === true);
+            })
+            .catch(() => {});
+        }
+        break;
+      }
       case 'SHUTDOWN':
+        obj.agentSlot?.agent?.notifyEvent('shutdown');
         obj.gotShutdown = true;
-        if (obj.fakeReboot) obj.pausedShutdown = true;
+        if (this.#restartsOnShutdown(obj)) obj.pausedShutdown = true;
         // qemuProcessHandleShutdown: a fake reboot's shutdown is transient and not reported
-        if (!obj.fakeReboot && isActiveState(obj.state) && obj.state !== 'shutdown') {
+        if (!this.#restartsOnShutdown(obj) && isActiveState(obj.state) && obj.state !== 'shutdown') {
           const guest = (ev.data as { guest?: boolean } | undefined)?.guest;
           const D = VIR_DOMAIN_EVENT_DETAIL.SHUTDOWN;
           this.#setState(
@@ -1404,7 +1487,49 @@ export class QemuDriver implements HypervisorDriver {
         }
         break;
       }
+      case 'SUSPEND':
+        // qemuProcessHandlePMSuspend: the guest went to S3 (by itself or through its agent)
+        this.#emitDomainEvent(obj, { eventID: VIR_DOMAIN_EVENT_ID.PMSUSPEND });
+        if (obj.state === 'running') {
+          this.#setState(obj, 'pmsuspended', 'unknown');
+          this.#emitEvent(obj, VIR_DOMAIN_EVENT.PMSUSPENDED, VIR_DOMAIN_EVENT_DETAIL.PMSUSPENDED.MEMORY);
+          obj.agentSlot?.agent?.notifyEvent('suspend');
+          void this.#saveStatus(obj).catch(() => {});
+        }
+        break;
+      case 'WAKEUP':
+        // qemuProcessHandlePMWakeup: running again, reason wakeup, told STARTED (not RESUMED)
+        this.#emitDomainEvent(obj, { eventID: VIR_DOMAIN_EVENT_ID.PMWAKEUP });
+        if (obj.state === 'pmsuspended') {
+          obj.state = 'running';
+          obj.reason = 'wakeup' as StateReason;
+          this.#emitEvent(obj, VIR_DOMAIN_EVENT.STARTED, VIR_DOMAIN_EVENT_DETAIL.STARTED.WAKEUP);
+          void this.#saveStatus(obj).catch(() => {});
+        }
+        break;
+      case 'MIGRATION_PASS': {
+        // qemuProcessHandleMigrationPass
+        const pass = (ev.data as { pass?: number } | undefined)?.pass;
+        if (pass !== undefined)
+          this.#emitDomainEvent(obj, { eventID: VIR_DOMAIN_EVENT_ID.MIGRATION_ITERATION, iteration: pass });
+        break;
+      }
+      case 'GUEST_PANICKED':
+        // processGuestPanicEvent's state change comes before QEMU's STOP is handled (libvirt's
+        // worker thread wins that race: its recording has no SUSPENDED), so the STOP is no pause
+        if (isActiveState(obj.state)) {
+          this.#setState(obj, 'crashed', 'panicked' as StateReason);
+          this.#emitEvent(obj, VIR_DOMAIN_EVENT.CRASHED, VIR_DOMAIN_EVENT_DETAIL.CRASHED.PANICKED);
+        }
+        void this.#jobs.run(obj.def.uuid!, () => this.#guestPanicked(obj, generation)).catch(() => {});
+        break;
+      case 'DEVICE_TRAY_MOVED': {
+        const tray = trayChange(obj.live, ev.data as Parameters<typeof trayChange>[1]);
+        if (tray) this.#emitDomainEvent(obj, { eventID: VIR_DOMAIN_EVENT_ID.TRAY_CHANGE, ...tray });
+        break;
+      }
       case 'RESET':
+        obj.agentSlot?.agent?.notifyEvent('reset');
         // qemuProcessHandleReset: every reset but the one of a start is the REBOOT event
         if (!(obj.state === 'paused' && obj.reason === 'starting up')) {
           this.#emitDomainEvent(obj, { eventID: VIR_DOMAIN_EVENT_ID.REBOOT });
@@ -1418,19 +1543,52 @@ export class QemuDriver implements HypervisorDriver {
   /** -no-shutdown: QEMU stays after the guest powers off; a reboot is done here (fake reboot). */
   async #handleShutdown(obj: DomainObj, generation: number): Promise<void> {
     if (obj.generation !== generation || !isActiveState(obj.state)) return;
-    if (obj.fakeReboot && obj.qmp) {
-      obj.fakeReboot = false;
-      obj.gotShutdown = false;
-      await obj.qmp.execute('system_reset');
-      await obj.qmp.execute('cont');
-      obj.pausedShutdown = false;
-      this.#setState(obj, 'running', 'booted');
-      await this.#saveStatus(obj);
-      return;
-    }
+    if (this.#restartsOnShutdown(obj) && obj.qmp) return this.#fakeReboot(obj);
     if (obj.state !== 'shutdown') this.#setState(obj, 'shutdown', 'user');
     await this.#killProcess(obj);
     await this.#stopped(obj, 'shutdown');
+  }
+
+  /** qemuProcessShutdownOrReboot's test: `virsh reboot` or <on_poweroff>restart. */
+  #restartsOnShutdown(obj: DomainObj): boolean {
+    return obj.fakeReboot || poweroffRestarts(obj.live ?? obj.def);
+  }
+
+  /**
+   * qemuProcessFakeReboot: the guest boots again in the same QEMU (`system_reset`, `cont`); a
+   * crashed guest (<on_crash>restart) runs again 'crashed' and is told RESUMED.
+   */
+  async #fakeReboot(obj: DomainObj): Promise<void> {
+    obj.fakeReboot = false;
+    obj.gotShutdown = false;
+    await obj.qmp!.execute('system_reset');
+    const reason = obj.state === 'crashed' ? 'crashed' : 'booted';
+    await obj.qmp!.execute('cont');
+    obj.pausedShutdown = false;
+    this.#setState(obj, 'running', reason);
+    await this.#saveStatus(obj);
+  }
+
+  /** processGuestPanicEvent: crashed (panicked), then what <on_crash> says. */
+  async #guestPanicked(obj: DomainObj, generation: number): Promise<void> {
+    if (obj.generation !== generation || !isActiveState(obj.state)) return;
+    await this.#saveStatus(obj);
+    const outcome = panicOutcome(obj.live ?? obj.def);
+    if (outcome === 'stop') {
+      // qemuProcessStop closes the monitor before it kills QEMU: no SHUTDOWN (host) is reported
+      obj.beingDestroyed = true;
+      obj.muteEvents = true;
+      try {
+        await this.#killProcess(obj);
+        await this.#monitorDrained(obj);
+      } finally {
+        obj.muteEvents = false;
+      }
+      await this.#stopped(obj, 'crashed', VIR_DOMAIN_EVENT_DETAIL.STOPPED.CRASHED);
+    } else if (outcome === 'reboot' && obj.qmp) {
+      obj.fakeReboot = true;
+      await this.#fakeReboot(obj);
+    }
   }
 
   /** The process or the monitor went away. */
@@ -1489,10 +1647,13 @@ export class QemuDriver implements HypervisorDriver {
   }
 
   /** qemuProcessStop: everything the run left behind goes; the state becomes shut off. */
-  async #stopped(obj: DomainObj, reason: StateReason): Promise<void> {
+  async #stopped(obj: DomainObj, reason: StateReason, stoppedDetail?: number): Promise<void> {
     const name = obj.def.name;
     const proc = obj.proc;
     this.#detach(obj);
+    obj.agentSlot?.close();
+    obj.agentSlot = undefined;
+    obj.taints = undefined;
     obj.generation++;
     if (proc) {
       await appendFile(proc.logFile, `${timestamp()}: shutting down, reason=${reason}\n`).catch(() => {});
@@ -1500,6 +1661,7 @@ export class QemuDriver implements HypervisorDriver {
     // qemuExtDevicesStop and qemuProcessStop's interface loop: downscripts, managed ethernet taps
     if (obj.live) await this.#stopInterfaces(obj.live);
     await this.#securityTeardown(obj);
+    if (obj.live) await this.#cgroups().remove(obj.live, obj.id);
     await this.#cleanupFiles(name, proc?.libDir);
     this.#chrdevs.closeAll(obj.live);
     obj.proc = undefined;
@@ -1508,7 +1670,7 @@ export class QemuDriver implements HypervisorDriver {
     obj.id = -1;
     obj.beingDestroyed = false;
     obj.pauseReason = undefined;
-    this.#setState(obj, 'shutoff', reason);
+    this.#setState(obj, 'shutoff', reason, stoppedDetail);
     if (obj.newDef) {
       obj.def = obj.newDef;
       obj.newDef = undefined;
@@ -1546,6 +1708,10 @@ export class QemuDriver implements HypervisorDriver {
       rm(path.join(run, `${name}.pid`), { force: true }),
       rm(path.join(run, `${name}.xml`), { force: true }),
       libDir ? rm(libDir, { recursive: true, force: true }) : undefined,
+      // the guest agent's and other channels' sockets (priv->channelTargetDir)
+      libDir
+        ? rm(path.join(this.layout.channelTargetDir, path.basename(libDir)), { recursive: true, force: true })
+        : undefined,
     ]);
     for (const r of results) {
       if (r.status === 'rejected')
@@ -1971,9 +2137,9 @@ export class QemuDriver implements HypervisorDriver {
   }
 
   async domainShutdownFlags(dom: Domain, flags: number): Promise<void> {
-    // VIR_DOMAIN_SHUTDOWN_DEFAULT (0) and ACPI_POWER_BTN (1): the only mode without an agent
-    virCheckFlags(flags, 1, 'qemuDomainShutdownFlags');
-    await this.shutdown(this.#objOf(dom).def.name);
+    // VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN (1) | VIR_DOMAIN_SHUTDOWN_GUEST_AGENT (2)
+    virCheckFlags(flags, 1 | 2, 'qemuDomainShutdownFlags');
+    await this.#shutdownOrReboot(dom, flags, false);
   }
 
   async domainDestroy(dom: Domain): Promise<void> {
@@ -1987,8 +2153,9 @@ export class QemuDriver implements HypervisorDriver {
   }
 
   async domainReboot(dom: Domain, flags: number): Promise<void> {
-    virCheckFlags(flags, 1, 'qemuDomainReboot');
-    await this.reboot(this.#objOf(dom).def.name);
+    // VIR_DOMAIN_REBOOT_ACPI_POWER_BTN (1) | VIR_DOMAIN_REBOOT_GUEST_AGENT (2)
+    virCheckFlags(flags, 1 | 2, 'qemuDomainReboot');
+    await this.#shutdownOrReboot(dom, flags, true);
   }
 
   async domainReset(dom: Domain, flags: number): Promise<void> {
@@ -2148,6 +2315,7 @@ export class QemuDriver implements HypervisorDriver {
       this.#requireActive(obj);
       const qmp = await this.#monitor(obj);
       const running = obj.state === 'running';
+      const jobStart = Date.now();
       if (running) {
         obj.pauseReason = 'saving';
         await qmp.execute('stop');
@@ -2176,14 +2344,26 @@ export class QemuDriver implements HypervisorDriver {
         }
         throw err;
       }
+      // qemuMigrationSrcToFile: the job's statistics, once the image is complete
+      const info = await qmp.execute<MigrateInfo>('query-migrate').catch(() => undefined);
+      if (info) {
+        const params = jobCompletedParams(info, VIR_DOMAIN_JOB_OPERATION.SAVE, Date.now() - jobStart);
+        this.#emitDomainEvent(obj, { eventID: VIR_DOMAIN_EVENT_ID.JOB_COMPLETED, params });
+      }
+      // qemuProcessStop: the monitor goes before QEMU, so its SHUTDOWN is never reported
       obj.beingDestroyed = true;
-      await this.#killProcess(obj);
-      await this.#monitorDrained(obj);
+      obj.muteEvents = true;
+      try {
+        await this.#killProcess(obj);
+        await this.#monitorDrained(obj);
+      } finally {
+        obj.muteEvents = false;
+      }
       await this.#stopped(obj, 'saved');
     });
   }
 
-  // ---- snapshots (./snapshots.ts) -----------------------------------------------------------
+  // ---- snapshots (./snapshot-ops.ts, ./snapshot-metadata.ts, ./snapshot-external.ts) ----------
 
   readonly #snapshots = new Map<string, Promise<SnapshotList>>();
   /** The domain's snapshot metadata (read once from `lib/qemu/snapshot/NAME/`). */
@@ -2200,65 +2380,124 @@ export class QemuDriver implements HypervisorDriver {
     return { name, dom: this.#ref(obj) };
   }
 
-  async domainSnapshotCreateXML(dom: Domain, xmlDesc: string, flags: number): Promise<DomainSnapshot> {
-    const C = VIR_DOMAIN_SNAPSHOT_CREATE;
-    virCheckFlags(flags, C.NO_METADATA | C.HALT | C.ATOMIC | C.VALIDATE, 'qemuDomainSnapshotCreateXML');
-    const input = parseSnapshotInput(xmlDesc);
-    if (input.memory === 'external' || input.disks.some((d) => d.snapshot === 'external'))
-      throw new VirError('OPERATION_UNSUPPORTED', 'qemu', 'Operation not supported: external snapshots');
-    return this.#job(this.#objOf(dom).def.name, async (obj) => {
-      const list = await this.#snapshotList(obj);
-      const name = input.name ?? String(Math.floor(Date.now() / 1000));
-      if (list.byName.has(name))
-        throw new VirError(
-          'OPERATION_INVALID',
-          'qemu',
-          `Requested operation is not valid: domain snapshot '${name}' already exists`,
-        );
-      const active = isActiveState(obj.state);
-      const def = active ? obj.live! : obj.def;
-      const disks = checkInternalDisks(snapshotDisks(def));
-      const meta: SnapshotMeta = {
-        name,
-        ...(input.description ? { description: input.description } : {}),
-        state: active ? (obj.state === 'paused' ? 'paused' : 'running') : 'shutoff',
-        ...(list.current ? { parent: list.current } : {}),
-        creationTime: Math.floor(Date.now() / 1000),
-        memory: active ? 'internal' : 'no',
-        disks: disks.map((d) => ({ name: d.target, snapshot: 'internal' as const })),
-        // virDomainSnapshotDefFormat embeds the definition formatted as inactive
-        domainXml: formatDefinition(saveableDefinition(def), { secure: true }),
-      };
-      if (active) {
+  /** What snapshot-ops.ts may do to `obj` during the job holding it. */
+  #snapshotHost(obj: DomainObj): SnapshotHost {
+    const sec = this.#hotplugHost(obj).security;
+    const imageSource = (file: string, format: string) => ({
+      type: 'file' as const,
+      path: file,
+      format,
+      readonly: false,
+      shared: false,
+      seclabels: [],
+    });
+    return {
+      name: obj.def.name,
+      uuid: obj.def.uuid!,
+      persistent: obj.persistent,
+      state: () => obj.state,
+      config: () => obj.newDef ?? obj.def,
+      live: () => obj.live,
+      monitor: () => this.#monitor(obj),
+      hasManagedSave: () => obj.persistent && hasManagedSave(this.layout, obj.def.name),
+      pause: async () => {
         const qmp = await this.#monitor(obj);
-        const running = obj.state === 'running';
-        // qemuSnapshotCreateActiveInternal: the CPUs stop while QEMU writes the state
-        if (running) {
-          obj.pauseReason = 'user';
-          await qmp.execute('stop');
-          this.#setState(obj, 'paused', 'user');
-          obj.pauseReason = undefined;
-        }
+        obj.pauseReason = 'user';
+        await qmp.execute('stop');
+        this.#setState(obj, 'paused', 'user');
+        obj.pauseReason = undefined;
+      },
+      resume: async (reason) => {
+        // QEMU's RESUME (handled before `cont` returns) would say 'unpaused': the snapshot code's
+        // own reason and event replace it
+        const quiet = reason === 'from snapshot';
+        obj.muteEvents = quiet;
         try {
-          await saveInternal(qmp, name);
+          await (await this.#monitor(obj)).execute('cont');
+          this.#setState(obj, 'running', reason);
         } finally {
-          if (running && !(flags & C.HALT) && isActiveState(obj.state)) {
-            await qmp.execute('cont');
-            this.#setState(obj, 'running', 'unpaused');
-          }
+          obj.muteEvents = false;
         }
-        if (flags & C.HALT) {
-          obj.beingDestroyed = true;
+        if (quiet)
+          this.#emitEvent(obj, VIR_DOMAIN_EVENT.RESUMED, VIR_DOMAIN_EVENT_DETAIL.RESUMED.FROM_SNAPSHOT);
+        await this.#saveStatus(obj);
+      },
+      kill: async (reason) => {
+        // qemuProcessStop: the monitor goes before QEMU, so its SHUTDOWN is never reported
+        obj.beingDestroyed = true;
+        obj.muteEvents = true;
+        try {
           await this.#killProcess(obj);
           await this.#monitorDrained(obj);
-          await this.#stopped(obj, 'destroyed');
+        } finally {
+          obj.muteEvents = false;
         }
-      } else await qemuImgSnapshot(disks, '-c', name);
-      if (!(flags & C.NO_METADATA)) {
-        list.byName.set(name, meta);
-        await list.save(meta);
-        await list.setCurrent(name);
-      }
+        await this.#stopped(obj, reason);
+      },
+      startQuiet: async (paused, def) => {
+        obj.muteEvents = true;
+        try {
+          await this.#startProcess(obj, paused, def);
+        } finally {
+          obj.muteEvents = false;
+        }
+      },
+      setPausedFromSnapshot: () => {
+        obj.reason = 'from snapshot';
+      },
+      saveLive: async (def) => {
+        obj.live = def;
+        // the run's labels cover the disks as they are now, so the stop restores the overlays' too
+        if (obj.security)
+          obj.security.def = {
+            ...obj.security.def,
+            devices: { ...obj.security.def.devices, disk: structuredClone(def.devices?.disk ?? []) },
+          };
+        await this.#saveStatus(obj);
+      },
+      saveConfig: async (def) => {
+        if (obj.persistent) await this.#writeConfig(def);
+        if (isActiveState(obj.state)) obj.newDef = def;
+        else obj.def = def;
+      },
+      emit: (event, detail) => this.#emitEvent(obj, event, detail),
+      formatInactive: (def) => formatDefinition(saveableDefinition(def), { secure: true }),
+      parseDomain: (xml) => this.#parseNew(xml),
+      saveMemory: async (file, xml, wasRunning) => {
+        const owner = this.instance.privileged ? qemuOwner(this.conf) : undefined;
+        await writeSaveImage({
+          file,
+          xml,
+          wasRunning,
+          format: this.conf.saveImageFormat,
+          searchPath: this.env.PATH ?? '/usr/bin:/bin',
+          qmp: await this.#monitor(obj),
+          privateDir: obj.proc!.libDir,
+          ...(owner ? { qemuOwner: owner } : {}),
+        });
+      },
+      ...(sec
+        ? {
+            labels: {
+              set: (file: string, format: string) =>
+                sec.setImageLabel(sec.def, imageSource(file, format), { chainTop: true }),
+              restore: (file: string, format: string) =>
+                sec.restoreImageLabel(sec.def, imageSource(file, format), { chainTop: true }),
+            },
+          }
+        : {}),
+      agent: () => agentAvailable(obj.agentSlot, isActiveState(obj.state), obj.live),
+    };
+  }
+
+  async domainSnapshotCreateXML(dom: Domain, xmlDesc: string, flags: number): Promise<DomainSnapshot> {
+    return this.#job(this.#objOf(dom).def.name, async (obj) => {
+      const name = await createSnapshot(
+        this.#snapshotHost(obj),
+        await this.#snapshotList(obj),
+        xmlDesc,
+        flags,
+      );
       return this.#snapRef(obj, name);
     });
   }
@@ -2278,14 +2517,29 @@ export class QemuDriver implements HypervisorDriver {
   }
 
   async domainListAllSnapshots(dom: Domain, flags: number): Promise<DomainSnapshot[]> {
-    // VIR_DOMAIN_SNAPSHOT_LIST_ROOTS (1) and _METADATA (1<<10) are the filters a listing needs here
     virCheckFlags(flags, 0x7ff, 'qemuDomainListAllSnapshots');
     const obj = this.#objOf(dom);
+    return (await this.#snapshotList(obj)).filter(flags).map((s) => this.#snapRef(obj, s.name));
+  }
+
+  async domainSnapshotNumChildren(snap: DomainSnapshot, flags: number): Promise<number> {
+    return (await this.domainSnapshotListAllChildren(snap, flags)).length;
+  }
+
+  async domainSnapshotListChildrenNames(
+    snap: DomainSnapshot,
+    maxnames: number,
+    flags: number,
+  ): Promise<string[]> {
+    return (await this.domainSnapshotListAllChildren(snap, flags)).slice(0, maxnames).map((s) => s.name);
+  }
+
+  async domainSnapshotListAllChildren(snap: DomainSnapshot, flags: number): Promise<DomainSnapshot[]> {
+    virCheckFlags(flags, 0x7ff, 'qemuDomainSnapshotListAllChildren');
+    const obj = this.#objOf(snap.dom);
     const list = await this.#snapshotList(obj);
-    let all = list.all();
-    if (flags & 1) all = all.filter((s) => !s.parent);
-    if (flags & (1 << 11)) all = [];
-    return all.map((s) => this.#snapRef(obj, s.name));
+    list.get(snap.name);
+    return list.filter(flags, snap.name).map((s) => this.#snapRef(obj, s.name));
   }
 
   async domainSnapshotLookupByName(dom: Domain, name: string, flags: number): Promise<DomainSnapshot> {
@@ -2340,65 +2594,15 @@ export class QemuDriver implements HypervisorDriver {
   }
 
   async domainRevertToSnapshot(snap: DomainSnapshot, flags: number): Promise<void> {
-    const R = VIR_DOMAIN_SNAPSHOT_REVERT;
-    virCheckFlags(flags, R.RUNNING | R.PAUSED | R.FORCE, 'qemuDomainRevertToSnapshot');
-    await this.#job(this.#objOf(snap.dom).def.name, async (obj) => {
-      const list = await this.#snapshotList(obj);
-      const s = list.get(snap.name);
-      if (s.state === 'shutoff') {
-        // an offline snapshot: the guest stops, the disks go back (qemu-img snapshot -a)
-        if (isActiveState(obj.state)) {
-          obj.beingDestroyed = true;
-          await this.#killProcess(obj);
-          await this.#monitorDrained(obj);
-          await this.#stopped(obj, 'destroyed');
-        }
-        await qemuImgSnapshot(checkInternalDisks(snapshotDisks(obj.def)), '-a', s.name);
-      } else {
-        // a snapshot with memory: QEMU (started paused if need be) loads it, then runs if it ran
-        if (!isActiveState(obj.state)) await this.#startProcess(obj, true);
-        const qmp = await this.#monitor(obj);
-        if (obj.state === 'running') {
-          obj.pauseReason = 'user';
-          await qmp.execute('stop');
-          this.#setState(obj, 'paused', 'user');
-          obj.pauseReason = undefined;
-        }
-        await loadInternal(qmp, s.name);
-        const run = flags & R.RUNNING ? true : flags & R.PAUSED ? false : s.state === 'running';
-        if (run) {
-          await qmp.execute('cont');
-          this.#setState(obj, 'running', 'unpaused');
-        }
-        await this.#saveStatus(obj);
-      }
-      await list.setCurrent(s.name);
-    });
+    await this.#job(this.#objOf(snap.dom).def.name, async (obj) =>
+      revertSnapshot(this.#snapshotHost(obj), await this.#snapshotList(obj), snap.name, flags),
+    );
   }
 
   async domainSnapshotDelete(snap: DomainSnapshot, flags: number): Promise<void> {
-    const D = VIR_DOMAIN_SNAPSHOT_DELETE;
-    virCheckFlags(flags, D.CHILDREN | D.METADATA_ONLY | D.CHILDREN_ONLY, 'qemuDomainSnapshotDelete');
-    await this.#job(this.#objOf(snap.dom).def.name, async (obj) => {
-      const list = await this.#snapshotList(obj);
-      const top = list.get(snap.name);
-      const doomed: SnapshotMeta[] = [];
-      const descend = (n: string) => {
-        for (const c of list.children(n)) {
-          descend(c.name);
-          doomed.push(c);
-        }
-      };
-      if (flags & (D.CHILDREN | D.CHILDREN_ONLY)) descend(top.name);
-      if (!(flags & D.CHILDREN_ONLY)) doomed.push(top);
-      for (const s of doomed) {
-        if (!(flags & D.METADATA_ONLY)) {
-          if (isActiveState(obj.state)) await deleteInternal(await this.#monitor(obj), s.name);
-          else await qemuImgSnapshot(checkInternalDisks(snapshotDisks(obj.def)), '-d', s.name);
-        }
-        await list.remove(s.name);
-      }
-    });
+    await this.#job(this.#objOf(snap.dom).def.name, async (obj) =>
+      deleteSnapshot(this.#snapshotHost(obj), await this.#snapshotList(obj), snap.name, flags),
+    );
   }
 
   /** qemuSaveImageStartVM: QEMU started on the image's stream, then resumed if it ran. */
@@ -2414,11 +2618,24 @@ export class QemuDriver implements HypervisorDriver {
     const def = liveDef ?? (known ? undefined : await this.#parseNew(image.xml));
     const paused = flags & S.PAUSED ? true : flags & S.RUNNING ? false : image.header.wasRunning === 0;
     const incoming = await openIncoming(file, image, this.env.PATH ?? '/usr/bin:/bin');
+    // qemuSaveImageStartVM reports a paused restore itself: started (restored), then suspended
+    // (paused when asked to be, restored when the image was)
+    obj.muteEvents = paused;
     try {
       await this.#startProcess(obj, paused, def, incoming);
     } finally {
+      obj.muteEvents = false;
       incoming.closeOurs();
       await incoming.done();
+    }
+    if (paused) {
+      const D = VIR_DOMAIN_EVENT_DETAIL;
+      this.#emitEvent(obj, VIR_DOMAIN_EVENT.STARTED, D.STARTED.RESTORED);
+      this.#emitEvent(
+        obj,
+        VIR_DOMAIN_EVENT.SUSPENDED,
+        flags & S.PAUSED ? D.SUSPENDED.PAUSED : D.SUSPENDED.RESTORED,
+      );
     }
   }
 
@@ -2452,11 +2669,16 @@ export class QemuDriver implements HypervisorDriver {
       'qemuDomainGetVcpusFlags',
     );
     if (flags & VIR_DOMAIN_VCPU.GUEST) {
-      throw new VirError(
-        'AGENT_UNRESPONSIVE',
-        'qemu',
-        'Guest agent is not responding: QEMU guest agent is not connected',
-      );
+      // qemuDomainGetVcpusFlags: the guest's vCPUs (online, or all with MAXIMUM) through the agent
+      const obj = this.#objOf(dom);
+      this.#affected(obj, flags);
+      if (!isActiveState(obj.state))
+        throw virReportError(
+          'INVALID_ARG',
+          'qemu',
+          'vCPU count provided by the guest agent can only be requested for live domains',
+        );
+      return this.#withAgent(dom, (a) => agentApi.guestVcpuCount(a, (flags & VIR_DOMAIN_VCPU.MAXIMUM) !== 0));
     }
     const obj = this.#objOf(dom);
     const def = this.#affected(obj, flags);
@@ -2614,11 +2836,15 @@ export class QemuDriver implements HypervisorDriver {
   }
 
   async domainSetVcpus(dom: Domain, nvcpus: number): Promise<void> {
-    await this.#withDomain(dom, (d) => setVcpus(d, nvcpus, VIR_DOMAIN_AFFECT.LIVE));
+    await this.domainSetVcpusFlags(dom, nvcpus, VIR_DOMAIN_AFFECT.LIVE);
   }
 
   async domainSetVcpusFlags(dom: Domain, nvcpus: number, flags: number): Promise<void> {
-    await this.#withDomain(dom, (d) => setVcpus(d, nvcpus, flags));
+    await this.#withDomain(dom, async (d) => {
+      await setVcpus(d, nvcpus, flags);
+      // the vCPU threads' cgroups follow (domain-cgroup.ts)
+      if (d.active && d.live) await this.#cgroups().syncVcpus(d.live, d.id, await d.monitor());
+    });
   }
 
   /** qemuDomainSetMemory: the live balloon. */
@@ -2652,12 +2878,18 @@ export class QemuDriver implements HypervisorDriver {
     const pid = obj.proc?.pid;
     return {
       canonicalize: (def) => canonicalizeDomain(def, this.#ctx(-1, 'native')),
+      // the device's QEMU arguments come from the start's own command line builder
+      argv: async (def) =>
+        buildCommandLine(def, await this.#withHostModel(this.#ctx(obj.id, 'start'), def)).args,
+      privileged: this.instance.privileged,
       ...(sec?.labelled
         ? {
             security: {
               def: sec.def,
               setImageLabel: (d, src, f) => this.security.setImageLabel(d, src, f, pid),
               restoreImageLabel: (d, src, f) => this.security.restoreImageLabel(d, src, f),
+              setChardevLabel: (d, c) => this.security.setChardevLabel(d, c, false, pid),
+              restoreChardevLabel: (d, c) => this.security.restoreChardevLabel(d, c, false),
             },
           }
         : {}),
@@ -2672,6 +2904,13 @@ export class QemuDriver implements HypervisorDriver {
   async domainAttachDeviceFlags(dom: Domain, xml: string, flags: number): Promise<void> {
     await this.#job(this.#objOf(dom).def.name, (obj) =>
       attachDevice(this.#liveDomain(obj), this.#hotplugHost(obj), xml, flags),
+    );
+  }
+
+  /** qemuDomainUpdateDeviceFlags: media change and disk updates (hotplug.ts). */
+  async domainUpdateDeviceFlags(dom: Domain, xml: string, flags: number): Promise<void> {
+    await this.#job(this.#objOf(dom).def.name, (obj) =>
+      updateDevice(this.#liveDomain(obj), this.#hotplugHost(obj), xml, flags),
     );
   }
 
@@ -2734,7 +2973,7 @@ export class QemuDriver implements HypervisorDriver {
       if (!matchesListFlags(this.#summary(obj), flags & 0xff)) continue;
       // a domain gone meanwhile is skipped, as libvirt skips one it cannot find
       const params = await this.#job(obj.def.name, async (o) =>
-        domainStatsRecord(this.#liveDomain(o), groups),
+        domainStatsRecord(this.#liveDomain(o), groups, (d) => this.#perf.stats(d)),
       ).catch(() => undefined);
       if (params) out.push({ dom: this.#ref(obj), params });
     }
@@ -2764,7 +3003,11 @@ export class QemuDriver implements HypervisorDriver {
   }
 
   async domainGetSchedulerType(dom: Domain): Promise<{ type: string; nparams: number }> {
-    return getSchedulerType(this.#liveDomain(this.#objOf(dom)), this.instance.privileged);
+    return tuning.getSchedulerType(
+      this.#liveDomain(this.#objOf(dom)),
+      this.#cgroups(),
+      this.instance.privileged,
+    );
   }
 
   async domainGetSchedulerParameters(dom: Domain, nparams: number): Promise<TypedParam[]> {
@@ -2777,7 +3020,128 @@ export class QemuDriver implements HypervisorDriver {
     flags: number,
   ): Promise<TypedParam[]> {
     const d = this.#liveDomain(this.#objOf(dom));
-    return getSchedulerParameters(d, nparams, flags, this.instance.privileged);
+    return tuning.getSchedulerParameters(d, this.#cgroups(), nparams, flags, this.instance.privileged);
+  }
+
+  // ---- cgroup tuning, IOThreads, keys, screens: cgroup-tuning.ts, iothreads.ts, live-misc.ts ---
+
+  async domainSetSchedulerParameters(dom: Domain, params: TypedParam[]): Promise<void> {
+    await this.domainSetSchedulerParametersFlags(dom, params, 0);
+  }
+
+  async domainSetSchedulerParametersFlags(dom: Domain, params: TypedParam[], flags: number): Promise<void> {
+    const p = this.instance.privileged;
+    await this.#withDomain(dom, (d) => tuning.setSchedulerParameters(d, this.#cgroups(), params, flags, p));
+  }
+
+  async domainGetMemoryParameters(dom: Domain, nparams: number, flags: number): Promise<TypedParamsReply> {
+    const d = this.#liveDomain(this.#objOf(dom));
+    return tuning.getMemoryParameters(d, this.#cgroups(), nparams, flags, this.instance.privileged);
+  }
+
+  async domainSetMemoryParameters(dom: Domain, params: TypedParam[], flags: number): Promise<void> {
+    const p = this.instance.privileged;
+    await this.#withDomain(dom, (d) => tuning.setMemoryParameters(d, this.#cgroups(), params, flags, p));
+  }
+
+  async domainGetBlkioParameters(dom: Domain, nparams: number, flags: number): Promise<TypedParamsReply> {
+    const d = this.#liveDomain(this.#objOf(dom));
+    return tuning.getBlkioParameters(d, this.#cgroups(), nparams, flags, this.instance.privileged);
+  }
+
+  async domainSetBlkioParameters(dom: Domain, params: TypedParam[], flags: number): Promise<void> {
+    const p = this.instance.privileged;
+    await this.#withDomain(dom, (d) => tuning.setBlkioParameters(d, this.#cgroups(), params, flags, p));
+  }
+
+  async domainGetNumaParameters(dom: Domain, nparams: number, flags: number): Promise<TypedParamsReply> {
+    return tuning.getNumaParameters(this.#liveDomain(this.#objOf(dom)), nparams, flags);
+  }
+
+  async domainSetNumaParameters(dom: Domain, params: TypedParam[], flags: number): Promise<void> {
+    const p = this.instance.privileged;
+    await this.#withDomain(dom, (d) => tuning.setNumaParameters(d, this.#cgroups(), params, flags, p));
+  }
+
+  async domainGetIOThreadInfo(dom: Domain, flags: number): Promise<{ info: IOThreadInfo[]; ret: number }> {
+    return this.#withDomain(dom, (d) => getIOThreadInfo(d, flags));
+  }
+
+  async domainPinIOThread(dom: Domain, iothreadId: number, cpumap: Uint8Array, flags: number): Promise<void> {
+    await this.#withDomain(dom, (d) => pinIOThread(d, this.#cgroups(), iothreadId, cpumap, flags));
+  }
+
+  async domainAddIOThread(dom: Domain, iothreadId: number, flags: number): Promise<void> {
+    await this.#withDomain(dom, (d) => changeIOThread(d, this.#cgroups(), 'add', iothreadId, flags));
+  }
+
+  async domainDelIOThread(dom: Domain, iothreadId: number, flags: number): Promise<void> {
+    await this.#withDomain(dom, (d) => changeIOThread(d, this.#cgroups(), 'del', iothreadId, flags));
+  }
+
+  async domainSetIOThreadParams(dom: Domain, iothreadId: number, params: TypedParam[], flags: number) {
+    await this.#withDomain(dom, (d) => setIOThreadParams(d, iothreadId, params, flags));
+  }
+
+  async domainSendKey(
+    dom: Domain,
+    codeset: number,
+    holdtime: number,
+    keycodes: number[],
+    flags: number,
+  ): Promise<void> {
+    await this.#withDomain(dom, (d) => sendKey(d, codeset, holdtime, keycodes, flags));
+  }
+
+  async domainScreenshot(dom: Domain, screen: number, flags: number): Promise<ScreenshotStream> {
+    return this.#job(this.#objOf(dom).def.name, async (obj) => {
+      const { stream, mime } = await screenshot(
+        this.#liveDomain(obj),
+        {
+          libDir: obj.proc?.libDir,
+          setPathLabel: (def, p) => this.security.setPathLabel(def, p, false),
+          restorePathLabel: (def, p) => this.security.restorePathLabel(def, p),
+        },
+        screen,
+        flags,
+      );
+      return Object.assign(stream, { mime });
+    });
+  }
+
+  async domainInjectNMI(dom: Domain, flags: number): Promise<void> {
+    await this.#withDomain(dom, (d) => injectNMI(d, flags));
+  }
+
+  async domainSetLifecycleAction(dom: Domain, type: number, action: number, flags: number): Promise<void> {
+    await this.#withDomain(dom, (d) => setLifecycleAction(d, type, action, flags));
+  }
+
+  async domainGetDiskErrors(dom: Domain, maxerrors: number, flags: number) {
+    return this.#withDomain(dom, (d) => getDiskErrors(d, maxerrors, flags));
+  }
+
+  async domainBlockResize(dom: Domain, disk: string, size: number, flags: number): Promise<void> {
+    await this.#withDomain(dom, (d) => blockResize(d, disk, size, flags));
+  }
+
+  async domainGetBlockIoTune(dom: Domain, disk: string | null, nparams: number, flags: number) {
+    return this.#withDomain(dom, (d) => getBlockIoTune(d, disk, nparams, flags));
+  }
+
+  async domainSetBlockIoTune(dom: Domain, disk: string, params: TypedParam[], flags: number): Promise<void> {
+    await this.#withDomain(dom, (d) => setBlockIoTune(d, disk, params, flags));
+  }
+
+  /** The running domains' perf counters (perf-events.ts). */
+  readonly #perf = new PerfEvents();
+
+  async domainGetPerfEvents(dom: Domain, flags: number): Promise<TypedParam[]> {
+    return this.#withDomain(dom, (d) => getPerfEvents(d, this.#perf, flags));
+  }
+
+  async domainSetPerfEvents(dom: Domain, params: TypedParam[], flags: number): Promise<void> {
+    await this.#withDomain(dom, (d) => setPerfEvents(d, this.#perf, params, flags));
   }
 
   async connectDomainEventRegisterAny(
@@ -2791,6 +3155,276 @@ export class QemuDriver implements HypervisorDriver {
 
   async connectDomainEventDeregisterAny(callbackID: number): Promise<void> {
     this.#callbacks.deregister(callbackID);
+  }
+
+  // ---- the guest agent: ./agent-channel.ts, ./agent-apis.ts ------------------------------------
+
+  /** The guest agent's state of a domain's current run. */
+  #agentSlot(obj: DomainObj): AgentSlot {
+    obj.agentSlot ??= new AgentSlot({
+      live: () => obj.live,
+      active: () => isActiveState(obj.state),
+      emit: (e) => this.#emitDomainEvent(obj, e),
+      saveStatus: () => this.#saveStatus(obj),
+      warn: (m) => this.#warn(`${obj.def.name}: ${m}`),
+    });
+    return obj.agentSlot;
+  }
+
+  /**
+   * virDomainObjCheckActive and qemuDomainAgentAvailable, then `fn` with the agent. Like
+   * libvirt's agent job, it is not queued behind monitor jobs: the agent serialises its commands.
+   */
+  async #withAgent<T>(dom: Domain, fn: (agent: GuestAgent, live: DomainDef) => Promise<T>): Promise<T> {
+    const obj = this.#objOf(dom);
+    this.#requireActive(obj);
+    if (obj.attaching) await obj.attaching;
+    const def = obj.live ?? obj.def;
+    return fn(agentAvailable(obj.agentSlot, obj.state === 'running', def), def);
+  }
+
+  async domainQemuAgentCommand(
+    dom: Domain,
+    cmd: string,
+    timeout: number,
+    flags: number,
+  ): Promise<string | null> {
+    virCheckFlags(flags, 0, 'qemuDomainQemuAgentCommand');
+    return this.#withAgent(dom, (a) => {
+      this.#taint(this.#objOf(dom), 'custom-ga-command');
+      return agentApi.arbitraryCommand(a, cmd, timeout);
+    });
+  }
+
+  async domainGetTime(dom: Domain, flags: number): Promise<{ seconds: number; nseconds: number }> {
+    virCheckFlags(flags, 0, 'qemuDomainGetTime');
+    return this.#withAgent(dom, (a) => agentApi.getTime(a));
+  }
+
+  async domainSetTime(dom: Domain, seconds: number, nseconds: number, flags: number): Promise<void> {
+    const SYNC = 1; // VIR_DOMAIN_TIME_SYNC
+    virCheckFlags(flags, SYNC, 'qemuDomainSetTime');
+    await this.#withAgent(dom, (a) => agentApi.setTime(a, seconds, nseconds, (flags & SYNC) !== 0));
+    // x86: the RTC's lost ticks are dropped after a jump (qemuMonitorRTCResetReinjection)
+    await this.#job(this.#objOf(dom).def.name, async (obj) => {
+      this.#requireActive(obj);
+      await (await this.#monitor(obj)).execute('rtc-reset-reinjection');
+    });
+  }
+
+  async domainInterfaceAddresses(
+    dom: Domain,
+    source: number,
+    flags: number,
+  ): Promise<agentApi.DomainInterface[]> {
+    virCheckFlags(flags, 0, 'qemuDomainInterfaceAddresses');
+    const obj = this.#objOf(dom);
+    this.#requireActive(obj);
+    const S = agentApi.VIR_DOMAIN_INTERFACE_ADDRESSES_SRC;
+    switch (source) {
+      case S.LEASE:
+        return agentApi.leaseInterfaces(obj.live ?? obj.def);
+      case S.AGENT:
+        return this.#withAgent(dom, async (a) => (await agentApi.agentInterfaces(a)) ?? []);
+      case S.ARP:
+        return agentApi.arpInterfaces(obj.live ?? obj.def);
+      default:
+        throw virReportError('ARGUMENT_UNSUPPORTED', 'qemu', `Unknown IP address data source ${source}`);
+    }
+  }
+
+  async domainGetHostname(dom: Domain, flags: number): Promise<string> {
+    const LEASE = 1;
+    const AGENT = 2;
+    virCheckFlags(flags, LEASE | AGENT, 'qemuDomainGetHostname');
+    if (flags & LEASE && flags & AGENT)
+      throw virReportInvalidArg(
+        'qemu',
+        "Flags 'VIR_DOMAIN_GET_HOSTNAME_LEASE' and 'VIR_DOMAIN_GET_HOSTNAME_AGENT' are mutually exclusive",
+      );
+    const obj = this.#objOf(dom);
+    let name: string | undefined;
+    if (flags & LEASE) {
+      this.#requireActive(obj);
+      agentApi.leaseInterfaces(obj.live ?? obj.def);
+    } else {
+      // an agent that fails is "no hostname" (the agent's error is ignored)
+      name = await this.#withAgent(dom, (a) => agentApi.getHostname(a).catch(() => undefined));
+    }
+    if (!name) throw virReportError('NO_HOSTNAME', 'qemu', `no hostname found for domain ${obj.def.name}`);
+    return name;
+  }
+
+  async domainGetFSInfo(dom: Domain, flags: number): Promise<{ info: agentApi.DomainFSInfo[]; ret: number }> {
+    virCheckFlags(flags, 0, 'qemuDomainGetFSInfo');
+    const info = await this.#withAgent(dom, (a, live) => agentApi.getFSInfo(a, live));
+    return { info, ret: info.length };
+  }
+
+  async domainFSFreeze(dom: Domain, mountpoints: string[], flags: number): Promise<number> {
+    virCheckFlags(flags, 0, 'qemuDomainFSFreeze');
+    return this.#withAgent(dom, (a) => agentApi.fsFreeze(a, mountpoints ?? []));
+  }
+
+  async domainFSThaw(dom: Domain, mountpoints: string[], flags: number): Promise<number> {
+    virCheckFlags(flags, 0, 'qemuDomainFSThaw');
+    if (mountpoints?.length)
+      throw virReportError('ARGUMENT_UNSUPPORTED', 'qemu', 'specifying mountpoints is not supported');
+    return this.#withAgent(dom, (a) => agentApi.fsThaw(a));
+  }
+
+  async domainFSTrim(dom: Domain, mountPoint: string | null, minimum: number, flags: number): Promise<void> {
+    virCheckFlags(flags, 0, 'qemuDomainFSTrim');
+    if (mountPoint)
+      throw virReportError('ARGUMENT_UNSUPPORTED', 'qemu', 'Specifying mount point is not supported for now');
+    await this.#withAgent(dom, (a) => agentApi.fsTrim(a, Number(minimum)));
+  }
+
+  async domainSetUserPassword(
+    dom: Domain,
+    user: string | null,
+    password: string | null,
+    flags: number,
+  ): Promise<void> {
+    const ENCRYPTED = 1; // VIR_DOMAIN_PASSWORD_ENCRYPTED
+    virCheckFlags(flags, ENCRYPTED, 'qemuDomainSetUserPassword');
+    await this.#withAgent(dom, (a) =>
+      agentApi.setUserPassword(a, user ?? '', password ?? '', (flags & ENCRYPTED) !== 0),
+    );
+  }
+
+  async domainAuthorizedSSHKeysGet(dom: Domain, user: string, flags: number): Promise<string[]> {
+    virCheckFlags(flags, 0, 'qemuDomainAuthorizedSSHKeysGet');
+    return this.#withAgent(dom, (a) => agentApi.sshKeysGet(a, user));
+  }
+
+  async domainAuthorizedSSHKeysSet(dom: Domain, user: string, keys: string[], flags: number): Promise<void> {
+    const K = agentApi.SSH_KEYS_SET;
+    virCheckFlags(flags, K.APPEND | K.REMOVE, 'qemuDomainAuthorizedSSHKeysSet');
+    await this.#withAgent(dom, (a) => agentApi.sshKeysSet(a, user, keys ?? [], flags));
+  }
+
+  async domainGetGuestInfo(dom: Domain, types: number, flags: number): Promise<TypedParam[]> {
+    virCheckFlags(flags, 0, 'qemuDomainGetGuestInfo');
+    agentApi.guestInfoTypes(types);
+    const obj = this.#objOf(dom);
+    if (obj.attaching) await obj.attaching;
+    const def = obj.live ?? obj.def;
+    const agent = agentAvailable(obj.agentSlot, obj.state === 'running', def);
+    return agentApi.getGuestInfo(agent, def, types);
+  }
+
+  async domainGetGuestVcpus(dom: Domain, flags: number): Promise<TypedParam[]> {
+    virCheckFlags(flags, 0, 'qemuDomainGetGuestVcpus');
+    const obj = this.#objOf(dom);
+    const def = obj.live ?? obj.def;
+    return agentApi.getGuestVcpus(agentAvailable(obj.agentSlot, obj.state === 'running', def));
+  }
+
+  async domainSetGuestVcpus(dom: Domain, cpumap: string, state: number, flags: number): Promise<void> {
+    virCheckFlags(flags, 0, 'qemuDomainSetGuestVcpus');
+    if (state !== 0 && state !== 1) throw virReportInvalidArg('qemu', 'unsupported state value');
+    const map = agentApi.parseBitmap(cpumap, 4096);
+    const obj = this.#objOf(dom);
+    const def = obj.live ?? obj.def;
+    await agentApi.setGuestVcpus(
+      agentAvailable(obj.agentSlot, obj.state === 'running', def),
+      map,
+      state === 1,
+    );
+  }
+
+  /**
+   * qemuDomainShutdownFlagsAgent / qemuDomainRebootAgent: guest-shutdown, which ends when QEMU
+   * reports the guest's SHUTDOWN (or RESET). `report` false: an agent that is not there is not an
+   * error (the caller falls back to ACPI).
+   */
+  async #agentShutdown(dom: Domain, reboot: boolean, report: boolean): Promise<boolean> {
+    const obj = this.#objOf(dom);
+    if (obj.state !== 'running') throw invalid('domain is not running');
+    let agent: GuestAgent;
+    try {
+      agent = agentAvailable(obj.agentSlot, true, obj.live ?? obj.def);
+    } catch (err) {
+      if (report) throw err;
+      return false;
+    }
+    obj.fakeReboot = false;
+    await agent.command(
+      { execute: 'guest-shutdown', arguments: { mode: reboot ? 'reboot' : 'powerdown' } },
+      60,
+      { awaitEvent: reboot ? 'reset' : 'shutdown' },
+    );
+    return true;
+  }
+
+  /** qemuDomainShutdownFlags/qemuDomainReboot: the agent first when asked or when it is there. */
+  async #shutdownOrReboot(dom: Domain, flags: number, reboot: boolean): Promise<void> {
+    const ACPI = 1;
+    const AGENT = 2;
+    const obj = this.#objOf(dom);
+    const agentRequested = (flags & AGENT) !== 0;
+    const acpiRequested = (flags & ACPI) !== 0;
+    const useAgent = agentRequested || (!flags && obj.agentSlot?.agent !== undefined);
+    const agentForced = agentRequested && !acpiRequested;
+    let done = false;
+    if (useAgent) {
+      try {
+        done = await this.#agentShutdown(dom, reboot, agentForced);
+      } catch (err) {
+        if (agentForced) throw err;
+      }
+    }
+    if (done) return;
+    // the guest may have gone while the agent was tried
+    if (useAgent && !isActiveState(this.#objOf(dom).state)) return;
+    if (reboot) await this.reboot(obj.def.name);
+    else await this.shutdown(obj.def.name);
+  }
+
+  /** qemuDomainObjTaint: once per run and reason, a line in the domain's log, as libvirt writes it. */
+  #taint(obj: DomainObj, reason: 'custom-monitor' | 'custom-ga-command'): void {
+    const file = obj.proc?.logFile;
+    obj.taints ??= new Set();
+    if (!file || obj.taints.has(reason)) return;
+    obj.taints.add(reason);
+    void appendFile(file, `${timestamp()}: Domain id=${obj.id} is tainted: ${reason}\n`).catch(() => {});
+  }
+
+  // ---- libvirt-qemu: ./qemu-monitor-events.ts -------------------------------------------------
+
+  /** qemuDomainQemuMonitorCommandWithFiles: QMP text in, the whole reply out; or HMP. */
+  async domainQemuMonitorCommand(dom: Domain, cmd: string, flags: number): Promise<string> {
+    const HMP = 1; // VIR_DOMAIN_QEMU_MONITOR_COMMAND_HMP
+    virCheckFlags(flags, HMP, 'qemuDomainQemuMonitorCommandWithFiles');
+    return this.#job(this.#objOf(dom).def.name, async (obj) => {
+      this.#requireActive(obj);
+      this.#taint(obj, 'custom-monitor');
+      return monitorCommandText(await this.#monitor(obj), cmd, (flags & HMP) !== 0);
+    });
+  }
+
+  async domainQemuAttach(_pid: number, _flags: number): Promise<Domain> {
+    // libvirt 5.5.0 removed it from the QEMU driver
+    throw new VirError(
+      'NO_SUPPORT',
+      'none',
+      'this function is not supported by the connection driver: virDomainQemuAttach',
+    );
+  }
+
+  async connectDomainQemuMonitorEventRegister(
+    dom: Domain | null,
+    event: string | null,
+    callback: QemuMonitorEventCallback,
+    flags: number,
+  ): Promise<number> {
+    if (dom) this.#objOf(dom);
+    return this.#monitorEvents.register(dom, event, callback, flags);
+  }
+
+  async connectDomainQemuMonitorEventDeregister(callbackID: number): Promise<void> {
+    this.#monitorEvents.deregister(callbackID);
   }
 
   /** Sends a raw QMP command to a running domain (qemu-monitor-command). */

@@ -1,32 +1,74 @@
 /**
- * Disk hotplug and cold-plug, as libvirt 9.0's qemu_hotplug.c does it for a file-backed virtio
- * disk: the config gets the device (addresses assigned as at define), the running domain gets it
- * through `blockdev-add` (storage node, then format node) and `device_add`, labelled by the
- * security stack first; every step is undone in reverse when a later one fails, so a failed
- * attach leaves no label, node or device behind. Unplug asks QEMU with `device_del` and finishes
- * when the guest lets go (`DEVICE_DELETED`, libvirt's 5 s wait), then removes the nodes and
- * restores the label. DEVICE_ADDED and DEVICE_REMOVED events as libvirt sends them.
+ * Device hotplug and cold-plug, as libvirt 9.0's qemuDomainAttachDeviceFlags,
+ * qemuDomainDetachDeviceFlags and qemuDomainUpdateDeviceFlags do it: the config side gets the
+ * device with the addresses a define would give it; the live side builds the device's QEMU
+ * arguments with the command line's own builder, assigns the address and alias libvirt's hotplug
+ * would, and runs a list of steps with undo (hotplug-steps.ts), so a failed attach leaves no
+ * label, cgroup rule, QEMU object or definition change. Each kind has its module
+ * (hotplug-disk/net/chardev/misc.ts). Unplug asks QEMU with `device_del` and finishes when the
+ * guest lets go (DEVICE_DELETED, libvirt's 5 s wait; later ones finish from the driver's event
+ * handler through deviceDeleted), then tears down the backends and labels. DEVICE_ADDED and
+ * DEVICE_REMOVED events as libvirt sends them.
  */
-import type { EventEmitter } from 'node:events';
 import {
   type DomainDef,
-  diskImageSource,
-  parseDomainXML,
+  type SecurityChardev,
   type SecurityImageLabelFlags,
   type SecurityImageSource,
   VirError,
   virCheckFlags,
 } from '@qvirt/core';
 import { VIR_DOMAIN_AFFECT, VIR_DOMAIN_EVENT_ID } from '@qvirt/core/hypervisor';
+import { assignAliases } from '@qvirt/qemu-argv';
+import { attachChrSteps, isSerialConsole, removeChr } from './hotplug-chardev.js';
+import {
+  configUnsupported,
+  type Dev,
+  deviceTypeName,
+  failed,
+  findChr,
+  findController,
+  findInput,
+  findMemory,
+  findNet,
+  findRng,
+  internal,
+  invalid,
+  invalidArg,
+  type Kind,
+  listOf,
+  missing,
+  parseDevice,
+  unsupported,
+  withDefaults,
+} from './hotplug-device.js';
+import { attachDiskSteps, changeMediaSteps, checkDiskHotplug, removeDisk } from './hotplug-disk.js';
+import {
+  attachControllerSteps,
+  attachInputSteps,
+  attachMemorySteps,
+  attachRngSteps,
+  attachWatchdogSteps,
+  shrinkMemory,
+} from './hotplug-misc.js';
+import { attachNetSteps, changeNetLive, removeNet } from './hotplug-net.js';
+import { type Mon, waitDeleted } from './hotplug-qemu.js';
+import { runSteps, type Step } from './hotplug-steps.js';
 import { affectedDefs, copyDef, type LiveDomain } from './live-domain.js';
 
-type Disk = NonNullable<NonNullable<DomainDef['devices']>['disk']>[number];
+export { INJECTED_FAULT, setHotplugFault } from './hotplug-steps.js';
 
-/** What hotplug needs of the driver beyond the domain: define-time canonicalising and labels. */
+/** What hotplug needs of the driver beyond the domain. */
 export interface HotplugHost {
   /** canonicalizeDomain with the driver's context (addresses, defaults). */
   canonicalize(def: DomainDef): DomainDef;
-  /** The security stack's per-image hooks, when the run is labelled. */
+  /** The QEMU arguments of a live definition (the command line builder of a start). */
+  argv(def: DomainDef): Promise<string[]>;
+  /** A privileged instance (bridges and custom tap devices need one). */
+  privileged: boolean;
+  /** The SCSI controller model libvirt picks when a disk needs a new one. */
+  defaultScsiModel?(): string;
+  /** The security stack's per-device hooks, when the run is labelled. */
   security?: {
     def: DomainDef;
     setImageLabel(def: DomainDef, src: SecurityImageSource, flags: SecurityImageLabelFlags): Promise<void>;
@@ -35,80 +77,155 @@ export interface HotplugHost {
       src: SecurityImageSource,
       flags: SecurityImageLabelFlags,
     ): Promise<void>;
+    setChardevLabel(def: DomainDef, dev: SecurityChardev): Promise<void>;
+    restoreChardevLabel(def: DomainDef, dev: SecurityChardev): Promise<void>;
+    setInputLabel?(def: DomainDef, input: Dev): Promise<void>;
+    restoreInputLabel?(def: DomainDef, input: Dev): Promise<void>;
+    setMemoryLabel?(def: DomainDef, mem: Dev): Promise<void>;
+    restoreMemoryLabel?(def: DomainDef, mem: Dev): Promise<void>;
   };
+}
+
+/** One live attach in the making: the live definition, the next one with the device, its argv. */
+export interface HotplugPlan {
+  dom: LiveDomain;
+  host: HotplugHost;
+  mon: Mon;
+  kind: Kind;
+  dev: Dev;
+  live: DomainDef;
+  next: DomainDef;
+  args: string[];
+  /** Gives the new devices of `next` their aliases (qemuAssignDeviceAlias). */
+  assignAliases(): void;
+  /** The definition the security hooks see: the labelled run's, with `next`'s devices. */
+  secDef(): DomainDef;
 }
 
 /** libvirt's wait for DEVICE_DELETED (qemuDomainWaitForDeviceRemoval: 5 s). */
 export const DEVICE_REMOVAL_TIMEOUT_MS = 5000;
 
-const unsupported = (msg: string) =>
-  new VirError('OPERATION_UNSUPPORTED', 'qemu', `Operation not supported: ${msg}`);
-const failed = (msg: string) => new VirError('OPERATION_FAILED', 'qemu', `operation failed: ${msg}`);
+const LIVE_KINDS = new Set([
+  'disk',
+  'interface',
+  'serial',
+  'console',
+  'channel',
+  'controller',
+  'input',
+  'rng',
+  'memory',
+  'watchdog',
+]);
 
-/** virDomainDeviceDefParse for a `<disk>`: the one device of the text. */
-function parseDisk(xml: string): Disk {
-  const wrapped = `<domain type='qemu'><name>device</name><memory>1</memory><os><type>hvm</type></os><devices>${xml}</devices></domain>`;
-  const devices = parseDomainXML(wrapped).devices as Record<string, unknown[]> | undefined;
-  const kinds = Object.entries(devices ?? {}).filter(([, v]) => Array.isArray(v) && v.length > 0);
-  const disk = devices?.disk?.[0] as Disk | undefined;
-  if (!disk || kinds.length !== 1) {
-    const name = kinds[0]?.[0] ?? 'unknown';
-    throw unsupported(`live attach of device '${name}' is not supported`);
-  }
-  return disk;
+function secDefOf(host: HotplugHost, def: DomainDef): DomainDef {
+  return host.security ? ({ ...host.security.def, devices: def.devices } as DomainDef) : def;
 }
 
-/** virDiskNameToIndex: vda → 0, vdz → 25, vdaa → 26. */
-function diskNameToIndex(name: string): number {
-  const letters = /^(?:fd|hd|vd|sd|xvd|ubd)([a-z]+)/.exec(name)?.[1] ?? 'a';
-  let idx = 0;
-  for (const ch of letters) idx = idx * 26 + (ch.charCodeAt(0) - 96);
-  return idx - 1;
-}
-
-function diskPath(disk: Disk): string | undefined {
-  return (disk.source as { file?: string } | undefined)?.file;
-}
-
-/** A live definition's PCI address for a new device (a free pcie-root-port, or a free slot of pci.0). */
-function freePciAddress(def: DomainDef): { bus: number; slot: number } {
-  const used = new Set<string>();
-  const walk = (v: unknown) => {
-    if (Array.isArray(v)) for (const x of v) walk(x);
-    else if (v && typeof v === 'object') {
-      const a = (v as { address?: { type?: string; bus?: number | string; slot?: number | string } }).address;
-      if (a?.type === 'pci') used.add(`${Number(a.bus ?? 0)}:${Number(a.slot ?? 0)}`);
-      for (const [k, x] of Object.entries(v)) if (k !== 'address') walk(x);
-    }
+function plan(
+  dom: LiveDomain,
+  host: HotplugHost,
+  mon: Mon,
+  kind: Kind,
+  dev: Dev,
+  live: DomainDef,
+): HotplugPlan {
+  const next = copyDef(live);
+  listOf(next, kind).push(dev);
+  return {
+    dom,
+    host,
+    mon,
+    kind,
+    dev,
+    live,
+    next,
+    args: [],
+    assignAliases: () => assignAliases(next),
+    secDef: () => secDefOf(host, next),
   };
-  walk(def.devices);
-  const controllers = (def.devices?.controller ?? []) as { type?: string; model?: string; index?: number }[];
-  const ports = controllers.filter((c) => c.type === 'pci' && c.model === 'pcie-root-port');
-  if (controllers.some((c) => c.type === 'pci' && c.model === 'pcie-root')) {
-    const port = ports.find((p) => !used.has(`${Number(p.index)}:0`));
-    if (!port) throw failed('No more available PCI slots');
-    return { bus: Number(port.index), slot: 0 };
+}
+
+async function liveSteps(p: HotplugPlan): Promise<Step[]> {
+  switch (p.kind) {
+    case 'disk':
+      return attachDiskSteps(p);
+    case 'interface':
+      return attachNetSteps(p);
+    case 'serial':
+    case 'console':
+    case 'channel':
+      return attachChrSteps(p);
+    case 'controller':
+      return attachControllerSteps(p);
+    case 'input':
+      return attachInputSteps(p);
+    case 'rng':
+      return attachRngSteps(p);
+    case 'memory':
+      return attachMemorySteps(p);
+    case 'watchdog':
+      return attachWatchdogSteps(p);
+    default:
+      throw unsupported(`live attach of device '${deviceTypeName(p.kind)}' is not supported`);
   }
-  for (let slot = 1; slot < 32; slot++) if (!used.has(`0:${slot}`)) return { bus: 0, slot };
-  throw failed('No more available PCI slots');
 }
 
-interface Mon {
-  execute<T = unknown>(command: string, args?: Record<string, unknown>): Promise<T>;
-}
-
-/** The next free `libvirt-N-` node id (qemuDomainPrepareDiskSource's counter). */
-async function nextNodeId(mon: Mon): Promise<number> {
-  const nodes = await mon.execute<{ 'node-name'?: string }[]>('query-named-block-nodes', { flat: true });
-  let max = 0;
-  for (const n of nodes) {
-    const m = /^libvirt-(\d+)-/.exec(n['node-name'] ?? '');
-    if (m) max = Math.max(max, Number(m[1]));
+/** qemuDomainAttachDeviceConfig: `dev` into a copy of `config`, canonicalised as at define. */
+function attachConfig(host: HotplugHost, config: DomainDef, kind: Kind, dev: Dev): DomainDef {
+  const next = copyDef(config);
+  const list = listOf(next, kind);
+  switch (kind) {
+    case 'disk':
+      if (list.some((d) => d.target?.dev === dev.target?.dev))
+        throw invalid(`target ${dev.target?.dev} already exists`);
+      break;
+    case 'controller':
+      if (dev.index !== undefined && findController(next, dev) >= 0) {
+        throw invalid(`controller index='${Number(dev.index)}' already exists`);
+      }
+      break;
+    case 'serial':
+    case 'console':
+    case 'channel':
+      if (
+        findChr(next, kind, dev) >= 0 &&
+        (dev.target?.port !== undefined || dev.target?.name !== undefined)
+      ) {
+        throw invalid('Target already exists');
+      }
+      break;
+    case 'watchdog':
+      if (list.length > 0) throw invalid('domain already has a watchdog');
+      break;
+    case 'memory':
+      if (!(next.maxMemory as Dev | undefined)?.slots)
+        throw configUnsupported('no free memory device slot available');
+      break;
+    case 'interface':
+    case 'input':
+    case 'rng':
+    case 'hostdev':
+    case 'filesystem':
+    case 'redirdev':
+    case 'shmem':
+    case 'sound':
+    case 'video':
+    case 'graphics':
+    case 'hub':
+    case 'smartcard':
+    case 'vsock':
+    case 'tpm':
+    case 'panic':
+      break;
+    default:
+      throw unsupported(`persistent attach of device '${deviceTypeName(kind)}' is not supported`);
   }
-  return max + 1;
+  list.push(structuredClone(dev));
+  return host.canonicalize(next);
 }
 
-/** qemuDomainAttachDeviceFlags for a disk (qemuDomainAttachDiskGeneric when live). */
+/** qemuDomainAttachDeviceFlags. */
 export async function attachDevice(
   dom: LiveDomain,
   host: HotplugHost,
@@ -117,112 +234,136 @@ export async function attachDevice(
 ): Promise<void> {
   virCheckFlags(flags, VIR_DOMAIN_AFFECT.LIVE | VIR_DOMAIN_AFFECT.CONFIG, 'qemuDomainAttachDeviceFlags');
   const defs = affectedDefs(dom, flags);
-  const disk = parseDisk(xml);
-  const dev = disk.target?.dev ?? '';
-  // qemuDomainAttachDeviceConfig / qemuDomainAttachDeviceDiskLiveInternal, each with its own code
-  const has = (def: DomainDef | undefined) => def?.devices?.disk?.some((d) => d.target?.dev === dev);
-  if (has(defs.config)) {
-    throw new VirError(
-      'OPERATION_INVALID',
-      'qemu',
-      `Requested operation is not valid: target ${dev} already exists`,
-    );
-  }
-  if (has(defs.live)) throw failed(`target ${dev} already exists`);
+  const { kind, dev } = parseDevice(xml);
   // the config first (qemuDomainAttachDeviceConfig), written only once the live part succeeded
-  let config: DomainDef | undefined;
-  if (defs.config) {
-    const next = copyDef(defs.config);
-    (next.devices ??= {}).disk = [...(next.devices.disk ?? []), structuredClone(disk)];
-    config = host.canonicalize(next);
-  }
-  if (defs.live) await attachLive(dom, host, defs.live, disk);
+  const config = defs.config ? attachConfig(host, defs.config, kind, dev) : undefined;
+  if (defs.live) await attachLive(dom, host, defs.live, kind, dev);
   if (config) await dom.saveConfig(config);
 }
 
-async function attachLive(dom: LiveDomain, host: HotplugHost, live: DomainDef, disk: Disk): Promise<void> {
-  const bus = disk.target?.bus ?? 'virtio';
-  const file = diskPath(disk);
-  if (bus !== 'virtio' || (disk.type ?? 'file') !== 'file' || (disk.device ?? 'disk') !== 'disk' || !file) {
-    throw unsupported(`disk bus '${bus}' cannot be hotplugged.`);
+/** qemuDomainAttachDeviceLive. */
+async function attachLive(dom: LiveDomain, host: HotplugHost, live: DomainDef, kind: Kind, parsed: Dev) {
+  if (!LIVE_KINDS.has(kind))
+    throw unsupported(`live attach of device '${deviceTypeName(kind)}' is not supported`);
+  const dev = withDefaults(kind, parsed, live, host.canonicalize);
+  if (kind === 'disk') {
+    // qemuDomainAttachDeviceDiskLive: a CD-ROM or floppy that exists gets the new medium
+    const orig = (live.devices?.disk ?? []).find((d) => d.target?.dev === dev.target?.dev) as Dev | undefined;
+    if (orig && (dev.device === 'cdrom' || dev.device === 'floppy')) {
+      await changeMedia(dom, host, live, orig, dev, false);
+      return;
+    }
+    checkDiskHotplug(dev);
   }
   const mon = (await dom.monitor()) as Mon;
-  const id = await nextNodeId(mon);
-  const alias = `virtio-disk${diskNameToIndex(disk.target?.dev ?? '')}`;
-  const given = disk.address as { type?: string; bus?: number; slot?: number } | undefined;
-  const addr =
-    given?.type === 'pci'
-      ? { bus: Number(given.bus ?? 0), slot: Number(given.slot ?? 0) }
-      : freePciAddress(live);
-  const format = (disk.driver as { type?: string } | undefined)?.type ?? 'raw';
-  const readonly = Boolean((disk as { readonly?: unknown }).readonly);
-  const src = diskImageSource(disk as Parameters<typeof diskImageSource>[0]);
-  // each step done is pushed here, undone in reverse if a later one fails
-  const undo: (() => Promise<unknown>)[] = [];
-  try {
-    if (host.security) {
-      await host.security.setImageLabel(host.security.def, src, { chainTop: true });
-      undo.push(() => host.security!.restoreImageLabel(host.security!.def, src, { chainTop: true }));
-    }
-    const storage = `libvirt-${id}-storage`;
-    const fmt = `libvirt-${id}-format`;
-    await mon.execute('blockdev-add', {
-      driver: 'file',
-      filename: file,
-      'node-name': storage,
-      'auto-read-only': true,
-      discard: 'unmap',
-    });
-    undo.push(() => mon.execute('blockdev-del', { 'node-name': storage }));
-    await mon.execute('blockdev-add', {
-      'node-name': fmt,
-      'read-only': readonly,
-      driver: format,
-      file: storage,
-    });
-    undo.push(() => mon.execute('blockdev-del', { 'node-name': fmt }));
-    const busName = addr.bus === 0 ? 'pci.0' : `pci.${addr.bus}`;
-    await mon.execute('device_add', {
-      driver: 'virtio-blk-pci',
-      bus: busName,
-      addr: `0x${addr.slot.toString(16)}`,
-      drive: fmt,
-      id: alias,
-      ...(disk.serial ? { serial: disk.serial } : {}),
-    });
-  } catch (err) {
-    for (const step of undo.reverse()) await step().catch(() => {});
-    throw err;
-  }
+  const p = plan(dom, host, mon, kind, dev, live);
+  const steps = await liveSteps(p);
+  await runSteps(steps);
+  await dom.saveLive(p.next);
+  dom.emit({ eventID: VIR_DOMAIN_EVENT_ID.DEVICE_ADDED, devAlias: dev.alias?.name });
+}
+
+/** qemuDomainChangeEjectableMedia with the live definition updated after. */
+async function changeMedia(
+  dom: LiveDomain,
+  host: HotplugHost,
+  live: DomainDef,
+  orig: Dev,
+  updated: Dev,
+  force: boolean,
+): Promise<void> {
+  const mon = (await dom.monitor()) as Mon;
   const next = copyDef(live);
-  const added = {
-    ...structuredClone(disk),
-    alias: { name: alias },
-    address: { type: 'pci', domain: 0, bus: addr.bus, slot: addr.slot, function: 0 },
-  } as unknown as Disk;
-  (next.devices ??= {}).disk = [...(next.devices.disk ?? []), added];
+  const index = (next.devices!.disk ?? []).findIndex((d) => d.target?.dev === orig.target?.dev);
+  const disk = next.devices!.disk![index] as Dev;
+  if (updated.source) disk.source = structuredClone(updated.source);
+  else delete disk.source;
+  if (updated.driver?.type) disk.driver = { ...disk.driver, type: updated.driver.type };
+  const p: HotplugPlan = {
+    dom,
+    host,
+    mon,
+    kind: 'disk',
+    dev: disk,
+    live,
+    next,
+    args: [],
+    assignAliases: () => assignAliases(next),
+    secDef: () => secDefOf(host, next),
+  };
+  await runSteps(await changeMediaSteps(p, orig, disk, force));
   await dom.saveLive(next);
-  dom.emit({ eventID: VIR_DOMAIN_EVENT_ID.DEVICE_ADDED, devAlias: alias });
 }
 
-/** Resolves true when QEMU reports `alias` deleted within `ms`. */
-function waitDeleted(mon: Mon, alias: string, ms: number): Promise<boolean> {
-  const emitter = mon as unknown as EventEmitter;
-  return new Promise((resolve) => {
-    const done = (ok: boolean) => {
-      clearTimeout(timer);
-      emitter.off('event', onEvent);
-      resolve(ok);
-    };
-    const onEvent = (ev: { event: string; data?: { device?: string } }) => {
-      if (ev.event === 'DEVICE_DELETED' && ev.data?.device === alias) done(true);
-    };
-    const timer = setTimeout(() => done(false), ms);
-    emitter.on('event', onEvent);
-  });
+/** Finds the device `match` describes in `def` for detach, with libvirt's refusals (live or config). */
+function findForDetach(def: DomainDef, kind: Kind, match: Dev, live: boolean): number {
+  let idx: number;
+  switch (kind) {
+    case 'disk':
+      idx = (def.devices?.disk ?? []).findIndex((d) => d.target?.dev === match.target?.dev);
+      if (idx < 0)
+        throw live
+          ? missing(`disk ${match.target?.dev} not found`)
+          : missing(`no target device ${match.target?.dev}`);
+      return idx;
+    case 'interface':
+      return findNet(def, match);
+    case 'serial':
+    case 'console':
+    case 'channel':
+      idx = findChr(def, kind, match);
+      if (idx < 0) {
+        throw live
+          ? missing(`chr type '${kind}' device not present in domain configuration`)
+          : invalidArg('device not present in domain configuration');
+      }
+      return idx;
+    case 'controller':
+      idx = findController(def, match);
+      if (idx < 0) {
+        throw live
+          ? missing(`controller ${match.type}:${Number(match.index ?? 0)} not found`)
+          : missing('device not present in domain configuration');
+      }
+      return idx;
+    case 'input':
+      idx = findInput(def, match);
+      if (idx < 0) throw missing('matching input device not found');
+      return idx;
+    case 'rng':
+      idx = findRng(def, match);
+      if (idx < 0) {
+        throw live
+          ? missing(
+              `model '${match.backend?.model ?? 'random'}' RNG device not present in domain configuration`,
+            )
+          : missing('no matching RNG device was found');
+      }
+      return idx;
+    case 'memory':
+      idx = findMemory(def, match);
+      if (idx < 0) {
+        throw live
+          ? missing(`model '${match.model}' memory device not present in the domain configuration`)
+          : missing('matching memory device was not found');
+      }
+      return idx;
+    case 'watchdog':
+      idx = (def.devices?.watchdog ?? []).findIndex((w: Dev) => !match.model || w.model === match.model);
+      if (idx < 0) {
+        throw live
+          ? missing('watchdog device not present in domain configuration')
+          : missing('domain has no watchdog');
+      }
+      return idx;
+    default:
+      throw unsupported(
+        `${live ? 'live' : 'persistent'} detach of device '${deviceTypeName(kind)}' is not supported`,
+      );
+  }
 }
 
-/** qemuDomainDetachDeviceFlags for a disk (by target). */
+/** qemuDomainDetachDeviceFlags (qemuDomainDetachDeviceLiveAndConfig). */
 export async function detachDevice(
   dom: LiveDomain,
   host: HotplugHost,
@@ -231,61 +372,181 @@ export async function detachDevice(
 ): Promise<void> {
   virCheckFlags(flags, VIR_DOMAIN_AFFECT.LIVE | VIR_DOMAIN_AFFECT.CONFIG, 'qemuDomainDetachDeviceFlags');
   const defs = affectedDefs(dom, flags);
-  const wanted = parseDisk(xml).target?.dev ?? '';
-  const find = (def: DomainDef) => (def.devices?.disk ?? []).findIndex((d) => d.target?.dev === wanted);
-  // qemuDomainDetachDeviceConfig / qemuDomainDetachPrepDisk, each with its own text
-  const missing = (text: string) => new VirError('DEVICE_MISSING', 'qemu', `device not found: ${text}`);
-  if (defs.config && find(defs.config) < 0) throw missing(`no target device ${wanted}`);
-  if (defs.live && find(defs.live) < 0) throw missing(`disk ${wanted} not found`);
-  if (defs.live) await detachLive(dom, host, defs.live, find(defs.live));
+  const { kind, dev: match } = parseDevice(xml);
+  let config: DomainDef | undefined;
   if (defs.config) {
+    // qemuDomainDetachDeviceConfig, then the post-parse (totals, implicit devices) as libvirt
     const next = copyDef(defs.config);
-    next.devices!.disk!.splice(find(next), 1);
-    await dom.saveConfig(next);
+    listOf(next, kind).splice(findForDetach(next, kind, match, false), 1);
+    config = host.canonicalize(next);
+  }
+  if (defs.live) await detachLive(dom, host, defs.live, kind, match);
+  if (config) await dom.saveConfig(config);
+}
+
+/** The refusals of the qemuDomainDetachPrep* functions for what was found. */
+function checkDetach(kind: Kind, dev: Dev, def: DomainDef): void {
+  if (kind === 'disk') {
+    const device = dev.device ?? 'disk';
+    const bus = dev.target?.bus ?? 'virtio';
+    if (device === 'cdrom' || device === 'floppy') {
+      if (device === 'floppy' || (bus !== 'usb' && bus !== 'scsi'))
+        throw unsupported(`disk device type '${device}' cannot be detached`);
+    } else if (!['virtio', 'usb', 'scsi'].includes(bus)) {
+      throw unsupported('This type of disk cannot be hot unplugged');
+    }
+  }
+  if (isSerialConsole(kind, dev)) throw invalid('detaching serial console is not supported');
+  if (kind === 'controller') {
+    if (dev.type !== 'scsi') throw unsupported(`'${dev.type}' controller cannot be hot unplugged.`);
+    const busy = (def.devices?.disk ?? []).some(
+      (d: Dev) => d.target?.bus === 'scsi' && Number(d.address?.controller ?? 0) === Number(dev.index ?? 0),
+    );
+    if (busy) throw failed('device cannot be detached: device is busy');
+  }
+  if (kind === 'input' && dev.bus !== 'virtio' && dev.bus !== 'usb') {
+    throw unsupported(`input device on bus '${dev.bus ?? 'ps2'}' cannot be detached`);
+  }
+  if (kind === 'watchdog' && dev.model !== 'i6300esb') {
+    throw unsupported(`hot unplug of watchdog of model ${dev.model} is not supported`);
   }
 }
 
-async function detachLive(dom: LiveDomain, host: HotplugHost, live: DomainDef, index: number): Promise<void> {
-  const disk = live.devices!.disk![index]!;
-  const alias = (disk as { alias?: { name?: string } }).alias?.name;
-  if (!alias) throw failed(`device ${disk.target?.dev ?? ''} has no alias`);
+/** qemuDomainDetachDeviceLive: device_del, then the wait for QEMU's DEVICE_DELETED. */
+async function detachLive(dom: LiveDomain, host: HotplugHost, live: DomainDef, kind: Kind, match: Dev) {
+  const dev = listOf(copyDef(live), kind)[findForDetach(live, kind, match, true)]!;
+  checkDetach(kind, dev, live);
+  const alias = dev.alias?.name as string | undefined;
+  if (!alias) throw internal(`Cannot detach ${deviceTypeName(kind)} device with no alias`);
   const mon = (await dom.monitor()) as Mon;
-  const deleted = waitDeleted(mon, alias, DEVICE_REMOVAL_TIMEOUT_MS);
+  const result = waitDeleted(mon, alias, DEVICE_REMOVAL_TIMEOUT_MS);
   await mon.execute('device_del', { id: alias });
-  // as libvirt: an unplug the guest has not finished in time is not an error; the device goes
+  // as libvirt 9.0: an unplug the guest has not finished in time is not an error; the device goes
   // when QEMU's DEVICE_DELETED comes (deviceDeleted, from the driver's event handler)
-  if (await deleted) await deviceDeleted(dom, host, alias);
+  const r = await result;
+  if (r === 'rejected') throw failed('unplug of device was rejected by the guest');
+  if (r === 'deleted') await deviceDeleted(dom, host, alias);
+}
+
+/** The live device with `alias`, in any list. */
+function findAlias(def: DomainDef, alias: string): { kind: Kind; index: number } | undefined {
+  for (const [kind, list] of Object.entries((def.devices ?? {}) as Record<string, unknown>)) {
+    if (!LIVE_KINDS.has(kind) || !Array.isArray(list)) continue;
+    const index = (list as Dev[]).findIndex((d) => d?.alias?.name === alias);
+    if (index >= 0) return { kind, index };
+  }
+  return undefined;
 }
 
 /**
- * qemuDomainRemoveDevice for a disk QEMU reports deleted: the nodes it used, its label, the live
- * definition's entry and the DEVICE_REMOVED event. Nothing when the alias is no disk of the
- * domain (already removed, or another device).
+ * qemuDomainRemoveDevice for a device QEMU reports deleted: its backends (nodes, netdev, tap,
+ * chardev, objects), labels, the live definition's entry and the DEVICE_REMOVED event. Nothing
+ * when the alias is no device of the domain (already removed, or one libvirt does not track).
  */
 export async function deviceDeleted(dom: LiveDomain, host: HotplugHost, alias: string): Promise<void> {
   const live = dom.live;
-  const index = (live?.devices?.disk ?? []).findIndex(
-    (d) => (d as { alias?: { name?: string } }).alias?.name === alias,
-  );
-  if (!live || index < 0) return;
-  const disk = live.devices!.disk![index]!;
-  const mon = (await dom.monitor()) as Mon;
-  const blocks = await mon.execute<{ 'node-name': string; file?: string }[]>('query-named-block-nodes', {
-    flat: true,
-  });
-  const file = diskPath(disk);
-  const mine = blocks.filter((b) => /^libvirt-\d+-(format|storage)$/.test(b['node-name']) && b.file === file);
-  // the format node before the storage node it sits on
-  mine.sort(
-    (a, b) => Number(b['node-name'].endsWith('-format')) - Number(a['node-name'].endsWith('-format')),
-  );
-  for (const b of mine) await mon.execute('blockdev-del', { 'node-name': b['node-name'] }).catch(() => {});
-  if (host.security) {
-    const src = diskImageSource(disk as Parameters<typeof diskImageSource>[0]);
-    await host.security.restoreImageLabel(host.security.def, src, { chainTop: true }).catch(() => {});
-  }
+  const found = live && findAlias(live, alias);
+  if (!live || !found) return;
   const next = copyDef(live);
-  next.devices!.disk!.splice(index, 1);
+  const list = listOf(next, found.kind);
+  const dev = list[found.index]!;
+  list.splice(found.index, 1);
+  const mon = (await dom.monitor()) as Mon;
+  const secDef = () => secDefOf(host, next);
+  switch (found.kind) {
+    case 'disk':
+      await removeDisk({ mon, host, secDef, pid: dom.pid }, dev);
+      break;
+    case 'interface':
+      await removeNet(mon, dev);
+      break;
+    case 'serial':
+    case 'console':
+    case 'channel':
+      await removeChr(mon, host, secDef, dev);
+      break;
+    case 'rng':
+      await mon.execute('object-del', { id: `obj${alias}` }).catch(() => {});
+      break;
+    case 'memory':
+      await mon.execute('object-del', { id: `mem${alias}` }).catch(() => {});
+      await host.security?.restoreMemoryLabel?.(secDef(), dev).catch(() => {});
+      shrinkMemory(next as Dev, dev);
+      break;
+    case 'input':
+      await host.security?.restoreInputLabel?.(secDef(), dev).catch(() => {});
+      break;
+    default:
+  }
   await dom.saveLive(next);
   dom.emit({ eventID: VIR_DOMAIN_EVENT_ID.DEVICE_REMOVED, devAlias: alias });
+}
+
+/** qemuDomainUpdateDeviceFlags: CD-ROM/floppy media, interface link state, disk and interface definitions. */
+export async function updateDevice(
+  dom: LiveDomain,
+  host: HotplugHost,
+  xml: string,
+  flags: number,
+): Promise<void> {
+  const FORCE = 1; // VIR_DOMAIN_DEVICE_MODIFY_FORCE
+  virCheckFlags(
+    flags,
+    VIR_DOMAIN_AFFECT.LIVE | VIR_DOMAIN_AFFECT.CONFIG | FORCE,
+    'qemuDomainUpdateDeviceFlags',
+  );
+  const defs = affectedDefs(dom, flags);
+  const { kind, dev } = parseDevice(xml);
+  let config: DomainDef | undefined;
+  if (defs.config) {
+    // qemuDomainUpdateDeviceConfig: disks by target, interfaces by virDomainNetFindIdx
+    if (kind !== 'disk' && kind !== 'interface') {
+      throw configUnsupported(`persistent update of device '${deviceTypeName(kind)}' is not supported`);
+    }
+    const next = copyDef(defs.config);
+    const list = listOf(next, kind);
+    const pos =
+      kind === 'interface' ? findNet(next, dev) : list.findIndex((d) => d.target?.dev === dev.target?.dev);
+    if (pos < 0) throw invalidArg(`target ${dev.target?.dev} doesn't exist.`);
+    list[pos] = structuredClone(dev);
+    config = host.canonicalize(next);
+  }
+  if (defs.live && kind === 'interface') {
+    const next = copyDef(defs.live);
+    const old = listOf(next, 'interface')[findNet(next, dev)]!;
+    await changeNetLive(
+      (await dom.monitor()) as Mon,
+      old,
+      withDefaults(kind, dev, defs.live, host.canonicalize),
+    );
+    await dom.saveLive(next);
+  } else if (defs.live) {
+    if (kind !== 'disk')
+      throw configUnsupported(`live update of device '${deviceTypeName(kind)}' is not supported`);
+    const live = defs.live;
+    const full = withDefaults(kind, dev, live, host.canonicalize);
+    const orig = (live.devices?.disk ?? []).find((d) => d.target?.dev === full.target?.dev) as
+      | Dev
+      | undefined;
+    if (!orig) throw internal(`disk '${full.target?.dev}' not found`);
+    if (
+      (orig.device ?? 'disk') !== (full.device ?? 'disk') ||
+      (orig.target?.bus ?? '') !== (full.target?.bus ?? '')
+    ) {
+      throw new VirError(
+        'OPERATION_UNSUPPORTED',
+        'qemu',
+        `Operation not supported: cannot modify field '${orig.device !== full.device ? 'device' : 'bus'}' of the disk`,
+      );
+    }
+    const where = (d: Dev) => d.source?.file ?? d.source?.dev ?? d.source?.name ?? null;
+    const same = where(orig) === where(full);
+    if (!same) {
+      if (orig.device !== 'cdrom' && orig.device !== 'floppy') {
+        throw configUnsupported('disk source can be changed only in removable drives');
+      }
+      await changeMedia(dom, host, live, orig, full, (flags & FORCE) !== 0);
+    }
+  }
+  if (config) await dom.saveConfig(config);
 }

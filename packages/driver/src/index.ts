@@ -1,3 +1,5 @@
+import './builtin-security.js';
+
 export { type AtomicWriteOptions, isTempFile, removeStaleTempFiles, writeFileAtomic } from './atomic-file.js';
 export { DEFAULT_GREETING, greetingBootSector } from './boot-sector.js';
 export { ChrdevSessions } from './console.js';
@@ -10,11 +12,13 @@ export {
   MemoryStatTag,
 } from './domain-stats.js';
 export * from './driver.js';
+export { INJECTED_FAULT, setHotplugFault } from './hotplug.js';
 export * from './instance.js';
 export { JobQueue } from './job-queue.js';
 export { type LaunchHook, type LaunchSpec, launch } from './launch.js';
 export { findInterface, interfaceStats } from './net-interfaces.js';
 export type { InterfaceStats } from './net-tap.js';
+export { netDevExists } from './net-tap.js';
 export {
   QmpClient,
   QmpCommandError,

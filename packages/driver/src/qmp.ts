@@ -9,6 +9,7 @@ import { type FSWatcher, watch } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { basename, dirname } from 'node:path';
 import { VirError, virErrorMessage, virReportError } from '@qvirt/core';
+import { sendWithFds } from './fd-passing.js';
 
 export interface QmpGreeting {
   version: { qemu: { major: number; minor: number; micro: number }; package: string };
@@ -55,6 +56,8 @@ interface Pending {
   resolve: (value: unknown) => void;
   reject: (err: Error) => void;
   timer: NodeJS.Timeout;
+  /** Resolve with the whole reply, errors included (qemu-monitor-command). */
+  raw?: boolean;
 }
 
 /** Calls `onChange` when `file` appears or changes (polling remains the fallback). */
@@ -169,7 +172,7 @@ export class QmpClient extends EventEmitter<QmpClientEvents> {
   execute<T = unknown>(
     command: string,
     args?: Record<string, unknown>,
-    options: { timeoutMs?: number } = {},
+    options: { timeoutMs?: number; fds?: number[] } = {},
   ): Promise<T> {
     if (this.#closed) {
       return Promise.reject(monitorError('monitor connection is closed'));
@@ -190,7 +193,37 @@ export class QmpClient extends EventEmitter<QmpClientEvents> {
       this.#pending.set(id, { command, resolve: resolve as (v: unknown) => void, reject, timer });
       const message =
         args === undefined ? { execute: command, id } : { execute: command, arguments: args, id };
-      this.#socket.write(`${JSON.stringify(message)}\r\n`);
+      const text = `${JSON.stringify(message)}\r\n`;
+      if (!options.fds?.length) this.#socket.write(text);
+      else {
+        // qemuMonitorSendFileHandle: descriptors ride on the command's own message (fd-passing.ts)
+        try {
+          const fd = (this.#socket as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1;
+          sendWithFds(fd, text, options.fds);
+        } catch (err) {
+          clearTimeout(this.#pending.get(id)?.timer);
+          this.#pending.delete(id);
+          reject(err);
+        }
+      }
+    });
+  }
+
+  /**
+   * Sends `message` (a command object) with this connection's next id appended, as libvirt's
+   * qemuMonitorJSONCommandWithFd does, and resolves with the whole reply, `error` included.
+   */
+  executeRaw(message: Record<string, unknown>): Promise<Record<string, unknown>> {
+    if (this.#closed) return Promise.reject(monitorError('monitor connection is closed'));
+    const id = `libvirt-${this.#nextId++}`;
+    const command = typeof message.execute === 'string' ? message.execute : '<unknown>';
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(id);
+        reject(virReportError('OPERATION_TIMEOUT', 'qemu', `QEMU command '${command}' got no reply`));
+      }, this.commandTimeoutMs);
+      this.#pending.set(id, { command, resolve: resolve as (v: unknown) => void, reject, timer, raw: true });
+      this.#socket.write(`${JSON.stringify({ ...message, id })}\r\n`);
     });
   }
 
@@ -283,7 +316,8 @@ export class QmpClient extends EventEmitter<QmpClientEvents> {
     if (!pending || id === undefined) return; // a reply to a command that already timed out
     this.#pending.delete(id);
     clearTimeout(pending.timer);
-    if ('error' in msg) {
+    if (pending.raw) pending.resolve(msg);
+    else if ('error' in msg) {
       const e = msg.error as { class?: string; desc?: string };
       pending.reject(
         new QmpCommandError(pending.command, e.class ?? 'GenericError', e.desc ?? 'unknown error'),

@@ -14,9 +14,24 @@ export type DomainState = DomainStateName;
 export { STATE_TEXT };
 
 /** Reasons, as virsh prints them (virshDomainStateReasonToString), per state. */
-export type RunningReason = 'unknown' | 'booted' | 'unpaused' | 'crashed' | 'restored';
-export type PausedReason = 'unknown' | 'user' | 'shutting down' | 'starting up' | 'crashed' | 'saving';
-export type ShutoffReason = 'unknown' | 'shutdown' | 'destroyed' | 'crashed' | 'failed' | 'daemon' | 'saved';
+export type RunningReason = 'unknown' | 'booted' | 'unpaused' | 'crashed' | 'restored' | 'from snapshot';
+export type PausedReason =
+  | 'unknown'
+  | 'user'
+  | 'shutting down'
+  | 'starting up'
+  | 'crashed'
+  | 'saving'
+  | 'from snapshot';
+export type ShutoffReason =
+  | 'unknown'
+  | 'shutdown'
+  | 'destroyed'
+  | 'crashed'
+  | 'failed'
+  | 'daemon'
+  | 'saved'
+  | 'from snapshot';
 export type StateReason = RunningReason | PausedReason | ShutoffReason | 'user';
 
 /** libvirt's numeric state (virDomainState), for status files and the wire protocol. */

@@ -1,8 +1,8 @@
 /**
  * Statistics of a domain as libvirt 9.0's QEMU driver reports them: virConnectGetAllDomainStats
  * (qemuDomainGetStats and its workers, one per group, in qemuDomainGetStatsWorkers' order),
- * virDomainGetCPUStats, virDomainGetBlockInfo, virDomainGetJobInfo, virDomainGetControlInfo and
- * the scheduler (virDomainGetSchedulerType / Parameters) from the domain's cgroup.
+ * virDomainGetCPUStats, virDomainGetBlockInfo, virDomainGetJobInfo and virDomainGetControlInfo
+ * (the scheduler and the other cgroup tunables are cgroup-tuning.ts').
  *
  * Where libvirt reads its per-domain cgroup, qvirt reads the cgroup v2 group QEMU runs in when
  * QEMU is alone in it (the domain's own), and answers as libvirt does without one otherwise.
@@ -16,14 +16,13 @@ import {
   type JobInfo,
   type TypedParam,
   type TypedParamsReply,
-  VIR_DOMAIN_AFFECT,
   VIR_DOMAIN_STATS,
   VIR_TYPED_PARAM,
   VIR_TYPED_PARAM_STRING_OKAY,
 } from '@qvirt/core/hypervisor';
 import { cpuMap, realHostFs } from '@qvirt/host-prober';
 import { findDisk, gatherMemoryStats, MemoryStatTag, type StatsMonitor } from './domain-stats.js';
-import { affectedDefs, type LiveDomain, operationInvalid } from './live-domain.js';
+import { type LiveDomain, operationInvalid } from './live-domain.js';
 import { interfaceStats } from './net-interfaces.js';
 import { memoryOf } from './resources.js';
 import { STATE_NUMBER } from './state.js';
@@ -446,7 +445,12 @@ export const SUPPORTED_STATS = Object.values(VIR_DOMAIN_STATS).reduce((a, b) => 
  * enabled), MEMORY (no resctrl monitors) and VM (QEMU gives VM statistics for KVM only) add
  * nothing here, as with libvirt in the same conditions.
  */
-export async function domainStatsRecord(dom: LiveDomain, stats: number): Promise<TypedParam[]> {
+export async function domainStatsRecord(
+  dom: LiveDomain,
+  stats: number,
+  /** qemuDomainGetStatsPerf: the enabled perf counters (perf-events.ts). */
+  perf?: (dom: LiveDomain) => TypedParam[],
+): Promise<TypedParam[]> {
   const S = VIR_DOMAIN_STATS;
   const def = dom.live ?? dom.config;
   const out: TypedParam[] = [];
@@ -461,6 +465,7 @@ export async function domainStatsRecord(dom: LiveDomain, stats: number): Promise
   if (stats & S.VCPU) await statsVcpu(dom, def, out);
   if (stats & S.INTERFACE) statsInterface(dom, def, out);
   if (stats & S.BLOCK) await statsBlock(dom, def, out);
+  if (stats & S.PERF && perf) out.push(...perf(dom));
   if (stats & S.IOTHREAD) await statsIOThread(dom, out);
   if (stats & S.DIRTYRATE) await statsDirtyRate(dom, out);
   return out;
@@ -588,87 +593,4 @@ export function getControlInfo(dom: LiveDomain, flags: number): ControlInfo {
   virCheckFlags(flags, 0, 'qemuDomainGetControlInfo');
   if (!dom.active) throw operationInvalid('domain is not running');
   return { state: 0, details: 0, stateTime: 0 };
-}
-
-/** qemuDomainGetSchedulerType. */
-export function getSchedulerType(dom: LiveDomain, privileged: boolean): { type: string; nparams: number } {
-  if (!privileged) {
-    throw new VirError(
-      'OPERATION_UNSUPPORTED',
-      'qemu',
-      'Operation not supported: CPU tuning is not available in session mode',
-    );
-  }
-  if (!dom.active) return { type: 'posix', nparams: 9 };
-  const cg = domainCgroup(dom.pid);
-  if (!cg?.controllers.has('cpu')) throw operationInvalid('cgroup CPU controller is not mounted');
-  return { type: 'posix', nparams: 9 };
-}
-
-interface CpuTuneValues {
-  shares?: { value?: number } | number;
-  [k: string]: unknown;
-}
-
-/** qemuDomainGetSchedulerParametersFlags. */
-export function getSchedulerParameters(
-  dom: LiveDomain,
-  nparams: number,
-  flags: number,
-  privileged: boolean,
-): TypedParam[] {
-  virCheckFlags(
-    flags,
-    VIR_DOMAIN_AFFECT.LIVE | VIR_DOMAIN_AFFECT.CONFIG | VIR_TYPED_PARAM_STRING_OKAY,
-    'qemuDomainGetSchedulerParametersFlags',
-  );
-  if (!privileged) {
-    throw new VirError(
-      'CONFIG_UNSUPPORTED',
-      'qemu',
-      'unsupported configuration: CPU tuning is not available in session mode',
-    );
-  }
-  const defs = affectedDefs(dom, flags & ~VIR_TYPED_PARAM_STRING_OKAY);
-  const names = [
-    ['cpu_shares', 'shares', T.ULLONG],
-    ['vcpu_period', 'period', T.ULLONG],
-    ['vcpu_quota', 'quota', T.LLONG],
-    ['emulator_period', 'emulator_period', T.ULLONG],
-    ['emulator_quota', 'emulator_quota', T.LLONG],
-    ['global_period', 'global_period', T.ULLONG],
-    ['global_quota', 'global_quota', T.LLONG],
-    ['iothread_period', 'iothread_period', T.ULLONG],
-    ['iothread_quota', 'iothread_quota', T.LLONG],
-  ] as const;
-  let values: Record<string, number>;
-  if (defs.config) {
-    const tune = (defs.config.cputune ?? {}) as CpuTuneValues;
-    values = {};
-    for (const [, key] of names) {
-      const v = tune[key] as { value?: number } | number | undefined;
-      values[key] = Number(typeof v === 'object' ? (v?.value ?? 0) : (v ?? 0));
-    }
-  } else {
-    const cg = domainCgroup(dom.pid);
-    if (!cg?.controllers.has('cpu')) throw operationInvalid('cgroup CPU controller is not mounted');
-    // cgroup v2: cpu.weight stands for the shares; cpu.max holds the quota and period
-    const weight = Number(readFileSync(`${cg.dir}/cpu.weight`, 'utf8').trim()); // virCgroupV2GetCpuShares
-    const [quota, period] = readFileSync(`${cg.dir}/cpu.max`, 'utf8').trim().split(' ');
-    const q = quota === 'max' ? -1 : Number(quota);
-    values = {
-      shares: weight,
-      period: Number(period),
-      quota: q,
-      emulator_period: Number(period),
-      emulator_quota: q,
-      global_period: Number(period),
-      global_quota: q,
-      iothread_period: 0,
-      iothread_quota: 0,
-    };
-  }
-  return names
-    .slice(0, Math.max(0, nparams))
-    .map(([field, key, type]) => param(field, type, values[key] ?? 0));
 }

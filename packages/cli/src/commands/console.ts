@@ -3,7 +3,7 @@
  * its keys go to the guest's console stream and the stream's bytes to the terminal, until Ctrl+]
  * or the end of the stream (the guest stopped, or another session forced this one out).
  */
-import { VirError } from '@qvirt/core';
+import { VirError } from '@qvirt/core/errors';
 import { VIR_DOMAIN_CONSOLE, VIR_DOMAIN_STATE, type VirStream } from '@qvirt/core/hypervisor';
 import type { CommandDef } from '../command.js';
 import { DOMAIN_OPT, lookupDomain, withDriver } from '../driver-connection.js';

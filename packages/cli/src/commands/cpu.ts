@@ -2,8 +2,9 @@
  * domcapabilities, cpu-models, cpu-compare, hypervisor-cpu-compare, cpu-baseline and
  * hypervisor-cpu-baseline, printing what virsh prints (virsh-host.c).
  */
-import { formatXml, parseXml, VirError, type XmlElement } from '@qvirt/core';
+import { VirError } from '@qvirt/core/errors';
 import { VIR_CONNECT_BASELINE_CPU, VIR_CONNECT_COMPARE_CPU, VIR_CPU_COMPARE } from '@qvirt/core/hypervisor';
+import { formatXml, parseXml, type XmlElement } from '@qvirt/core/xml';
 import { type CommandDef, CommandFailed, type OptDef, type ParsedOpts, readFileArg } from '../command.js';
 import { reporting, withDriver } from '../driver-connection.js';
 

@@ -1,11 +1,11 @@
-import { VirError } from '@qvirt/core';
+import { VirError } from '@qvirt/core/errors';
 import {
   type Domain,
   VIR_DOMAIN_DEFINE,
   VIR_DOMAIN_START,
   VIR_DOMAIN_UNDEFINE,
 } from '@qvirt/core/hypervisor';
-import { type CommandDef, type ParsedOpts, readFileArg, type Session } from '../command.js';
+import { type CommandDef, type ParsedOpts, readFileArg, type Session, usageError } from '../command.js';
 import {
   type Connection,
   DOMAIN_OPT,
@@ -68,6 +68,8 @@ function domainCommand(
   op: (driver: Connection, dom: Domain, opts: ParsedOpts, session: Session) => Promise<unknown>,
   messages: (dom: string, opts: ParsedOpts) => { ok: string; fail: string },
   extra: CommandDef['options'] = [],
+  /** The handler's own option checks, which virsh makes before it looks the domain up. */
+  check: (opts: ParsedOpts) => void = () => {},
 ): CommandDef {
   return {
     name,
@@ -76,6 +78,7 @@ function domainCommand(
     options: [DOMAIN_OPT, ...extra],
     async run(session, opts) {
       await withDriver(session, async (driver) => {
+        check(opts);
         const dom = await lookupDomain(driver, opts.domain as string);
         const m = messages(dom.name, opts);
         await reporting(session.io, m.fail, () => op(driver, dom, opts, session));
@@ -160,18 +163,14 @@ export const shutdownCommand = domainCommand(
   'gracefully shutdown a domain',
   'Run shutdown in the target domain.',
   async (d, dom, opts) => {
-    const mode = opts.mode as string | undefined;
-    if (mode !== undefined && mode !== 'acpi') {
-      throw new VirError(
-        'NO_SUPPORT',
-        'none',
-        `this function is not supported by the connection driver: shutdown mode ${mode}`,
-      );
-    }
-    await d.domainShutdownFlags(dom, 0);
+    const flags = shutdownModeFlags(opts.mode as string | undefined);
+    if (flags) await d.domainShutdownFlags(dom, flags);
+    else await d.domainShutdown(dom);
   },
   (n) => ({ ok: `Domain '${n}' is being shutdown`, fail: `Failed to shutdown domain '${n}'` }),
   [{ name: 'mode', type: 'string', help: 'shutdown mode: acpi|agent|initctl|signal|paravirt' }],
+  // cmdShutdown refuses a mode it does not know before anything else is tried
+  (opts) => void shutdownModeFlags(opts.mode as string | undefined),
 );
 
 export const destroyCommand = domainCommand(
@@ -187,9 +186,27 @@ export const rebootCommand = domainCommand(
   'reboot',
   'reboot a domain',
   'Run a reboot command in the target domain.',
-  (d, dom) => d.domainReboot(dom, 0),
+  (d, dom, opts) => d.domainReboot(dom, shutdownModeFlags(opts.mode as string | undefined, 'reboot')),
   (n) => ({ ok: `Domain '${n}' is being rebooted`, fail: `Failed to reboot domain '${n}'` }),
+  [{ name: 'mode', type: 'string', help: 'shutdown mode: acpi|agent|initctl|signal|paravirt' }],
+  (opts) => void shutdownModeFlags(opts.mode as string | undefined, 'reboot'),
 );
+
+/** cmdShutdown/cmdReboot's --mode: a comma-separated list of VIR_DOMAIN_SHUTDOWN_* (same values for reboot). */
+function shutdownModeFlags(mode: string | undefined, command: 'shutdown' | 'reboot' = 'shutdown'): number {
+  const bits: Record<string, number> = { acpi: 1, agent: 2, initctl: 4, signal: 8, paravirt: 16 };
+  let flags = 0;
+  for (const m of mode === undefined ? [] : mode.split(',')) {
+    const bit = bits[m];
+    if (bit === undefined)
+      throw usageError(
+        // cmdShutdown's text has a serial comma, cmdReboot's has none
+        `Unknown mode ${m} value, expecting 'acpi', 'agent', 'initctl', 'signal'${command === 'shutdown' ? ',' : ''} or 'paravirt'`,
+      );
+    flags |= bit;
+  }
+  return flags;
+}
 
 export const suspendCommand = domainCommand(
   'suspend',

@@ -4,7 +4,7 @@
  * emulatorpin, setvcpus, setmem, setmaxmem, desc, metadata, domrename, domstats, cpu-stats,
  * domblkinfo, domjobinfo, domcontrol, schedinfo.
  */
-import { parseXml, VirError, type XmlElement } from '@qvirt/core';
+import { VirError } from '@qvirt/core/errors';
 import {
   VIR_DOMAIN_AFFECT as A,
   type Domain,
@@ -18,7 +18,8 @@ import {
   VIR_TYPED_PARAM,
   VIR_TYPED_PARAM_STRING_OKAY,
 } from '@qvirt/core/hypervisor';
-import { type CommandDef, type OptDef, type ParsedOpts, usageError } from '../command.js';
+import { parseXml, type XmlElement } from '@qvirt/core/xml';
+import { type CommandDef, type OptDef, optionList, type ParsedOpts, usageError } from '../command.js';
 import {
   type Connection,
   DOMAIN_OPT,
@@ -43,19 +44,19 @@ function exclusive(opts: ParsedOpts, a: string, b: string): void {
 }
 
 /** The usual --current/--live/--config handling: the AFFECT flags. */
-function affectFlags(opts: ParsedOpts): number {
+export function affectFlags(opts: ParsedOpts): number {
   exclusive(opts, 'current', 'live');
   exclusive(opts, 'current', 'config');
   return (opts.config ? A.CONFIG : 0) | (opts.live ? A.LIVE : 0);
 }
 
 /** virshNodeGetCPUCount: the host's CPUs (virNodeGetCPUMap). */
-async function hostCpus(conn: Connection): Promise<number> {
+export async function hostCpus(conn: Connection): Promise<number> {
   return (await conn.nodeGetCPUMap(0, 0, 0)).ret;
 }
 
 /** virBitmapDataFormat: "0-3,5" of a byte map. */
-function formatMap(map: Uint8Array): string {
+export function formatMap(map: Uint8Array): string {
   const cpus: number[] = [];
   for (let c = 0; c < map.length * 8; c++) if (map[c >> 3]! & (1 << (c & 7))) cpus.push(c);
   const out: string[] = [];
@@ -69,7 +70,7 @@ function formatMap(map: Uint8Array): string {
 }
 
 /** virshParseCPUList: "0-3,^2" (virBitmapParse) or "r" (all) into a byte map of the host's CPUs. */
-function parseCpuList(text: string, maxcpu: number): Uint8Array {
+export function parseCpuList(text: string, maxcpu: number): Uint8Array {
   const cpus = new Set<number>();
   if (text.startsWith('r')) {
     for (let c = 0; c < maxcpu; c++) cpus.add(c);
@@ -696,15 +697,38 @@ export const domcontrolCommand: CommandDef = {
   },
 };
 
+/** virTypedParamsAddFromString for schedinfo's types. */
+function schedValue(field: string, type: number, text: string): TypedParam {
+  const unsigned = type === VIR_TYPED_PARAM.ULLONG || type === VIR_TYPED_PARAM.UINT;
+  if (!(unsigned ? /^\s*\d+$/ : /^\s*-?\d+$/).test(text)) {
+    const name = { 1: 'int', 2: 'unsigned int', 3: 'long long', 4: 'unsigned long long' }[type] ?? 'integer';
+    throw new VirError(
+      'INVALID_ARG',
+      'none',
+      `invalid argument: Invalid value for field '${field}': expected ${name}`,
+    );
+  }
+  return { field, type, value: Number(text) };
+}
+
 export const schedinfoCommand: CommandDef = {
   name: 'schedinfo',
   help: 'show/set scheduler parameters',
   desc: 'Show/Set scheduler parameters.',
-  options: [DOMAIN_OPT, ...AFFECT_OPTS],
+  options: [
+    DOMAIN_OPT,
+    { name: 'weight', type: 'string', help: 'weight for XEN_CREDIT' },
+    { name: 'cap', type: 'string', help: 'cap for XEN_CREDIT' },
+    ...AFFECT_OPTS,
+    { name: 'set', type: 'data', multiple: true, help: 'parameter=value' },
+  ],
   async run(session, opts) {
     await withDriver(session, async (conn) => {
       // virsh checks its options once connected: a refusal ends with the blank line too
       const flags = affectFlags(opts);
+      // both --live and --config: the values are read back as the current ones
+      const queryFlags = opts.live && opts.config ? 0 : flags;
+      const useFlags = flags || opts.current;
       const dom = await lookupDomain(conn, opts.domain as string);
       let sched: { type: string; nparams: number };
       try {
@@ -714,19 +738,44 @@ export const schedinfoCommand: CommandDef = {
         session.io.out(`${'Scheduler'.padEnd(15)}: Unknown\n`);
         throw err;
       }
-      let text = `${'Scheduler'.padEnd(15)}: ${sched.type}\n`;
-      if (sched.nparams > 0) {
-        const params =
-          flags || opts.current
-            ? await conn.domainGetSchedulerParametersFlags(
-                dom,
-                sched.nparams,
-                flags | VIR_TYPED_PARAM_STRING_OKAY,
-              )
-            : await conn.domainGetSchedulerParameters(dom, sched.nparams);
-        for (const p of params) text += `${p.field.padEnd(15)}: ${typedParamText(p)}\n`;
+      session.io.out(`${'Scheduler'.padEnd(15)}: ${sched.type}\n`);
+      if (sched.nparams === 0) {
+        print(session.io, '');
+        return;
       }
-      print(session.io, text);
+      const get = () =>
+        useFlags
+          ? conn.domainGetSchedulerParametersFlags(
+              dom,
+              sched.nparams,
+              queryFlags | VIR_TYPED_PARAM_STRING_OKAY,
+            )
+          : conn.domainGetSchedulerParameters(dom, sched.nparams);
+      let params = await get();
+      // cmdSchedInfoUpdate: each --set name=value (then --cap, --weight) typed as the current value
+      const words = [
+        ...optionList(opts, 'set'),
+        ...(['cap', 'weight'] as const).flatMap((k) =>
+          typeof opts[k] === 'string' ? [`${k}=${opts[k]}`] : [],
+        ),
+      ];
+      const updates: TypedParam[] = [];
+      for (const w of words) {
+        const eq = w.indexOf('=');
+        if (eq < 0) throw usageError('Invalid syntax for --set, expecting name=value');
+        const field = w.slice(0, eq);
+        const cur = params.find((p) => p.field === field);
+        if (!cur) throw usageError(`invalid scheduler option: ${field}`);
+        updates.push(schedValue(field, cur.type, w.slice(eq + 1)));
+      }
+      if (updates.length) {
+        if (useFlags) await conn.domainSetSchedulerParametersFlags(dom, updates, flags);
+        else await conn.domainSetSchedulerParameters(dom, updates);
+        params = await get();
+      } else if (opts.live && opts.config) {
+        throw usageError('cannot query both live and config at once');
+      }
+      print(session.io, params.map((p) => `${p.field.padEnd(15)}: ${typedParamText(p)}\n`).join(''));
     });
   },
 };

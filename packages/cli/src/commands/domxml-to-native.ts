@@ -1,4 +1,4 @@
-import { VirError } from '@qvirt/core';
+import { VirError } from '@qvirt/core/errors';
 import { type CommandDef, readFileArg } from '../command.js';
 import { lookupDomain, withDriver } from '../driver-connection.js';
 

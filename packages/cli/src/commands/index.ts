@@ -2,7 +2,14 @@ import type { CommandDef } from '../command.js';
 import { capabilitiesCommand } from './capabilities.js';
 import { consoleCommand } from './console.js';
 import { CPU_COMMANDS } from './cpu.js';
-import { attachDeviceCommand, detachDeviceCommand } from './device-hotplug.js';
+import {
+  attachDeviceCommand,
+  attachInterfaceCommand,
+  changeMediaCommand,
+  detachDeviceCommand,
+  detachInterfaceCommand,
+  updateDeviceCommand,
+} from './device-hotplug.js';
 import {
   domblkstatCommand,
   domidCommand,
@@ -27,11 +34,14 @@ import {
   undefineCommand,
 } from './domain-lifecycle.js';
 import { RESOURCE_COMMANDS } from './domain-resources.js';
+import { TUNING_COMMANDS } from './domain-tuning.js';
 import { domxmlFromNativeCommand } from './domxml-from-native.js';
 import { domxmlToNativeCommand } from './domxml-to-native.js';
+import { GUEST_AGENT_COMMANDS } from './guest-agent.js';
 import { listCommand } from './list.js';
 import { NODE_COMMANDS } from './node.js';
 import { POOL_COMMANDS } from './pool.js';
+import { QEMU_COMMANDS } from './qemu.js';
 import { SAVE_COMMANDS } from './save.js';
 import { SECRET_COMMANDS } from './secret.js';
 import { SNAPSHOT_COMMANDS } from './snapshot.js';
@@ -44,6 +54,10 @@ import { VOL_COMMANDS } from './volume.js';
 export const COMMANDS: CommandDef[] = [
   // domain management
   attachDeviceCommand,
+  attachInterfaceCommand,
+  changeMediaCommand,
+  detachInterfaceCommand,
+  updateDeviceCommand,
   autostartCommand,
   consoleCommand,
   createCommand,
@@ -73,6 +87,11 @@ export const COMMANDS: CommandDef[] = [
   listCommand,
   // domain resources and statistics (domain-resources.ts)
   ...RESOURCE_COMMANDS,
+  // tuning, IOThreads, keys and screens (domain-tuning.ts)
+  ...TUNING_COMMANDS,
+  // the guest agent (guest-agent.ts) and libvirt-qemu (qemu.ts)
+  ...GUEST_AGENT_COMMANDS,
+  ...QEMU_COMMANDS,
   // host and hypervisor
   capabilitiesCommand,
   ...CPU_COMMANDS,

@@ -2,7 +2,7 @@
  * virsh's host commands (tools/virsh-host.c): nodeinfo, freecell, nodememstats, nodecpustats,
  * nodecpumap, version, maxvcpus, with virsh's calls in virsh's order and its output formats.
  */
-import { VirError } from '@qvirt/core';
+import { VirError } from '@qvirt/core/errors';
 import type { HypervisorDriver, NodeStatsReply } from '@qvirt/core/hypervisor';
 import { type CommandDef, usageError } from '../command.js';
 import { print, reporting, withDriver } from '../driver-connection.js';

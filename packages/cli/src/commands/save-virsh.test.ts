@@ -169,4 +169,72 @@ describe.each([
     });
     expect(existsSync(nvram)).toBe(false);
   });
+
+  it.runIf(tool === 'qvirsh' || hasVirsh)(
+    'save-image-edit and managedsave-edit run $EDITOR on the image XML',
+    async () => {
+      const name = `ed-${tool}`;
+      const { file } = defineCounter(name);
+      expect((await run('define', file)).code).toBe(0);
+      expect((await run('start', name, '--paused')).code).toBe(0);
+      const image = path.join(t.dir, `${name}.save`);
+      expect((await run('save', name, image)).code).toBe(0);
+      // virsh runs $VISUAL, else $EDITOR, on a temporary copy: here a sed script
+      const editor = path.join(t.dir, `${name}-edit.sh`);
+      writeFileSync(
+        editor,
+        '#!/bin/sh\nsed -i \'s|</devices>|</devices>\\n  <description>edited</description>|\' "$1"\n',
+        {
+          mode: 0o755,
+        },
+      );
+      const saved = { VISUAL: process.env.VISUAL, EDITOR: process.env.EDITOR };
+      delete process.env.VISUAL;
+      try {
+        process.env.EDITOR = editor;
+        expect(await run('save-image-edit', image, '--running')).toEqual({
+          code: 0,
+          out: `State file ${image} edited.\n\n`,
+          err: '',
+        });
+        expect((await run('save-image-dumpxml', image)).out).toContain('<description>edited</description>');
+        process.env.EDITOR = 'true';
+        expect(await run('save-image-edit', image)).toEqual({
+          code: 0,
+          out: `Saved image ${image} XML configuration not changed.\n\n`,
+          err: '',
+        });
+        expect((await run('restore', image)).code).toBe(0);
+        expect((await run('domstate', name)).out).toBe('running\n\n');
+        expect((await run('managedsave', name)).code).toBe(0);
+        process.env.EDITOR = editor.replace(/edit\.sh$/, 'edit2.sh');
+        writeFileSync(process.env.EDITOR, '#!/bin/sh\nsed -i \'s|edited|edited twice|\' "$1"\n', {
+          mode: 0o755,
+        });
+        expect(await run('managedsave-edit', name, '--paused')).toEqual({
+          code: 0,
+          out: `Managed save image of Domain '${name}' XML configuration edited.\n\n`,
+          err: '',
+        });
+        expect((await run('managedsave-dumpxml', name)).out).toContain(
+          '<description>edited twice</description>',
+        );
+        process.env.EDITOR = 'true';
+        expect(await run('managedsave-edit', name)).toEqual({
+          code: 0,
+          out: `Managed save image of domain '${name}' XML configuration not changed.\n\n`,
+          err: '',
+        });
+      } finally {
+        for (const [k, v] of Object.entries(saved)) {
+          if (v === undefined) delete process.env[k];
+          else process.env[k] = v;
+        }
+      }
+      expect((await run('start', name)).code).toBe(0);
+      expect((await run('domstate', name)).out).toBe('paused\n\n');
+      expect((await run('destroy', name)).code).toBe(0);
+      expect((await run('undefine', name)).code).toBe(0);
+    },
+  );
 });

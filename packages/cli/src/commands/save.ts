@@ -3,10 +3,11 @@
  * virsh's commands on libvirt's save images (virsh-domain.c), with its messages.
  */
 import { readFile } from 'node:fs/promises';
-import { VirError } from '@qvirt/core';
+import { VirError } from '@qvirt/core/errors';
 import { VIR_DOMAIN_SAVE, VIR_DOMAIN_SAVE_IMAGE_XML } from '@qvirt/core/hypervisor';
 import type { CommandDef, OptDef, ParsedOpts } from '../command.js';
 import { DOMAIN_OPT, lookupDomain, print, reporting, withDriver } from '../driver-connection.js';
+import { editLoop } from './edit-file.js';
 
 async function readXml(file: string): Promise<string> {
   try {
@@ -213,7 +214,69 @@ export const managedsaveDefineCommand: CommandDef = {
   },
 };
 
+export const saveImageEditCommand: CommandDef = {
+  name: 'save-image-edit',
+  help: "edit XML for a domain's saved state file",
+  desc: 'Edit the domain XML associated with a saved state file',
+  options: [
+    FILE('saved state file to edit'),
+    bool('running', 'set domain to be running on restore'),
+    bool('paused', 'set domain to be paused on restore'),
+  ],
+  async run(session, opts) {
+    const flags = saveFlags(opts);
+    const file = opts.file as string;
+    await withDriver(session, async (driver) => {
+      const done = await editLoop(
+        session,
+        () => driver.domainSaveImageGetXMLDesc(file, VIR_DOMAIN_SAVE_IMAGE_XML.SECURE),
+        () => {
+          session.io.out(`Saved image ${file} XML configuration not changed.\n\n`);
+          return false;
+        },
+        async (doc) => {
+          await driver.domainSaveImageDefineXML(file, doc, flags);
+          return true;
+        },
+      );
+      if (done) print(session.io, `State file ${file} edited.\n`);
+    });
+  },
+};
+
+export const managedsaveEditCommand: CommandDef = {
+  name: 'managedsave-edit',
+  help: "edit XML for a domain's managed save state file",
+  desc: 'Edit the domain XML associated with the managed save state file',
+  options: [
+    DOMAIN_OPT,
+    bool('running', 'set domain to be running on start'),
+    bool('paused', 'set domain to be paused on start'),
+  ],
+  async run(session, opts) {
+    const flags = saveFlags(opts);
+    await withDriver(session, async (driver) => {
+      const dom = await lookupDomain(driver, opts.domain as string);
+      const done = await editLoop(
+        session,
+        () => driver.domainManagedSaveGetXMLDesc(dom, VIR_DOMAIN_SAVE_IMAGE_XML.SECURE),
+        () => {
+          session.io.out(`Managed save image of domain '${dom.name}' XML configuration not changed.\n\n`);
+          return false;
+        },
+        async (doc) => {
+          await driver.domainManagedSaveDefineXML(dom, doc, flags);
+          return true;
+        },
+      );
+      if (done) print(session.io, `Managed save image of Domain '${dom.name}' XML configuration edited.\n`);
+    });
+  },
+};
+
 export const SAVE_COMMANDS: CommandDef[] = [
+  managedsaveEditCommand,
+  saveImageEditCommand,
   managedsaveCommand,
   managedsaveDefineCommand,
   managedsaveDumpxmlCommand,

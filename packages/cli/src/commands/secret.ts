@@ -1,4 +1,4 @@
-import { VirError } from '@qvirt/core';
+import { VirError } from '@qvirt/core/errors';
 import {
   VIR_CONNECT_LIST_SECRETS as L,
   type Secret,

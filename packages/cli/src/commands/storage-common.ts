@@ -1,5 +1,5 @@
 /** What virsh's pool and volume commands share (tools/virsh-pool.c, virsh-volume.c, vsh.c). */
-import { VirError } from '@qvirt/core';
+import { VirError } from '@qvirt/core/errors';
 import type { StorageDriver, StoragePool, StorageVol } from '@qvirt/core/hypervisor';
 import type { Io } from '../command.js';
 import { reporting } from '../driver-connection.js';

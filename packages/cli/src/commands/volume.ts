@@ -7,7 +7,7 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { truncate } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
-import { VirError } from '@qvirt/core';
+import { VirError } from '@qvirt/core/errors';
 import {
   type StorageDriver,
   type StorageVol,

@@ -38,6 +38,7 @@ export type {
   VcpuDef,
   VcpusDef,
 } from './general.js';
+export { PERF_EVENTS } from './general.js';
 export type * from './net-hostdev.js';
 export type * from './storage.js';
 export { STORAGE_FORMATS } from './storage.js';

@@ -190,6 +190,23 @@ export interface ControlInfo {
   stateTime: number;
 }
 
+/** virDomainIOThreadInfo (remote_domain_iothread_info). */
+export interface IOThreadInfo {
+  iothread_id: number;
+  cpumap: Uint8Array;
+}
+
+/** virDomainDiskError (remote_domain_disk_error): error is virDomainDiskErrorCode. */
+export interface DiskError {
+  disk: string;
+  error: number;
+}
+
+/** virDomainScreenshot's stream, with the MIME type the call answers (remote_domain_screenshot_ret). */
+export interface ScreenshotStream extends VirStream {
+  mime: string;
+}
+
 /** virDomainStatsRecord (remote_domain_stats_record). */
 export interface DomainStatsRecord {
   dom: Domain;
@@ -212,6 +229,43 @@ export interface DomainEvent {
   actual?: number;
   /** VIR_DOMAIN_EVENT_ID_DEVICE_ADDED / DEVICE_REMOVED: the device's alias. */
   devAlias?: string;
+  /**
+   * VIR_DOMAIN_EVENT_ID_AGENT_LIFECYCLE: VIR_CONNECT_DOMAIN_EVENT_AGENT_LIFECYCLE_STATE_* and
+   * _REASON_*; VIR_DOMAIN_EVENT_ID_TRAY_CHANGE: `reason` is VIR_DOMAIN_EVENT_TRAY_CHANGE_* (with devAlias).
+   */
+  state?: number;
+  reason?: number;
+  /** VIR_DOMAIN_EVENT_ID_MIGRATION_ITERATION: QEMU's pass over RAM. */
+  iteration?: number;
+}
+
+/** A QEMU monitor event as virConnectDomainQemuMonitorEventRegister delivers it (libvirt-qemu). */
+export interface QemuMonitorEvent {
+  dom: Domain;
+  event: string;
+  seconds: number;
+  micros: number;
+  /** The event's `data` as JSON text, or null. */
+  details: string | null;
+}
+
+export type QemuMonitorEventCallback = (event: QemuMonitorEvent) => void;
+
+/** virDomainInterfaceAddresses' interfaces (remote_domain_interface). */
+export interface DomainInterface {
+  name: string;
+  hwaddr: string | null;
+  /** type: VIR_IP_ADDR_TYPE_IPV4 (0) / IPV6 (1). */
+  addrs: Array<{ type: number; addr: string; prefix: number }>;
+}
+
+/** virDomainGetFSInfo's entries (remote_domain_fsinfo). */
+export interface DomainFSInfo {
+  mountpoint: string;
+  name: string;
+  fstype: string;
+  /** The disks' target names (vda, …). */
+  dev_aliases: string[];
 }
 
 export type DomainEventCallback = (event: DomainEvent) => void;
@@ -346,7 +400,7 @@ export interface HypervisorDriver {
   domainManagedSaveGetXMLDesc(dom: Domain, flags: number): Promise<string>;
   domainManagedSaveDefineXML(dom: Domain, dxml: string | null, flags: number): Promise<void>;
 
-  // ---- snapshots (internal, qcow2) -------------------------------------------------------
+  // ---- snapshots (internal and external) -------------------------------------------------------
   domainSnapshotCreateXML(dom: Domain, xmlDesc: string, flags: number): Promise<DomainSnapshot>;
   domainSnapshotGetXMLDesc(snap: DomainSnapshot, flags: number): Promise<string>;
   domainSnapshotNum(dom: Domain, flags: number): Promise<number>;
@@ -360,12 +414,65 @@ export interface HypervisorDriver {
   domainSnapshotHasMetadata(snap: DomainSnapshot, flags: number): Promise<number>;
   domainRevertToSnapshot(snap: DomainSnapshot, flags: number): Promise<void>;
   domainSnapshotDelete(snap: DomainSnapshot, flags: number): Promise<void>;
+  domainSnapshotNumChildren(snap: DomainSnapshot, flags: number): Promise<number>;
+  domainSnapshotListChildrenNames(snap: DomainSnapshot, maxnames: number, flags: number): Promise<string[]>;
+  domainSnapshotListAllChildren(snap: DomainSnapshot, flags: number): Promise<DomainSnapshot[]>;
 
   // ---- consoles and channels (streams) ---------------------------------------------------
   /** `@readstream`: joined to the guest's console (a pty); VIR_DOMAIN_CONSOLE flags. */
   domainOpenConsole(dom: Domain, devName: string | null, flags: number): Promise<VirStream>;
   /** `@readstream`: joined to a unix channel; VIR_DOMAIN_CHANNEL flags. */
   domainOpenChannel(dom: Domain, name: string | null, flags: number): Promise<VirStream>;
+
+  // ---- the guest agent -------------------------------------------------------------------
+  /** The guest's clock (guest-get-time). */
+  domainGetTime(dom: Domain, flags: number): Promise<{ seconds: number; nseconds: number }>;
+  /** Sets the guest's clock, or with VIR_DOMAIN_TIME_SYNC (1) from its RTC. */
+  domainSetTime(dom: Domain, seconds: number, nseconds: number, flags: number): Promise<void>;
+  /** VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE (0) / AGENT (1) / ARP (2). */
+  domainInterfaceAddresses(dom: Domain, source: number, flags: number): Promise<DomainInterface[]>;
+  /** VIR_DOMAIN_GET_HOSTNAME_LEASE (1) / AGENT (2, the default). */
+  domainGetHostname(dom: Domain, flags: number): Promise<string>;
+  domainGetFSInfo(dom: Domain, flags: number): Promise<{ info: DomainFSInfo[]; ret: number }>;
+  /** The number of file systems frozen (all when `mountpoints` is empty). */
+  domainFSFreeze(dom: Domain, mountpoints: string[], flags: number): Promise<number>;
+  domainFSThaw(dom: Domain, mountpoints: string[], flags: number): Promise<number>;
+  domainFSTrim(dom: Domain, mountPoint: string | null, minimum: number, flags: number): Promise<void>;
+  /** VIR_DOMAIN_PASSWORD_ENCRYPTED (1). */
+  domainSetUserPassword(
+    dom: Domain,
+    user: string | null,
+    password: string | null,
+    flags: number,
+  ): Promise<void>;
+  /** VIR_DOMAIN_GUEST_INFO_* types (0: all the agent has), as typed parameters. */
+  domainGetGuestInfo(dom: Domain, types: number, flags: number): Promise<TypedParam[]>;
+  /** `vcpus`, `online`, `offlinable` bitmaps. */
+  domainGetGuestVcpus(dom: Domain, flags: number): Promise<TypedParam[]>;
+  domainSetGuestVcpus(dom: Domain, cpumap: string, state: number, flags: number): Promise<void>;
+  domainAuthorizedSSHKeysGet(dom: Domain, user: string, flags: number): Promise<string[]>;
+  /** VIR_DOMAIN_AUTHORIZED_SSH_KEYS_SET_APPEND (1) / REMOVE (2). */
+  domainAuthorizedSSHKeysSet(dom: Domain, user: string, keys: string[], flags: number): Promise<void>;
+
+  // ---- libvirt-qemu (the QEMU program) ---------------------------------------------------
+  /** A QMP command as JSON text (the whole reply as JSON), or HMP with VIR_DOMAIN_QEMU_MONITOR_COMMAND_HMP (1). */
+  domainQemuMonitorCommand(dom: Domain, cmd: string, flags: number): Promise<string>;
+  /** A guest agent command as JSON text; `timeout` is VIR_DOMAIN_QEMU_AGENT_COMMAND_* or seconds. */
+  domainQemuAgentCommand(dom: Domain, cmd: string, timeout: number, flags: number): Promise<string | null>;
+  /** virDomainQemuAttach (libvirt's QEMU driver no longer has it). */
+  domainQemuAttach(pid_value: number, flags: number): Promise<Domain>;
+  /**
+   * virConnectDomainQemuMonitorEventRegister: `callback` gets QEMU's events of `dom` (every
+   * domain when null) named `event` (every event when null; a regex with
+   * VIR_CONNECT_DOMAIN_QEMU_MONITOR_EVENT_REGISTER_REGEX (1), case-blind with _NOCASE (2)).
+   */
+  connectDomainQemuMonitorEventRegister(
+    dom: Domain | null,
+    event: string | null,
+    callback: QemuMonitorEventCallback,
+    flags: number,
+  ): Promise<number>;
+  connectDomainQemuMonitorEventDeregister(callbackID: number): Promise<void>;
   domainGetOSType(dom: Domain): Promise<string>;
   /** KiB */
   domainGetMaxMemory(dom: Domain): Promise<number>;
@@ -428,6 +535,63 @@ export interface HypervisorDriver {
   domainPinVcpu(dom: Domain, vcpu: number, cpumap: Uint8Array): Promise<void>;
   domainPinVcpuFlags(dom: Domain, vcpu: number, cpumap: Uint8Array, flags: number): Promise<void>;
   domainPinEmulator(dom: Domain, cpumap: Uint8Array, flags: number): Promise<void>;
+
+  // ---- cgroup tuning, IOThreads, keys, screens (cgroup-tuning.ts, iothreads.ts, live-misc.ts) --
+  /** `memtune`: hard_limit, soft_limit, swap_hard_limit (KiB); with nparams 0, only how many. */
+  domainGetMemoryParameters(dom: Domain, nparams: number, flags: number): Promise<TypedParamsReply>;
+  domainSetMemoryParameters(dom: Domain, params: TypedParam[], flags: number): Promise<void>;
+  /** `blkiotune`: weight and the per-device lists ("path,value,…"). */
+  domainGetBlkioParameters(dom: Domain, nparams: number, flags: number): Promise<TypedParamsReply>;
+  domainSetBlkioParameters(dom: Domain, params: TypedParam[], flags: number): Promise<void>;
+  /** `numatune`: numa_mode (virDomainNumatuneMemMode) and numa_nodeset. */
+  domainGetNumaParameters(dom: Domain, nparams: number, flags: number): Promise<TypedParamsReply>;
+  domainSetNumaParameters(dom: Domain, params: TypedParam[], flags: number): Promise<void>;
+  domainSetSchedulerParameters(dom: Domain, params: TypedParam[]): Promise<void>;
+  domainSetSchedulerParametersFlags(dom: Domain, params: TypedParam[], flags: number): Promise<void>;
+  /** virDomainGetIOThreadInfo: each IOThread's id and CPU map; `ret` is how many. */
+  domainGetIOThreadInfo(dom: Domain, flags: number): Promise<{ info: IOThreadInfo[]; ret: number }>;
+  domainPinIOThread(dom: Domain, iothreads_id: number, cpumap: Uint8Array, flags: number): Promise<void>;
+  domainAddIOThread(dom: Domain, iothread_id: number, flags: number): Promise<void>;
+  domainDelIOThread(dom: Domain, iothread_id: number, flags: number): Promise<void>;
+  /** `iothreadset`: poll_max_ns, poll_grow, poll_shrink, thread_pool_min, thread_pool_max. */
+  domainSetIOThreadParams(
+    dom: Domain,
+    iothread_id: number,
+    params: TypedParam[],
+    flags: number,
+  ): Promise<void>;
+  /** `codeset`: virKeycodeSet (keycodes.ts); `holdtime` ms. */
+  domainSendKey(
+    dom: Domain,
+    codeset: number,
+    holdtime: number,
+    keycodes: number[],
+    flags: number,
+  ): Promise<void>;
+  /** `@readstream`: the image's bytes, with its MIME type. */
+  domainScreenshot(dom: Domain, screen: number, flags: number): Promise<ScreenshotStream>;
+  domainInjectNMI(dom: Domain, flags: number): Promise<void>;
+  /** virDomainLifecycle `type`, virDomainLifecycleAction `action`. */
+  domainSetLifecycleAction(dom: Domain, type: number, action: number, flags: number): Promise<void>;
+  /** `size` KiB, or bytes with VIR_DOMAIN_BLOCK_RESIZE_BYTES (1). */
+  domainBlockResize(dom: Domain, disk: string, size: number, flags: number): Promise<void>;
+  /** `blkdeviotune`: the 20 throttling parameters; with nparams 0 (any disk), only how many. */
+  domainGetBlockIoTune(
+    dom: Domain,
+    disk: string | null,
+    nparams: number,
+    flags: number,
+  ): Promise<TypedParamsReply>;
+  domainSetBlockIoTune(dom: Domain, disk: string, params: TypedParam[], flags: number): Promise<void>;
+  /** `perf`: every event as a boolean. */
+  domainGetPerfEvents(dom: Domain, flags: number): Promise<TypedParam[]>;
+  domainSetPerfEvents(dom: Domain, params: TypedParam[], flags: number): Promise<void>;
+  /** With maxerrors 0, `nerrors` is how many disks there are. */
+  domainGetDiskErrors(
+    dom: Domain,
+    maxerrors: number,
+    flags: number,
+  ): Promise<{ errors: DiskError[]; nerrors: number }>;
   /** VIR_DOMAIN_METADATA type; null metadata removes; `key` and `uri` only for ELEMENT. */
   domainSetMetadata(
     dom: Domain,
@@ -443,6 +607,8 @@ export interface HypervisorDriver {
   domainAttachDeviceFlags(dom: Domain, xml: string, flags: number): Promise<void>;
   domainDetachDevice(dom: Domain, xml: string): Promise<void>;
   domainDetachDeviceFlags(dom: Domain, xml: string, flags: number): Promise<void>;
+  /** virDomainUpdateDeviceFlags: CD-ROM/floppy media change, disk definition updates. */
+  domainUpdateDeviceFlags(dom: Domain, xml: string, flags: number): Promise<void>;
   /** virDomainRename: answers 0. */
   domainRename(dom: Domain, new_name: string | null, flags: number): Promise<number>;
 

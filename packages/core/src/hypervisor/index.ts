@@ -4,3 +4,4 @@ export * from './constants.js';
 export * from './contract.js';
 export * from './domain-state.js';
 export * from './event-callbacks.js';
+export * from './keycodes.js';

@@ -15,12 +15,13 @@ import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { getSystemErrorMap } from 'node:util';
-import { type ConnectionUri, parseConnectionUri, remoteName, VirError } from '@qvirt/core';
+import { VirError } from '@qvirt/core/errors';
 import {
   type Domain,
   type DomainEventCallback,
   DomainEventCallbacks,
   type HypervisorDriver,
+  type QemuMonitorEventCallback,
   type Secret,
   type SecretDriver,
   type SecretEventCallback,
@@ -30,6 +31,7 @@ import {
   VIR_DRV_FEATURE,
   VIR_STORAGE_POOL_EVENT_ID,
 } from '@qvirt/core/hypervisor';
+import { type ConnectionUri, parseConnectionUri, remoteName } from '@qvirt/core/uri';
 import { codecFor } from '../protocol/codec.js';
 import {
   argsFor,
@@ -38,7 +40,7 @@ import {
   resultOf,
   type TableMethod,
 } from '../protocol/dispatch-table.js';
-import { procedureByName } from '../protocol/facts.js';
+import { PROTOCOL, procedureByName } from '../protocol/facts.js';
 import { DOMAIN_EVENT_WIRE } from '../remote/domain-events.js';
 import {
   AuthType,
@@ -57,6 +59,7 @@ import { decodePacket, encodePacket } from '../rpc/header.js';
 import { ClientStream } from '../stream/client-stream.js';
 import { XdrReader, type XdrWriter } from '../xdr/xdr.js';
 import { ClientObjectEvents, SECRET_CLIENT_EVENTS } from './object-events.js';
+import { ClientQemuEvents } from './qemu-events.js';
 
 export interface ConnectOptions {
   /** The name passed to virConnectOpen (default `qemu:///system`). */
@@ -111,6 +114,11 @@ export class RemoteClient {
   private readonly localKeys = new Map<number, string>();
   /** Storage pool event callbacks by the daemon's callback id (one registration each). */
   private readonly poolCallbacks = new Map<number, StoragePoolEventCallback>();
+  /** libvirt-qemu's monitor event callbacks (one daemon registration each, QEMU program). */
+  private readonly qemuEvents = new ClientQemuEvents((proc, args) => {
+    const q = PROTOCOL.programs.QEMU!;
+    return this.call(proc, args, q.program, q.version);
+  });
   /** Secret event callbacks (one daemon registration each). */
   private readonly secretEvents = new ClientObjectEvents(SECRET_CLIENT_EVENTS, (proc, args) =>
     this.call(proc, args),
@@ -122,6 +130,7 @@ export class RemoteClient {
   transportEncrypted = false;
   private keepaliveTimer: NodeJS.Timeout | undefined;
   private lastRx = Date.now();
+  private keepaliveMissed = 0;
 
   private constructor(private readonly stream: Duplex) {
     stream.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -242,6 +251,8 @@ export class RemoteClient {
 
   private onData(chunk: Buffer): void {
     this.lastRx = Date.now();
+    // virKeepAliveCheckMessage: anything received restarts the count, not only a quiet tick
+    this.keepaliveMissed = 0;
     let packets: Buffer[];
     try {
       packets = this.framer.push(chunk);
@@ -265,7 +276,9 @@ export class RemoteClient {
         continue;
       }
       if (h.type === MessageType.MESSAGE) {
-        this.onMessage(h.proc, new XdrReader(p.payload));
+        if (h.prog === PROTOCOL.programs.QEMU!.program)
+          this.qemuEvents.onMessage(h.proc, new XdrReader(p.payload));
+        else this.onMessage(h.proc, new XdrReader(p.payload));
         continue;
       }
       if (h.type === MessageType.STREAM || h.type === MessageType.STREAM_HOLE) {
@@ -322,13 +335,11 @@ export class RemoteClient {
 
   private startKeepalive(ka: { interval: number; count: number }): void {
     if (ka.interval <= 0) return;
-    let missed = 0;
     this.keepaliveTimer = setInterval(() => {
-      if (Date.now() - this.lastRx < ka.interval * 1000) {
-        missed = 0;
-        return;
-      }
-      if (missed++ >= ka.count) {
+      // a PONG lands just after the tick that pinged, so the next tick may find it a hair more
+      // than an interval old: only pings that got nothing back count (the reset is in onData)
+      if (Date.now() - this.lastRx < ka.interval * 1000) return;
+      if (this.keepaliveMissed++ >= ka.count) {
         this.fail(new VirError('RPC' as never, 'rpc', 'connection closed due to keepalive timeout'));
         this.stream.destroy();
         return;
@@ -375,9 +386,13 @@ export class RemoteClient {
     const { fact } = row;
     const args = argsFor(row, params);
     if (row.stream) return this.callStream(row, args);
+    // a row of libvirt-qemu travels in the QEMU program
+    const prog = PROTOCOL.programs[fact.program]!;
     const r = await this.call(
       fact.number,
       fact.args ? (w) => codecFor(fact.args!).encode(w, args) : undefined,
+      prog.program,
+      prog.version,
     );
     return resultOf(row, fact.ret ? (codecFor(fact.ret).decode(r) as Record<string, unknown>) : undefined);
   }
@@ -414,8 +429,9 @@ export class RemoteClient {
       done: () => this.streams.delete(serial),
     };
     const st = new ClientStream(port, sparse);
+    let r: Awaited<ReturnType<typeof this.call>>;
     try {
-      await this.call(
+      r = await this.call(
         fact.number,
         fact.args ? (w) => codecFor(fact.args!).encode(w, args) : undefined,
         REMOTE_PROGRAM,
@@ -429,6 +445,8 @@ export class RemoteClient {
       this.streams.delete(serial);
       throw err;
     }
+    // a reply with fields (virDomainScreenshot's MIME type) is answered on the stream object
+    if (fact.ret) Object.assign(st, codecFor(fact.ret).decode(r) as Record<string, unknown>);
     return st;
   }
 
@@ -478,6 +496,20 @@ export class RemoteClient {
     remote.users++;
     this.localKeys.set(localID, key);
     return localID;
+  }
+
+  /** virConnectDomainQemuMonitorEventRegister: one daemon registration per callback (./qemu-events.ts). */
+  connectDomainQemuMonitorEventRegister(
+    dom: Domain | null,
+    event: string | null,
+    callback: QemuMonitorEventCallback,
+    flags: number,
+  ): Promise<number> {
+    return this.qemuEvents.register(dom, event, callback, flags);
+  }
+
+  connectDomainQemuMonitorEventDeregister(callbackID: number): Promise<void> {
+    return this.qemuEvents.deregister(callbackID);
   }
 
   /** virConnectSecretEventRegisterAny: one daemon registration per callback. */
@@ -598,9 +630,8 @@ async function startSessionDaemon(
   env: Readonly<Record<string, string | undefined>>,
   command?: string[],
 ): Promise<void> {
-  // dist/client → dist/daemon/bin.js; from the sources (tests) the built one in dist
-  let bin = fileURLToPath(new URL('../daemon/bin.js', import.meta.url));
-  if (!existsSync(bin)) bin = fileURLToPath(new URL('../../dist/daemon/bin.js', import.meta.url));
+  // the package's bin (the bundled daemon when built), the same from dist/client and src/client
+  const bin = fileURLToPath(new URL('../../bin/qvirtd.js', import.meta.url));
   const argv = command ?? [process.execPath, bin];
   const child = spawn(argv[0]!, [...argv.slice(1), '--timeout=120', '--uri', 'qemu:///session'], {
     detached: true,

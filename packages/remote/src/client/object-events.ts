@@ -4,7 +4,7 @@
  * messages carry the daemon's callback id and go to that callback.
  */
 
-import { virReportError } from '@qvirt/core';
+import { virReportError } from '@qvirt/core/errors';
 import type { SecretEvent } from '@qvirt/core/hypervisor';
 import { SecretEventCallbacks, VIR_SECRET_EVENT_ID } from '@qvirt/core/hypervisor';
 import { codecFor } from '../protocol/codec.js';

@@ -3,7 +3,7 @@ import { QemuDriver } from '@qvirt/driver';
 import { describe, expect, it } from 'vitest';
 import { createRemotePrograms } from '../remote/program.js';
 import type { RemoteError } from '../rpc/error.js';
-import { dispatchRows, HYPERVISOR_TABLE, SECRET_TABLE, STORAGE_TABLE } from './dispatch-table.js';
+import { dispatchRows, HYPERVISOR_TABLE, QEMU_TABLE, SECRET_TABLE, STORAGE_TABLE } from './dispatch-table.js';
 import { PROTOCOL } from './facts.js';
 
 /** libvirt's rule for a contract method's name: the public API without `vir`, first letter lower-case. */
@@ -13,13 +13,14 @@ describe("the dispatch table against libvirt 9.0's protocol facts", () => {
   const rows = [...dispatchRows().values()];
 
   it('names only procedures libvirt has, each once', () => {
-    const tables = [HYPERVISOR_TABLE, STORAGE_TABLE, SECRET_TABLE];
+    const tables = [HYPERVISOR_TABLE, STORAGE_TABLE, SECRET_TABLE, QEMU_TABLE];
     expect(rows.length).toBe(tables.reduce((n, t) => n + Object.keys(t).length, 0));
-    const numbers = rows.map((r) => r.fact.number);
+    const numbers = rows.map((r) => `${r.fact.program}/${r.fact.number}`);
     expect(new Set(numbers).size).toBe(numbers.length);
     for (const r of rows) {
       expect(PROTOCOL.procedures).toContainEqual(r.fact);
-      expect(r.fact.program).toBe('REMOTE');
+      // libvirt-qemu's APIs travel in the QEMU program, every other in REMOTE
+      expect(r.fact.program).toBe(Object.hasOwn(QEMU_TABLE, r.method) ? 'QEMU' : 'REMOTE');
     }
   });
 
@@ -35,7 +36,7 @@ describe("the dispatch table against libvirt 9.0's protocol facts", () => {
     const proto = QemuDriver.prototype as unknown as Record<string, (...a: unknown[]) => unknown>;
     for (const r of rows) {
       if (r.spec.toArgs || r.kind !== 'hypervisor') continue;
-      expect({ method: r.method, params: proto[r.method]!.length }).toEqual({
+      expect({ method: r.method, params: proto[r.method]?.length }).toEqual({
         method: r.method,
         params: r.argFields.length,
       });
@@ -53,7 +54,7 @@ describe('the served programs', () => {
 
   it("serve every row, under libvirt's number, name and read-only rule", () => {
     for (const r of dispatchRows().values()) {
-      const p = remote.procedures.get(r.fact.number);
+      const p = (r.fact.program === 'QEMU' ? qemu : remote).procedures.get(r.fact.number);
       expect(p?.name).toBe(r.fact.api ?? r.fact.name);
       expect(p?.mutating).toBe(r.fact.readonlyForbidden);
     }
@@ -73,9 +74,10 @@ describe('the served programs', () => {
       code: 'NO_SUPPORT',
       message: 'this function is not supported by the connection driver: virNetworkIsActive',
     });
-    expect(err(qemu.unknownProcedure?.(1))).toEqual({
+    expect(err(qemu.unknownProcedure?.(7))).toEqual({
       code: 'NO_SUPPORT',
-      message: 'this function is not supported by the connection driver: virDomainQemuMonitorCommand',
+      message:
+        'this function is not supported by the connection driver: virDomainQemuMonitorCommandWithFiles',
     });
     // an event message as a call, and a number beyond libvirt's: unknown procedure
     expect(err(remote.unknownProcedure?.(107))).toEqual({ code: 'RPC', message: 'unknown procedure: 107' });

@@ -11,15 +11,16 @@
  * (../client/client.ts), so both sides always agree.
  */
 
-import { VirError } from '@qvirt/core';
+import { VirError } from '@qvirt/core/errors';
 import { PROTOCOL, type ProcedureFact, procedureByName } from './facts.js';
 import { HYPERVISOR_TABLE } from './hypervisor-table.js';
+import { QEMU_TABLE } from './qemu-table.js';
 import type { AllContracts, CallerInfo, DriverKind, Drivers, RowSpec, TableMethod } from './rows.js';
 import { SECRET_TABLE } from './secret-table.js';
 import { STORAGE_TABLE } from './storage-table.js';
 
 export * from './rows.js';
-export { HYPERVISOR_TABLE, SECRET_TABLE, STORAGE_TABLE };
+export { HYPERVISOR_TABLE, QEMU_TABLE, SECRET_TABLE, STORAGE_TABLE };
 
 /** A table row with its facts, ready for either side. */
 export interface BoundRow {
@@ -49,6 +50,7 @@ let bound: Map<TableMethod, BoundRow> | undefined;
 /** Each contract's table, by the driver that serves it (a new contract adds its table here). */
 const TABLES: Array<[DriverKind, object]> = [
   ['hypervisor', HYPERVISOR_TABLE],
+  ['hypervisor', QEMU_TABLE],
   ['storage', STORAGE_TABLE],
   ['secret', SECRET_TABLE],
 ];

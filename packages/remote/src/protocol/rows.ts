@@ -54,7 +54,12 @@ export type ConnectionMethod =
   | 'connectStoragePoolEventDeregisterAny'
   | 'connectSecretEventRegisterAny'
   | 'connectSecretEventDeregisterAny'
+  | 'connectDomainQemuMonitorEventRegister'
+  | 'connectDomainQemuMonitorEventDeregister'
   | 'connectIsEncrypted';
+
+/** The methods of libvirt-qemu, whose rows are in the QEMU program's table (qemu-table.ts). */
+export type QemuMethod = 'domainQemuMonitorCommand' | 'domainQemuAgentCommand' | 'domainQemuAttach';
 /** Every method a table row carries, of every contract. */
 export type TableMethod = Exclude<AnyMethod, ConnectionMethod>;
 
@@ -64,6 +69,15 @@ export const row = <K extends TableMethod>(
   more: Omit<RowSpec<K>, 'proc'> = {},
 ): RowSpec<K> => ({
   proc: `REMOTE_PROC_${proc}`,
+  ...more,
+});
+
+/** A row of the QEMU program (qemu_protocol.x): the procedure without its QEMU_PROC_ prefix. */
+export const qemuRow = <K extends TableMethod>(
+  proc: string,
+  more: Omit<RowSpec<K>, 'proc'> = {},
+): RowSpec<K> => ({
+  proc: `QEMU_PROC_${proc}`,
   ...more,
 });
 

@@ -67,6 +67,23 @@ function flat(
   };
 }
 
+/**
+ * PMWAKEUP and PMSUSPEND: the callback message carries a reason (always 0 in libvirt 9.0) beside
+ * the legacy message, which is the domain alone.
+ */
+function pm(eventID: number, name: string): DomainEventWire {
+  return {
+    eventID,
+    callback: `REMOTE_PROC_DOMAIN_EVENT_CALLBACK_${name}`,
+    toCallback: (callbackID, e) => ({ callbackID, reason: 0, msg: { dom: e.dom } }),
+    fromCallback: (m) => ({
+      callbackID: m.callbackID as number,
+      event: { eventID, dom: (m.msg as Msg).dom as Domain },
+    }),
+    legacy: { proc: `REMOTE_PROC_DOMAIN_EVENT_${name}`, toMsg: (e: DomainEvent) => ({ dom: e.dom }) },
+  };
+}
+
 export const DOMAIN_EVENT_WIRE: readonly DomainEventWire[] = [
   wrapped(
     ID.LIFECYCLE,
@@ -96,6 +113,15 @@ export const DOMAIN_EVENT_WIRE: readonly DomainEventWire[] = [
     (m) => ({ devAlias: m.devAlias as string }),
     true,
   ),
+  pm(ID.PMWAKEUP, 'PMWAKEUP'),
+  pm(ID.PMSUSPEND, 'PMSUSPEND'),
+  wrapped(
+    ID.TRAY_CHANGE,
+    'TRAY_CHANGE',
+    (e) => ({ devAlias: e.devAlias, reason: e.reason }),
+    (m) => ({ devAlias: m.devAlias as string, reason: m.reason as number }),
+    true,
+  ),
   flat(
     ID.DEVICE_ADDED,
     'DEVICE_ADDED',
@@ -105,6 +131,24 @@ export const DOMAIN_EVENT_WIRE: readonly DomainEventWire[] = [
   flat(
     ID.TUNABLE,
     'TUNABLE',
+    (e) => ({ params: e.params ?? [] }),
+    (m) => ({ params: m.params as TypedParam[] }),
+  ),
+  flat(
+    ID.AGENT_LIFECYCLE,
+    'AGENT_LIFECYCLE',
+    (e) => ({ state: e.state, reason: e.reason }),
+    (m) => ({ state: m.state as number, reason: m.reason as number }),
+  ),
+  flat(
+    ID.MIGRATION_ITERATION,
+    'MIGRATION_ITERATION',
+    (e) => ({ iteration: e.iteration }),
+    (m) => ({ iteration: m.iteration as number }),
+  ),
+  flat(
+    ID.JOB_COMPLETED,
+    'JOB_COMPLETED',
     (e) => ({ params: e.params ?? [] }),
     (m) => ({ params: m.params as TypedParam[] }),
   ),

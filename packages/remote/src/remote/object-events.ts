@@ -1,6 +1,6 @@
 /**
- * Events of the objects of the drivers beside the hypervisor (secrets; storage pools follow the
- * same shape in ./storage-events.ts) over the wire, as libvirt's
+ * Events of the objects of the drivers beside the hypervisor (storage pools, secrets) over the
+ * wire, as libvirt's
  * remoteDispatchConnect*EventRegisterAny / DeregisterAny and remoteRelay*Event*: each client
  * registration is one registration on the daemon's driver, whose callback sends the event id's
  * message with the registration's id; a client's registrations go when it closes.
@@ -8,8 +8,13 @@
  * A kind of object is one {@link ObjectEventFamily}: its procedures, its driver and the message of
  * each event id. Adding a kind is a family, not another copy of this code.
  */
-import type { SecretEvent } from '@qvirt/core/hypervisor';
-import { VIR_SECRET_EVENT_ID, VIR_SECRET_EVENT_ID_LAST } from '@qvirt/core/hypervisor';
+import type { SecretEvent, StoragePool, StoragePoolEvent } from '@qvirt/core/hypervisor';
+import {
+  VIR_SECRET_EVENT_ID,
+  VIR_SECRET_EVENT_ID_LAST,
+  VIR_STORAGE_POOL_EVENT_ID,
+  VIR_STORAGE_POOL_EVENT_ID_LAST,
+} from '@qvirt/core/hypervisor';
 import { codecFor } from '../protocol/codec.js';
 import { type DriverOf, type Drivers, driverOf } from '../protocol/dispatch-table.js';
 import { PROTOCOL, procedureByName } from '../protocol/facts.js';
@@ -127,4 +132,31 @@ export const SECRET_EVENTS: ObjectEventFamily<'secret', SecretEvent> = {
           { callbackID, secret: e.secret, event: e.event ?? 0, detail: e.detail ?? 0 },
         ]
       : ['REMOTE_PROC_SECRET_EVENT_VALUE_CHANGED', { callbackID, secret: e.secret }],
+};
+
+/**
+ * Storage pool events (remoteDispatchConnectStoragePoolEventRegisterAny): the pool is looked up
+ * by its UUID first, so an unknown one fails the registration as libvirt's lookup does.
+ */
+export const STORAGE_POOL_EVENTS: ObjectEventFamily<'storage', StoragePoolEvent> = {
+  noun: 'storage pool',
+  register: 'REMOTE_PROC_CONNECT_STORAGE_POOL_EVENT_REGISTER_ANY',
+  deregister: 'REMOTE_PROC_CONNECT_STORAGE_POOL_EVENT_DEREGISTER_ANY',
+  driver: 'storage',
+  objectField: 'pool',
+  idLast: VIR_STORAGE_POOL_EVENT_ID_LAST,
+  listen: async (d, obj, id, cb) =>
+    d.connectStoragePoolEventRegisterAny(
+      obj ? await d.storagePoolLookupByUUID((obj as StoragePool).uuid) : null,
+      id,
+      cb,
+    ),
+  unlisten: (d, id) => d.connectStoragePoolEventDeregisterAny(id),
+  message: (callbackID, e) =>
+    e.eventID === VIR_STORAGE_POOL_EVENT_ID.LIFECYCLE
+      ? [
+          'REMOTE_PROC_STORAGE_POOL_EVENT_LIFECYCLE',
+          { callbackID, pool: e.pool, event: e.event ?? 0, detail: e.detail ?? 0 },
+        ]
+      : ['REMOTE_PROC_STORAGE_POOL_EVENT_REFRESH', { callbackID, pool: e.pool }],
 };

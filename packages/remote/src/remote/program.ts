@@ -26,8 +26,7 @@ import type { CallContext, Procedure, Program, ReplyBody, ServerClient } from '.
 import { closeServerStreams, registerServerStream, serverStreamPacket } from '../stream/server-streams.js';
 import type { XdrReader, XdrWriter } from '../xdr/xdr.js';
 import { DOMAIN_EVENT_WIRE } from './domain-events.js';
-import { SECRET_EVENTS, serveObjectEvents } from './object-events.js';
-import { storagePoolEvents } from './storage-events.js';
+import { SECRET_EVENTS, STORAGE_POOL_EVENTS, serveObjectEvents } from './object-events.js';
 
 export { argsFor };
 
@@ -49,6 +48,8 @@ interface ClientState {
   relays: Map<number, DomainEventCallback>;
   /** virConnectDomainEventRegisterAny's pre-1.2.1 form: event ids registered. */
   legacy: Set<number>;
+  /** libvirt-qemu's monitor event registrations (the driver's callback ids). */
+  qemuEvents: Set<number>;
 }
 
 const STATE_KEY = 'remote';
@@ -72,13 +73,22 @@ export function createRemotePrograms(opts: RemoteProgramOptions): { programs: Pr
   const state = (c: ServerClient): ClientState => {
     let s = c.state.get(STATE_KEY) as ClientState | undefined;
     if (!s) {
-      s = { open: false, callbacks: new DomainEventCallbacks(), relays: new Map(), legacy: new Set() };
+      s = {
+        open: false,
+        callbacks: new DomainEventCallbacks(),
+        relays: new Map(),
+        legacy: new Set(),
+        qemuEvents: new Set(),
+      };
       c.state.set(STATE_KEY, s);
     }
     return s;
   };
 
   const procs = new Map<number, Procedure>();
+  /** The QEMU program's procedures (qemu_protocol.x). */
+  const qemuProcs = new Map<number, Procedure>();
+  const programProcs = (fact: ProcedureFact) => (fact.program === 'QEMU' ? qemuProcs : procs);
   /** A procedure of the connection itself (not the hypervisor's). */
   const own = (
     name: string,
@@ -86,7 +96,7 @@ export function createRemotePrograms(opts: RemoteProgramOptions): { programs: Pr
     flags: { needOpen?: boolean; needAuth?: boolean } = {},
   ) => {
     const fact = procedureByName(name);
-    procs.set(fact.number, {
+    programProcs(fact).set(fact.number, {
       name: fact.api ?? fact.name,
       mutating: fact.readonlyForbidden,
       needAuth: flags.needAuth,
@@ -120,12 +130,13 @@ export function createRemotePrograms(opts: RemoteProgramOptions): { programs: Pr
           row.stream.direction,
           sparse,
         );
-        return encodeRet(row.fact, undefined);
+        // (virDomainScreenshot's reply also carries a field: the stream object holds it)
+        return encodeRet(row.fact, row.fact.ret ? ret : undefined);
       }
       return encodeRet(row.fact, ret);
     },
   });
-  for (const row of dispatchRows().values()) procs.set(row.fact.number, served(row));
+  for (const row of dispatchRows().values()) programProcs(row.fact).set(row.fact.number, served(row));
 
   // ---- the connection ------------------------------------------------------------------------
   own(
@@ -148,6 +159,7 @@ export function createRemotePrograms(opts: RemoteProgramOptions): { programs: Pr
       s.callbacks.clear();
       s.relays.clear();
       s.legacy.clear();
+      dropQemuEvents(ctx.client);
       clients.delete(ctx.client);
     },
     { needOpen: false },
@@ -232,7 +244,45 @@ export function createRemotePrograms(opts: RemoteProgramOptions): { programs: Pr
     }
   });
 
-  const poolEvents = storagePoolEvents(own, opts.drivers);
+  // ---- libvirt-qemu's monitor events: one driver registration per client registration ---------
+  const qemuEventFact = procedureByName('QEMU_PROC_DOMAIN_MONITOR_EVENT');
+  own('QEMU_PROC_CONNECT_DOMAIN_MONITOR_EVENT_REGISTER', async (a, ctx) => {
+    const client = ctx.client;
+    const dom = a.dom ? await driver.domainLookupByUUID((a.dom as { uuid: string }).uuid) : null;
+    const q = program('QEMU');
+    let callbackID = -1;
+    callbackID = await driver.connectDomainQemuMonitorEventRegister(
+      dom,
+      (a.event as string | null) ?? null,
+      (e) => {
+        if (client.isClosed || callbackID < 0) return;
+        client.sendMessage(q.program, q.version, qemuEventFact.number, (w) =>
+          codecFor(qemuEventFact.msg!).encode(w, { callbackID, ...e }),
+        );
+      },
+      a.flags as number,
+    );
+    state(client).qemuEvents.add(callbackID);
+    return { callbackID };
+  });
+  own('QEMU_PROC_CONNECT_DOMAIN_MONITOR_EVENT_DEREGISTER', async (a, ctx) => {
+    const id = a.callbackID as number;
+    if (!state(ctx.client).qemuEvents.delete(id)) {
+      throw RemoteError.of(
+        'INTERNAL_ERROR',
+        'rpc',
+        `internal error: qemu monitor event callback ${id} not registered`,
+      );
+    }
+    await driver.connectDomainQemuMonitorEventDeregister(id);
+  });
+  const dropQemuEvents = (c: ServerClient) => {
+    const s = state(c);
+    for (const id of s.qemuEvents) void driver.connectDomainQemuMonitorEventDeregister(id).catch(() => {});
+    s.qemuEvents.clear();
+  };
+
+  const poolEvents = serveObjectEvents(own, opts.drivers, STORAGE_POOL_EVENTS);
   const secretEvents = serveObjectEvents(own, opts.drivers, SECRET_EVENTS);
 
   const unsubscribe = opts.onDomainEvent((event) => {
@@ -259,12 +309,13 @@ export function createRemotePrograms(opts: RemoteProgramOptions): { programs: Pr
     },
     streamPacket: serverStreamPacket,
   };
-  // qemu_protocol.x: nothing served yet, but known procedures answer as an unsupporting driver
+  // qemu_protocol.x: its table rows and monitor events; the rest answer as an unsupporting driver
   const qemu: Program = {
     program: program('QEMU').program,
     version: program('QEMU').version,
-    procedures: new Map(),
+    procedures: qemuProcs,
     unknownProcedure: (n) => unknownProcedure('QEMU', n),
+    clientClosed: dropQemuEvents,
   };
   return {
     programs: [remote, qemu],

@@ -1,4 +1,4 @@
-import { VirError } from '@qvirt/core';
+import { VirError } from '@qvirt/core/errors';
 import { MESSAGE_HEADER_MAX, MESSAGE_LEN_MAX, MESSAGE_MAX } from './constants.js';
 
 /** A length word no packet can have: libvirt closes the connection on it. */

@@ -7,7 +7,7 @@
  * OK or ERROR packet and wait for the daemon's confirmation, as virStreamFinish/Abort do.
  */
 
-import { VirError } from '@qvirt/core';
+import { VirError } from '@qvirt/core/errors';
 import type { StreamChunk, VirStream } from '@qvirt/core/hypervisor';
 import { MessageStatus, MessageType } from '../rpc/constants.js';
 import { RemoteError, readRemoteError } from '../rpc/error.js';

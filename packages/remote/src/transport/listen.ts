@@ -4,7 +4,7 @@
  * tls_allowed_dn_list, …; see network-config.ts). The daemon's bin imports this module by path.
  */
 import { existsSync } from 'node:fs';
-import { readVirConfFile } from '@qvirt/core';
+import { readVirConfFile } from '@qvirt/core/conf';
 import type { Daemon } from '../daemon/daemon.js';
 import { type NetworkConfValues, networkConfig, startNetworkListeners } from './network-config.js';
 import { sessionSaslUserDb } from './sasl-passwd.js';

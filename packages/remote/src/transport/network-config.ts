@@ -8,7 +8,7 @@
  * /etc/qvirt/sasl-users.json) and `sasl_realm` (the DIGEST-MD5 realm, default "qvirt").
  */
 import { statSync } from 'node:fs';
-import type { VirConf } from '@qvirt/core';
+import type { VirConf } from '@qvirt/core/conf';
 import { DEFAULT_SASL_REALM, DEFAULT_SASL_USER_DB, SaslUserDb } from '../auth/user-db.js';
 import type { Server } from '../server/server.js';
 import {

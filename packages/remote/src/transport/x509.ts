@@ -6,7 +6,7 @@ import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { systemErrorText } from '@qvirt/core';
+import { systemErrorText } from '@qvirt/core/errors';
 import { globMatch } from '../auth/sasl-auth.js';
 
 /** LIBVIRT_PKI_DIR and friends (SYSCONFDIR = /etc). */

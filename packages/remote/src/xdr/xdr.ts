@@ -1,4 +1,4 @@
-import { VirError } from '@qvirt/core';
+import { VirError } from '@qvirt/core/errors';
 
 /**
  * XDR (RFC 4506) as libvirt's rpcgen-generated code uses it through the SunRPC library (libtirpc
