@@ -5,9 +5,10 @@
  * RemoteClient), which starts a session daemon on demand. The connection is closed after the
  * command; guests keep running.
  */
-import { defaultUri, parseConnectionUri, VirError } from '@qvirt/core';
+import { VirError } from '@qvirt/core/errors';
 import type { Domain, HypervisorDriver, SecretDriver, StorageDriver } from '@qvirt/core/hypervisor';
-import type { RemoteClient } from '@qvirt/remote';
+import { defaultUri, parseConnectionUri } from '@qvirt/core/uri';
+import type { RemoteClient } from '@qvirt/remote/client';
 import type { Io, Session } from './command.js';
 
 /** What commands use of a connection: the hypervisor contract, in process or over qvirtd alike. */
@@ -25,8 +26,8 @@ type Closable = { connectClose?(): Promise<void>; close?(): Promise<void> };
  * One command's connection, for the contract it needs: in process (`qemu:///embed`), `openLocal`
  * opens the instance's own driver (the hypervisor, storage or secret driver, as libvirt's embed
  * URI opens each beside the others); otherwise the remote client, which carries every contract's
- * procedures to qvirtd. The connection is closed after the command. As virsh, a command that fails
- * once connected still ends its output with a blank line.
+ * procedures to qvirtd. The connection is closed after the command. A connection that cannot be
+ * made is noted on the session: virsh ends such a run without its blank line (see main).
  */
 async function withConnection<C extends Closable, T>(
   session: Session,
@@ -36,23 +37,26 @@ async function withConnection<C extends Closable, T>(
   fn: (conn: C) => Promise<T>,
 ): Promise<T> {
   const uri = session.uri ?? defaultUri({ uid: process.getuid?.() ?? 0, env: session.env });
-  let conn: C;
-  if (isInProcess(session)) conn = await openLocal(uri);
-  else {
-    const { openRemote } = await import('@qvirt/remote');
+  const open = async (): Promise<C> => {
+    if (isInProcess(session)) return openLocal(uri);
+    const { openRemote } = await import('@qvirt/remote/client');
     // virsh's first line when the connection cannot be made, then libvirt's reason; openRemote
     // knows every transport (unix, tcp with SASL, tls, ssh)
-    conn = asContract(
+    return asContract(
       await reporting(session.io, 'failed to connect to the hypervisor', () =>
         openRemote(uri, { env: session.env }),
       ),
     );
+  };
+  let conn: C;
+  try {
+    conn = await open();
+  } catch (err) {
+    session.connectFailed = true;
+    throw err;
   }
   try {
     return await fn(conn);
-  } catch (err) {
-    session.io.out('\n');
-    throw err;
   } finally {
     await (conn.connectClose?.() ?? conn.close?.());
   }

@@ -2,7 +2,7 @@
  * qvirsh: a virsh-compatible command line for qvirt. Global options follow virsh's
  * (`-c URI`, `-h`, `-v`/`--version`); each command lives in its own module under commands/.
  */
-import { errorLine } from '@qvirt/core';
+import { errorLine } from '@qvirt/core/errors';
 import {
   type CommandDef,
   CommandFailed,
@@ -50,6 +50,7 @@ export async function main(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<number> {
   let uri: string | undefined;
+  let session: Session | undefined;
   try {
     for (let i = 0; i < argv.length; i++) {
       const arg = argv[i]!;
@@ -86,15 +87,21 @@ export async function main(
         io.out(commandHelp(cmd));
         return 0;
       }
-      const session: Session = { io, uri: uri ?? env.LIBVIRT_DEFAULT_URI, env };
-      const ok = await cmd.run(session, parseOptions(cmd, rest));
+      const opts = parseOptions(cmd, rest);
+      session = { io, uri: uri ?? env.LIBVIRT_DEFAULT_URI, env };
+      const ok = await cmd.run(session, opts);
       return ok === false ? 1 : 0;
     }
     io.out(USAGE);
     return 0;
   } catch (err) {
+    // a CommandFailed has printed all it had to, blank line included
     if (err instanceof CommandFailed) return 1;
     io.err(`error: ${errorLine(err)}\n`);
+    // vshCommandRun: once a command's handler has run, virsh prints a blank line after it, after
+    // the error of a failed one too (option checks inside the handler included); not when parsing
+    // refused its options (no session yet) nor when it could not connect (virsh connects first)
+    if (session && !session.connectFailed) io.out('\n');
     return 1;
   }
 }

@@ -206,9 +206,10 @@ async function startDaemon(
 ): Promise<{ proc: ChildProcess; ro: string; rw: string; stop(): Promise<void> }> {
   const conf = path.join(dir, 'qvirtd.conf');
   writeFileSync(conf, '');
+  // the bin users run: the bundled daemon when built (dist/index.js → ../bin/qvirtd.js)
   const bin = path.join(
     path.dirname(createRequire(import.meta.url).resolve('@qvirt/remote')),
-    'daemon/bin.js',
+    '../bin/qvirtd.js',
   );
   let stderr = '';
   const proc = spawn(

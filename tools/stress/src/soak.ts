@@ -143,9 +143,10 @@ async function daemonTarget(root: string): Promise<Target> {
   const conf = path.join(dir, 'qvirtd.conf');
   writeFileSync(conf, '');
   const socket = path.join(dir, 'libvirt-sock');
+  // the bin users run: the bundled daemon when built (dist/index.js → ../bin/qvirtd.js)
   const bin = path.join(
     path.dirname(createRequire(import.meta.url).resolve('@qvirt/remote')),
-    'daemon/bin.js',
+    '../bin/qvirtd.js',
   );
   let stderr = '';
   const daemon: ChildProcess = spawn(
