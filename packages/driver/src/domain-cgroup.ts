@@ -103,15 +103,20 @@ export class DomainCgroup {
 
   /** virCgroupNewThread(create=true) in every thread controller, cpuset initialised. */
   async makeThreadGroup(kind: ThreadKind, id = 0): Promise<void> {
-    for (const c of THREAD_CONTROLLERS) {
-      const d = this.threadDir(c, kind, id);
-      if (d) await makeGroup(d, c);
-    }
+    // each controller's hierarchy is its own: made side by side (a start waits for these)
+    await Promise.all(
+      THREAD_CONTROLLERS.map((c) => {
+        const d = this.threadDir(c, kind, id);
+        return d ? makeGroup(d, c) : undefined;
+      }),
+    );
   }
 
   /** virCgroupAddThread: a thread into a thread group (v1 `tasks`). */
   async addThread(kind: ThreadKind, id: number, tid: number): Promise<void> {
-    for (const c of uniqueDirs(this, THREAD_CONTROLLERS)) await this.write(c, 'tasks', String(tid), kind, id);
+    await Promise.all(
+      uniqueDirs(this, THREAD_CONTROLLERS).map((c) => this.write(c, 'tasks', String(tid), kind, id)),
+    );
   }
 
   /** virCgroupRemove of a thread group (an IOThread deleted live). */
@@ -236,16 +241,22 @@ export class DomainCgroups {
     const cg = this.existing(def, id);
     if (!cg || !THREAD_CONTROLLERS.some((c) => cg.has(c))) return;
     await cg.makeThreadGroup('emulator');
-    for (const t of readdirSync(`/proc/${pid}/task`)) {
-      // a thread may end meanwhile (QEMU's short-lived workers)
-      await cg.addThread('emulator', 0, Number(t)).catch((err) => {
-        if (existsSync(`/proc/${pid}/task/${t}`)) throw err;
-      });
-    }
+    // every thread into emulator/ first (vCPU and IOThread threads among them), then those into
+    // their own groups: the two rounds in order, the writes within a round side by side
+    await Promise.all(
+      readdirSync(`/proc/${pid}/task`).map((t) =>
+        cg.addThread('emulator', 0, Number(t)).catch((err) => {
+          // a thread may end meanwhile (QEMU's short-lived workers)
+          if (existsSync(`/proc/${pid}/task/${t}`)) throw err;
+        }),
+      ),
+    );
     const tune = (def.cputune ?? {}) as Record<string, unknown>;
-    await setBandwidth(cg, 'emulator', 0, num(tune.emulator_period), num(tune.emulator_quota));
-    for (const [n, tid] of vcpus) await this.placeThread(cg, def, 'vcpu', n, tid);
-    for (const [n, tid] of iothreads) await this.placeThread(cg, def, 'iothread', n, tid);
+    await Promise.all([
+      setBandwidth(cg, 'emulator', 0, num(tune.emulator_period), num(tune.emulator_quota)),
+      ...[...vcpus].map(([n, tid]) => this.placeThread(cg, def, 'vcpu', n, tid)),
+      ...[...iothreads].map(([n, tid]) => this.placeThread(cg, def, 'iothread', n, tid)),
+    ]);
   }
 
   /** placeThreads with the threads QEMU names (`query-cpus-fast`, `query-iothreads`). */
@@ -256,8 +267,11 @@ export class DomainCgroups {
     mon: { execute<T>(cmd: string, args?: Record<string, unknown>): Promise<T> },
   ): Promise<void> {
     if (!this.existing(def, id)) return;
-    const cpus = await mon.execute<Array<{ 'cpu-index': number; 'thread-id': number }>>('query-cpus-fast');
-    const io = await mon.execute<Array<{ id: string; 'thread-id': number }>>('query-iothreads');
+    // both asked at once: QMP answers in order, without a round trip between them
+    const [cpus, io] = await Promise.all([
+      mon.execute<Array<{ 'cpu-index': number; 'thread-id': number }>>('query-cpus-fast'),
+      mon.execute<Array<{ id: string; 'thread-id': number }>>('query-iothreads'),
+    ]);
     const iothreads = new Map(
       io.flatMap((t) => {
         const m = /^iothread(\d+)$/.exec(t.id);

@@ -1265,18 +1265,25 @@ export class QemuDriver implements HypervisorDriver {
         }
         throw err;
       }
+      // The steps before `cont` that need only the monitor are sent together: QMP answers in
+      // order, and a QEMU still starting up takes a while for each round trip.
+      const chardevsAsked = obj.qmp!.execute<Array<{ label: string; filename: string }>>('query-chardev');
+      const beside = Promise.all([
+        enableMigrationEvents(obj.qmp!),
+        // qemuProcessSetupEmulator / SetupVcpus / SetupIOThreads: the threads into their groups
+        this.#cgroups().placeFromMonitor(obj.live!, id, child.pid!, obj.qmp!),
+        setupLifecycleActions(def, obj.qmp!),
+      ]);
+      beside.catch(() => {}); // awaited below, after the agent
       // qemuProcessRefreshChardevs: the ptys QEMU opened, into the live XML
-      const chardevs = await obj.qmp!.execute<Array<{ label: string; filename: string }>>('query-chardev');
+      const chardevs = await chardevsAsked;
       applyPtyPaths(obj.live!, chardevs);
       // qemuProcessRefreshChannelVirtioState (booted) and qemuConnectAgent
       this.#agentSlot(obj).refresh(chardevs, true);
       await this.#agentSlot(obj).connect();
-      await enableMigrationEvents(obj.qmp!);
+      await beside;
       if (incoming) await runIncoming(obj.qmp!, incoming.qemuFd!);
-      // qemuProcessSetupEmulator / SetupVcpus / SetupIOThreads: the threads into their groups
-      await this.#cgroups().placeFromMonitor(obj.live!, id, child.pid!, obj.qmp!);
       enablePerfFromDef(this.#liveDomain(obj), this.#perf);
-      await setupLifecycleActions(def, obj.qmp!);
       await this.#options.startPhaseHook?.('before-cont', { name, pid: child.pid });
       if (!paused) {
         await obj.qmp!.execute('cont');
