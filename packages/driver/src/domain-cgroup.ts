@@ -214,7 +214,8 @@ export class DomainCgroups {
     const cg = this.of(def, id);
     if (!cg) return;
     try {
-      for (const [c, d] of cg.dirs) await makeGroup(d, c);
+      // one hierarchy per controller: made side by side, as a start waits for them
+      await Promise.all([...cg.dirs].map(([c, d]) => makeGroup(d, c)));
       await applyDomainTuning(cg, def);
     } catch (err) {
       await this.remove(def, id);
