@@ -10,7 +10,13 @@
  */
 import { closeSync, existsSync, readFileSync, readSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { type DomainDef, PERF_EVENTS, virCheckFlags, virReportError, virReportSystemError } from '@qvirt/core';
+import {
+  type DomainDef,
+  PERF_EVENTS,
+  virCheckFlags,
+  virReportError,
+  virReportSystemError,
+} from '@qvirt/core';
 import { type TypedParam, VIR_DOMAIN_AFFECT, VIR_TYPED_PARAM } from '@qvirt/core/hypervisor';
 import { validateTypedParams } from './cgroup-tuning.js';
 import { affectedDefs, copyDef, type LiveDomain } from './live-domain.js';
@@ -19,6 +25,7 @@ const A = VIR_DOMAIN_AFFECT;
 
 /** virPerfEventType, in libvirt's order (the order every listing uses): the domain model's list. */
 export { PERF_EVENTS };
+
 type PerfEvent = (typeof PERF_EVENTS)[number];
 
 /** virPerfEventAttr: PERF_TYPE_HARDWARE (0) and PERF_TYPE_SOFTWARE (1) counters by config. */
