@@ -14,6 +14,7 @@ import {
   checkDomainCapsArgs,
   type DomainCapsHost,
   domainCapabilitiesXml,
+  hostModelCpu,
   resolveDomainCapsRequest,
 } from './domain-capabilities.js';
 
@@ -80,6 +81,24 @@ describe.each(hosts)('domain capabilities of host %s', (name) => {
 
   it('has recorded outputs', () => {
     expect(cases.length).toBeGreaterThan(0);
+  });
+
+  it('keeps a migratable host-model copy without what QEMU marks unmigratable', () => {
+    const kvm = probe.hostCpu?.kvm;
+    const unmigratable = (kvm?.props ?? []).filter(
+      (p) => p.type === 'boolean' && p.value && p.migratable === false,
+    );
+    const full = hostModelCpu(probe, 'kvm', json.hostArch);
+    const migratable = hostModelCpu(probe, 'kvm', json.hostArch, true);
+    if (!full || unmigratable.length === 0) return; // this host's probe has none to leave out
+    const required = (c: typeof full) =>
+      new Set(c.features.filter((f) => f.policy === 'require').map((f) => f.name));
+    // invtsc is the usual one: required by the reported CPU, absent from the one a guest gets
+    if (unmigratable.some((p) => p.name === 'invtsc')) {
+      expect(required(full).has('invtsc')).toBe(true);
+      expect(required(migratable!).has('invtsc')).toBe(false);
+    }
+    expect(required(migratable!).size).toBeLessThan(required(full).size);
   });
 
   it.each(cases)('--machine %s --virttype %s equals libvirt', (machine, virttype) => {

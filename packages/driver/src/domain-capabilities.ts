@@ -277,7 +277,12 @@ export function hypervisorModels(probe: ProbeResult, accel: Accel): HypervisorCp
  * data (virQEMUCapsGetCPUModelX86Data) and decoded to the closest model QEMU offers. Undefined
  * when libvirt would have none (no expansion, a foreign arch, not x86).
  */
-export function hostModelCpu(probe: ProbeResult, accel: Accel, hostArch: string): HostModelCpu | undefined {
+export function hostModelCpu(
+  probe: ProbeResult,
+  accel: Accel,
+  hostArch: string,
+  migratable = false,
+): HostModelCpu | undefined {
   const caps = probe.caps;
   if (!guestIsNative(hostArch, caps.arch) || !isX86(caps.arch)) return undefined;
   const info = probe.hostCpu?.[accel];
@@ -289,7 +294,8 @@ export function hostModelCpu(probe: ProbeResult, accel: Accel, hostArch: string)
   for (const p of info.props) {
     const name = featureFromQemu(p.name);
     if (p.type === 'boolean') {
-      if (!p.value) continue;
+      // the migratable copy skips what QEMU leaves out of a migratable CPU (invtsc, …)
+      if (!p.value || (migratable && p.migratable === false)) continue;
       const f = x86Feature(name);
       if (f) data.add(x86FeatureData(f));
     } else if (p.type === 'string') {

@@ -135,7 +135,17 @@ export class HypervisorCpuApis {
   ): Promise<CoreHostModelCpu | undefined> {
     const { probe, req, hostArch } = await this.lookup(emulator, arch, null, virttype);
     const cpu = hostModelCpu(probe, accelOf(req.virttype), hostArch);
-    return cpu && { arch: req.arch, virtType: req.virttype, ...(emulator ? { emulator } : {}), ...cpu };
+    // virQEMUCapsInitHostCPUModel keeps both copies; a guest starts from the migratable one
+    const migratable = hostModelCpu(probe, accelOf(req.virttype), hostArch, true);
+    return (
+      cpu && {
+        arch: req.arch,
+        virtType: req.virttype,
+        ...(emulator ? { emulator } : {}),
+        ...cpu,
+        ...(migratable ? { migratable } : {}),
+      }
+    );
   }
 
   async domainCapabilities(

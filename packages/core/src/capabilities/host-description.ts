@@ -53,6 +53,12 @@ export interface HostModelCpu {
   fallback?: 'allow' | 'forbid';
   vendor?: string;
   features: HostCpuFeature[];
+  /**
+   * The same CPU decoded without the features QEMU leaves out of a migratable CPU (libvirt's
+   * VIR_QEMU_CAPS_HOST_CPU_MIGRATABLE copy, which a host-model guest starts from); absent when
+   * only the full one is known (`nonMigratableFeatures` below is then subtracted from it).
+   */
+  migratable?: { model: string; vendor?: string; features: HostCpuFeature[] };
 }
 
 export interface HostDescription {

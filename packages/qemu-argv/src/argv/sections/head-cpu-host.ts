@@ -47,6 +47,7 @@ export function guestHostModel(b: Pick<Build, 'def' | 'ctx'>): HostModelCpu | un
  * not required of the guest (virQEMUCapsInitCPUModel with migratable, which skips them).
  */
 function migratable(host: HostModelCpu, nonMigratable: readonly string[]): GuestCpuFeature[] {
+  if (host.migratable) return host.migratable.features.map((f) => ({ name: f.name, policy: f.policy }));
   return host.features
     .filter((f) => !(f.policy === 'require' && nonMigratable.includes(f.name)))
     .map((f) => ({ name: f.name, policy: f.policy }));
@@ -75,7 +76,8 @@ export function hostModelGuestCpu(b: Pick<Build, 'def' | 'ctx'>): GuestCpuModel 
   const hostModel = guestHostModel(b);
   if (!hostModel) throw unsupported('unknown host CPU model');
   const features = migratable(hostModel, host.nonMigratableFeatures ?? []);
-  const migratableModel = { model: hostModel.model, features: features.map((f) => ({ ...f })) };
+  const model = hostModel.migratable?.model ?? hostModel.model;
+  const migratableModel = { model, features: features.map((f) => ({ ...f })) };
   for (const f of c.feature ?? []) {
     // optional features are resolved against the migratable host model's CPUID bits: present
     // (the model's or required) → require, else disable (virCPUx86Update → x86FeatureInData)
@@ -84,5 +86,5 @@ export function hostModelGuestCpu(b: Pick<Build, 'def' | 'ctx'>): GuestCpuModel 
       policy = x86CheckFeature(migratableModel, f.name ?? '') ? 'require' : 'disable';
     updateFeature(features, { name: f.name ?? '', policy: policy ?? 'require' });
   }
-  return { model: hostModel.model, vendorId: c.model?.vendor_id, features };
+  return { model, vendorId: c.model?.vendor_id, features };
 }

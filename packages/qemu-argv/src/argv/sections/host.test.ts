@@ -93,6 +93,23 @@ describe('host NUMA availability (virNumaNodesetIsAvailable)', () => {
 });
 
 describe('host-model CPU (qemuProcessUpdateGuestCPU)', () => {
+  it('starts from the migratable copy of the host model when the host has one', () => {
+    const model = HOST.hostModels![0]!;
+    const host: HostDescription = {
+      ...HOST,
+      nonMigratableFeatures: [],
+      hostModels: [
+        {
+          ...model,
+          migratable: { model: 'EPYC-Milan', features: model.features.filter((f) => f.name !== 'invtsc') },
+        },
+      ],
+    };
+    const cpu = cpuArg(args(domain({ cpu: "<cpu mode='host-model'/>" }), host))!;
+    expect(cpu).not.toContain('invtsc');
+    expect(cpu).toContain('x2apic=on');
+  });
+
   it('becomes the migratable host model: non-migratable required features dropped, QEMU names', () => {
     expect(cpuArg(args(domain({ cpu: "<cpu mode='host-model'/>" })))).toBe(
       'EPYC-Milan,x2apic=on,tsc-adjust=on,pni=off,svm=off',
