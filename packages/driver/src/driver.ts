@@ -90,6 +90,7 @@ import {
   type VirStream,
 } from '@qvirt/core/hypervisor';
 import {
+  findInPath,
   firmwareDescriptorPaths,
   readFirmwareDescriptors,
   readHostDescription,
@@ -112,6 +113,7 @@ import {
   qemu72Caps,
   scaledToBytes,
   shellQuote,
+  type SwtpmSupport,
 } from '@qvirt/qemu-argv';
 import * as agentApi from './agent-apis.js';
 import { AgentSlot, agentAvailable, prepareChannelPaths } from './agent-channel.js';
@@ -129,6 +131,7 @@ import {
 } from './domain-stats.js';
 import type { GuestAgent } from './guest-agent.js';
 import { attachDevice, detachDevice, deviceDeleted, type HotplugHost, updateDevice } from './hotplug.js';
+import { hostSwtpmSync } from './host-swtpm.js';
 import type { HypervisorCpuApis } from './hypervisor-cpu.js';
 import { type InstanceEnv, type InstanceSpec, resolveInstance } from './instance.js';
 import { acquireInstanceLock, type InstanceLock } from './instance-lock.js';
@@ -777,8 +780,15 @@ export class QemuDriver implements HypervisorDriver {
       path: this.env.PATH ?? '/usr/bin:/bin',
       firmwares: this.#options.firmwares ?? (() => readFirmwareDescriptors(this.#firmwareSearch())),
       host: this.#host(),
+      swtpm: () => {
+        this.#swtpm ??= hostSwtpmSync((n) => findInPath(n, this.env.PATH ?? '/usr/bin:/bin'));
+        return this.#swtpm;
+      },
     };
   }
+
+  /** The host's swtpm, asked once per driver and only by a definition with a TPM. */
+  #swtpm: SwtpmSupport | null | undefined;
 
   #hostDescription: HostDescription | undefined;
   /** The host as libvirt sees it at start (NUMA nodes, host CPU), read once per driver. */

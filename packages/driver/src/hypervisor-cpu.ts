@@ -6,9 +6,7 @@
  * disk and once per driver here).
  */
 
-import { execFile } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { promisify } from 'node:util';
 import {
   type HostModelCpu as CoreHostModelCpu,
   readCapabilitiesXml,
@@ -55,6 +53,7 @@ import {
   hypervisorModels,
   resolveDomainCapsRequest,
 } from './domain-capabilities.js';
+import { hostSwtpm } from './host-swtpm.js';
 
 /** What the APIs need from the driver. */
 export interface HypervisorCpuSource {
@@ -311,27 +310,6 @@ export function hostSupportsVfio(): boolean {
     return false;
   }
   return existsSync('/dev/vfio/vfio');
-}
-
-const execFileP = promisify(execFile);
-
-/** virTPMHasSwtpm and the TPM versions `swtpm_setup --print-capabilities` announces. */
-export async function hostSwtpm(
-  findInPath: (name: string) => string | undefined,
-): Promise<{ versions: Array<'1.2' | '2.0'> } | undefined> {
-  const swtpm = findInPath('swtpm');
-  const setup = findInPath('swtpm_setup');
-  if (!swtpm || !setup || !findInPath('swtpm_ioctl')) return undefined;
-  const versions: Array<'1.2' | '2.0'> = [];
-  try {
-    const { stdout } = await execFileP(setup, ['--print-capabilities'], { timeout: 10_000 });
-    const features = (JSON.parse(stdout) as { features?: string[] }).features ?? [];
-    if (features.includes('tpm-1.2')) versions.push('1.2');
-    if (features.includes('tpm-2.0')) versions.push('2.0');
-  } catch {
-    // an swtpm_setup without capabilities supports neither explicitly
-  }
-  return { versions };
 }
 
 // ---- the driver's side ----------------------------------------------------------------------

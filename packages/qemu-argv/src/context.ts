@@ -7,6 +7,11 @@ import { type DirLayout, libvirtLayout } from './layout.js';
 import type { FirmwareDescriptor } from './prepare/firmware-descriptor.js';
 
 /** Everything conversion depends on besides the domain itself. */
+/** What the host's swtpm offers a TPM emulator (virQEMUCapsFillDomainDeviceTPMCaps). */
+export interface SwtpmSupport {
+  versions: ReadonlyArray<'1.2' | '2.0'>;
+}
+
 export interface QemuContext {
   /** The target QEMU. */
   caps: QemuCaps;
@@ -34,6 +39,12 @@ export interface QemuContext {
    * availability is not checked and `<cpu mode='host-model'>` is refused.
    */
   host?: HostDescription;
+  /**
+   * swtpm on the host (virTPMHasSwtpm) with the TPM versions `swtpm_setup` supports, `null` when
+   * it is not installed, or a function answering either on first use. Unset means not known:
+   * treated as libvirt's test suite treats it, swtpm present with both versions.
+   */
+  swtpm?: SwtpmSupport | null | (() => SwtpmSupport | null);
   /**
    * A start's master key and the secret values its disks need (fetched by the driver from the
    * secret driver beforehand); unset, every secret lookup fails as on a host without secrets.

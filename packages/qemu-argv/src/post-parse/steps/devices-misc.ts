@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { DomainDef } from '@qvirt/core';
 import { hasFlag } from '../../caps/qemu-caps.js';
 import type { QemuContext } from '../../context.js';
-import { devicesOf, isX86 } from '../../domain-util.js';
+import { devicesOf, isX86, machineOf } from '../../domain-util.js';
 import { knownNetModel } from '../../libvirt-names.js';
 import { type Disk, diskIndex } from './devices-util.js';
 
@@ -184,7 +184,10 @@ export function otherDeviceDefaults(def: DomainDef, ctx: QemuContext): void {
     tpm.model ??= 'tpm-tis';
     const backend = tpm.backend;
     if (backend?.type === 'emulator' && backend.version === undefined) {
-      backend.version = tpm.model === 'tpm-spapr' || tpm.model === 'tpm-crb' ? '2.0' : '1.2';
+      // qemuDomainTPMDefPostParse: 2.0 where 1.2 cannot work (CRB, SPAPR, ARM virt)
+      const armVirt =
+        /^(aarch64|armv7l)$/.test(def.os?.type?.arch ?? '') && machineOf(def).startsWith('virt');
+      backend.version = tpm.model === 'tpm-spapr' || tpm.model === 'tpm-crb' || armVirt ? '2.0' : '1.2';
     }
   }
   for (const panic of devices.panic ?? []) panic.model ??= 'isa';

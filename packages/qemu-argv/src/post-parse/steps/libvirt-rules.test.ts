@@ -457,3 +457,52 @@ describe('devices', () => {
     );
   });
 });
+
+describe('TPM devices (qemuValidateDomainDeviceDefTPM, qemuDomainTPMDefPostParse)', () => {
+  const tpm = (model: string, backend: string) =>
+    domain({ devices: `<tpm model='${model}'>${backend}</tpm>` });
+  const emulator = (version?: string) =>
+    `<backend type='emulator'${version ? ` version='${version}'` : ''}/>`;
+  const refusedWith = (xml: string, swtpm: { versions: Array<'1.2' | '2.0'> } | null) => {
+    try {
+      canonicalizeDomain(parseDomainXML(xml), referenceContext({ swtpm }));
+      return undefined;
+    } catch (err) {
+      return (err as Error).message;
+    }
+  };
+
+  it('refuses an emulator TPM whose version the host swtpm lacks, or with no swtpm at all', () => {
+    expect(refusedWith(tpm('tpm-crb', emulator()), null)).toBe(
+      "unsupported configuration: TPM version '2.0' is not supported",
+    );
+    expect(refusedWith(tpm('tpm-tis', emulator('2.0')), { versions: ['1.2'] })).toBe(
+      "unsupported configuration: TPM version '2.0' is not supported",
+    );
+    expect(refusedWith(tpm('tpm-tis', emulator('2.0')), { versions: ['2.0'] })).toBeUndefined();
+    // without an swtpm the backend itself is missing, whatever the version
+    expect(
+      refusedWith(
+        tpm(
+          'tpm-tis',
+          "<backend type='external'><source type='unix' mode='connect' path='/tmp/s'/></backend>",
+        ),
+        null,
+      ),
+    ).toBe(
+      'unsupported configuration: The QEMU executable /usr/bin/qemu-system-x86_64 does not support TPM backend type external',
+    );
+  });
+
+  it('refuses the combinations TPM 1.2 cannot do', () => {
+    expect(refusal(tpm('tpm-crb', emulator('1.2')))).toBe(
+      "unsupported configuration: Unsupported interface 'tpm-crb' for TPM 1.2",
+    );
+    expect(refusal(tpm('tpm-tis', emulator('1.2')))).toBeUndefined();
+  });
+
+  it('chooses TPM 2.0 for CRB and ARM virt machines, 1.2 for TIS', () => {
+    expect(dumpxml(tpm('tpm-crb', emulator()))).toContain("<backend type='emulator' version='2.0'/>");
+    expect(dumpxml(tpm('tpm-tis', emulator()))).toContain("<backend type='emulator' version='1.2'/>");
+  });
+});

@@ -204,13 +204,17 @@ function checkMemoryDevices(def: DomainDef): void {
   }
 }
 
-/** virDomainInputDefValidate for HVM guests, virDomainVsockDefValidate. */
-function checkInputsAndVsock(def: DomainDef): void {
+/** virDomainInputDefValidate for HVM guests. */
+function checkInputs(def: DomainDef): void {
   for (const input of def.devices?.input ?? []) {
     if (input.bus === 'ps2' && input.type !== 'mouse' && input.type !== 'keyboard')
       throw internalError(`ps2 bus does not support ${input.type} input device`);
     if (input.bus === 'xen') throw internalError('unsupported input bus xen');
   }
+}
+
+/** virDomainVsockDefValidate (the vsock is validated last of the devices). */
+export function checkVsock(def: DomainDef): void {
   const cid = def.devices?.vsock?.cid?.address;
   if (cid !== undefined && cid > 0 && cid <= 2) throw unsupported('guest CIDs must be >= 3');
 }
@@ -459,7 +463,7 @@ export function checkDeviceRules(def: DomainDef, ctx: QemuContext): void {
   }
   checkInterfaces(def);
   checkMemoryDevices(def);
-  checkInputsAndVsock(def);
+  checkInputs(def);
   checkSpiceChardevs(def);
   checkIdeControllers(def);
   checkControllerIothreads(def);

@@ -13,6 +13,7 @@ import {
   checkDiskGeneric,
   checkDiskGeometry,
   checkEncryption,
+  checkVsock,
 } from './validate-device-rules.js';
 import { chrListens } from './validate-parse.js';
 import { chrDevices, internalError, invalidArg, plainError, unsupported, xmlError } from './validate-util.js';
@@ -561,4 +562,57 @@ export function checkDevices(def: DomainDef, ctx: QemuContext): void {
   checkMemoryDevices(def, ctx);
   checkIommu(def, ctx);
   checkDeviceRules(def, ctx);
+  // (libvirt validates TPMs after the inputs, filesystems, watchdogs, RNGs and shmems)
+  checkTpms(def, ctx);
+  checkVsock(def);
+}
+
+/** The frontends and backends this QEMU and host offer a TPM (virQEMUCapsFillDomainDeviceTPMCaps). */
+function tpmCaps(ctx: QemuContext): { models: Set<string>; backends: Set<string>; versions: Set<string> } {
+  const models = new Set(
+    ['tpm-tis', 'tpm-crb', 'tpm-spapr', 'spapr-tpm-proxy'].filter((m) => hasFlag(ctx.caps, m)),
+  );
+  const backends = new Set<string>();
+  if (hasFlag(ctx.caps, 'tpm-passthrough')) backends.add('passthrough');
+  const versions = new Set<string>();
+  // unknown (unset) is libvirt's test suite's host: swtpm with both versions
+  const swtpm =
+    typeof ctx.swtpm === 'function'
+      ? ctx.swtpm()
+      : ctx.swtpm === undefined
+        ? { versions: ['1.2', '2.0'] }
+        : ctx.swtpm;
+  if (swtpm) {
+    if (hasFlag(ctx.caps, 'tpm-emulator')) backends.add('emulator').add('external');
+    for (const v of swtpm.versions) versions.add(v);
+  }
+  return { models, backends, versions };
+}
+
+/** qemuValidateDomainDeviceDefTPM. */
+function checkTpms(def: DomainDef, ctx: QemuContext): void {
+  for (const tpm of def.devices?.tpm ?? []) {
+    const caps = tpmCaps(ctx);
+    const type = tpm.backend?.type ?? '';
+    const model = tpm.model ?? 'tpm-tis';
+    if (type === 'emulator') {
+      const version = tpm.backend?.version ?? 'default';
+      if (version !== 'default' && !caps.versions.has(version))
+        throw unsupported(`TPM version '${version}' is not supported`);
+      if (version === '1.2') {
+        if (model === 'tpm-crb') throw unsupported(`Unsupported interface '${model}' for TPM 1.2`);
+        if (model === 'tpm-spapr') throw unsupported('TPM 1.2 is not supported with the SPAPR device model');
+        if (isArmVirt(def)) throw unsupported('TPM 1.2 is not supported on ARM');
+      }
+    }
+    const emulator = def.devices?.emulator ?? ctx.caps.emulator;
+    if (!caps.backends.has(type))
+      throw unsupported(`The QEMU executable ${emulator} does not support TPM backend type ${type}`);
+    if (def.os?.type?.arch === 'ppc64' || def.os?.type?.arch === 'ppc64le') {
+      if (model === 'spapr-tpm-proxy' && type !== 'passthrough')
+        throw unsupported(`TPM Proxy model ${model} requires 'Passthrough' backend`);
+    }
+    if (!caps.models.has(model))
+      throw unsupported(`The QEMU executable ${emulator} does not support TPM model ${model}`);
+  }
 }
