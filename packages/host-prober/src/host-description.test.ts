@@ -59,4 +59,11 @@ describe('readHostDescription', () => {
     const host = readHostDescription({ sysRoot: r, info: { cpu: { arch: 'x86_64', vendor: 'AMD' } } });
     expect(host.cpu).toEqual({ arch: 'x86_64', vendor: 'AMD', features: [] });
   });
+
+  it("carries the host's TSC counter, which the TSC frequency check needs", () => {
+    const r = sys({});
+    const counter = { name: 'tsc' as const, frequency: 2793436000, scaling: false };
+    const host = readHostDescription({ sysRoot: r, info: { cpu: { arch: 'x86_64', counter } } });
+    expect(host.cpu?.tsc).toEqual({ frequency: 2793436000, scaling: 'no' });
+  });
 });

@@ -1,7 +1,7 @@
 /**
  * This host's description for conversion (`HostDescription` of `@qvirt/core`): the NUMA nodes
  * from sysfs (what libnuma, and so libvirt's virNumaNodeIsAvailable, sees) and the host CPU's
- * arch and vendor. Host-model CPUs stay unknown: libvirt builds them by decoding QEMU's
+ * arch, vendor, features and TSC. Host-model CPUs stay unknown: libvirt builds them by decoding QEMU's
  * query-cpu-model-expansion against its CPU model map, which qvirt does not have, so a host-model
  * guest keeps being refused rather than started with a guessed CPU.
  */
@@ -70,6 +70,10 @@ export function readHostDescription(opts: { sysRoot?: string; info?: HostInfo } 
       ...(info.cpu.model ? { model: info.cpu.model } : {}),
       ...(info.cpu.vendor ? { vendor: info.cpu.vendor } : {}),
       features: (info.cpu.features ?? []).map((name) => ({ name })),
+      // virHostCPUGetTscInfo (a host with invtsc): what qemuProcessStartValidateTSC checks against
+      ...(info.cpu.counter
+        ? { tsc: { frequency: info.cpu.counter.frequency, scaling: info.cpu.counter.scaling ? 'yes' : 'no' } }
+        : {}),
     },
   };
 }
