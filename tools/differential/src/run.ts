@@ -2,7 +2,7 @@
  * `qvirt-differential`: generated and virt-install domain XMLs through libvirt 9.0 (embed, via
  * libvirt-python) and qvirt (in process), every difference counted by family.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { compare, type Difference } from './compare.js';
@@ -59,8 +59,19 @@ export function formatReport(report: Record<string, FamilyReport>, top = 8): str
   return lines.join('\n');
 }
 
+/** Every `*.xml` of a directory, one case each, in the family `files:<dir name>`. */
+export function fileCases(dir: string, firstId: number): Case[] {
+  const family = `files:${path.basename(path.resolve(dir))}`;
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.xml'))
+    .sort()
+    .map((f, i) => ({ id: firstId + i, family, xml: readFileSync(path.join(dir, f), 'utf8') }));
+}
+
 const USAGE = `usage: qvirt-differential [--count N] [--seed N] [--family F]... [--no-virt-install] [--virt-install-uri URI]
-                          [--json FILE] [--cases DIR] [--top N]
+                          [--xml DIR]... [--json FILE] [--cases DIR] [--top N]
+--xml DIR: also run every *.xml of DIR (domain XMLs collected from real tools and deployments);
+           with --xml alone, no generated cases
 families: ${Object.keys(FAMILIES).join(', ')}, virt-install`;
 
 export async function main(argv: string[]): Promise<number> {
@@ -74,6 +85,7 @@ export async function main(argv: string[]): Promise<number> {
       'virt-install-uri': { type: 'string' },
       json: { type: 'string' },
       cases: { type: 'string' },
+      xml: { type: 'string', multiple: true },
       top: { type: 'string', default: '8' },
       help: { type: 'boolean', default: false },
     },
@@ -85,11 +97,13 @@ export async function main(argv: string[]): Promise<number> {
   const only = (values.family ?? []).filter((f) => f !== 'virt-install');
   const wantVirtInstall =
     !values['no-virt-install'] && (!values.family?.length || values.family.includes('virt-install'));
+  const filesOnly = (values.xml?.length ?? 0) > 0 && !values.family?.length;
   const cases: Case[] =
-    values.family?.length && !only.length
+    filesOnly || (values.family?.length && !only.length)
       ? []
       : generateCases(Number(values.count), Number(values.seed), only);
-  if (wantVirtInstall) {
+  for (const dir of values.xml ?? []) cases.push(...fileCases(dir, cases.length));
+  if (wantVirtInstall && !filesOnly) {
     const vi = virtInstallCases(cases.length, values['virt-install-uri']);
     for (const s of vi.skipped) console.error(`note: ${s}`);
     cases.push(...vi.cases);

@@ -208,15 +208,50 @@ describe('namespaces', () => {
     expect(formatDomainXML(def)).toContain("<ns0:commandline xmlns:ns0='urn:dummy'>");
   });
 
-  it('prints <metadata> content as libxml2 does, with the declarations it uses', () => {
+  it('prints <metadata> as libxml2 does, declaring there what it uses of the root (xmlCopyNode)', () => {
     const def = parseDomainXML(
       wrap(
-        "  <metadata><a:x>1</a:x><b:y k='v'/></metadata>\n",
-        "type='qemu' xmlns:a='urn:a' xmlns:b='urn:b'",
+        "  <metadata><a:x>1</a:x><b:y k='v' a:z='w'/><c:q xmlns:c='urn:c'><d:n/></c:q></metadata>\n",
+        "type='qemu' xmlns:a='urn:a' xmlns:b='urn:b' xmlns:d='urn:d' xmlns:unused='urn:u'",
       ),
     );
+    // libvirt 9.0 (virsh define + dumpxml) prints exactly this for the same input
     expect(formatDomainXML(def)).toContain(
-      '  <metadata>\n    <a:x xmlns:a="urn:a">1</a:x>\n    <b:y xmlns:b="urn:b" k="v"/>\n  </metadata>\n',
+      '  <metadata xmlns:a="urn:a" xmlns:b="urn:b" xmlns:d="urn:d">\n    <a:x>1</a:x>\n    <b:y k="v" a:z="w"/>\n' +
+        '    <c:q xmlns:c="urn:c">\n      <d:n/>\n    </c:q>\n  </metadata>\n',
     );
+  });
+});
+
+describe('repeated <devices> and <features> (read through XPath from the domain, as libvirt)', () => {
+  it('reads every <devices> as one, in document order', () => {
+    const def = parseDomainXML(
+      wrap(
+        "  <devices><memballoon model='virtio'/></devices>\n" +
+          "  <devices><emulator>/usr/bin/qemu-system-x86_64</emulator><disk type='file' device='disk'>" +
+          "<source file='/a'/><target dev='vda' bus='virtio'/></disk></devices>\n" +
+          "  <devices><disk type='file' device='cdrom'><target dev='hdc' bus='ide'/></disk></devices>\n",
+      ),
+    );
+    expect(def.devices?.emulator).toBe('/usr/bin/qemu-system-x86_64');
+    expect(def.devices?.disk?.map((d) => d.target?.dev)).toEqual(['vda', 'hdc']);
+    expect(def.devices?.memballoon?.model).toBe('virtio');
+    expect(formatDomainXML(def).match(/<devices>/g)).toHaveLength(1);
+  });
+
+  it('lets a later feature replace an earlier one, Hyper-V enlightenments adding up', () => {
+    const def = parseDomainXML(
+      wrap(
+        "  <features><kvm><hint-dedicated state='on'/></kvm><msrs unknown='ignore'/>" +
+          "<hyperv><relaxed state='on'/></hyperv></features>\n" +
+          "  <features><kvm><poll-control state='on'/></kvm><msrs unknown='fault'/>" +
+          "<hyperv><vendor_id state='on' value='KVM Hv'/></hyperv></features>\n",
+      ),
+    );
+    // libvirt 9.0 prints kvm with poll-control only, msrs fault, and both Hyper-V children
+    expect(def.features?.kvm).toEqual({ 'poll-control': { state: 'on' } });
+    expect(def.features?.msrs?.unknown).toBe('fault');
+    expect(def.features?.hyperv?.relaxed?.state).toBe('on');
+    expect(def.features?.hyperv?.vendor_id?.value).toBe('KVM Hv');
   });
 });

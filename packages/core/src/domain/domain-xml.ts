@@ -9,7 +9,7 @@
 import { VirError, virErrorMessage, virReportError, XmlError } from '../errors.js';
 import type { ParseContext } from '../schema/schema.js';
 import { formatUuid } from '../schema/value-types.js';
-import type { XmlElement } from '../xml/xml-tree.js';
+import type { XmlElement, XmlNode } from '../xml/xml-tree.js';
 import { formatXml, parseXml } from '../xml/xml-tree.js';
 import { domain, type RawDomainDef, VIRT_TYPES } from './domain-schema.js';
 
@@ -44,7 +44,7 @@ export function parseDomainXML(text: string, options: ParseDomainOptions = {}): 
       virErrorMessage('XML_ERROR', `unexpected root element <${root.name}>, expecting <domain>`),
     );
   }
-  const normalised = normaliseNamespaces(root);
+  const normalised = mergeRepeated(normaliseNamespaces(root), ['devices', 'features']);
   const { id, ...attributes } = normalised.attributes;
   const raw = domain.parse({ ...normalised, attributes }, 'domain', { strict: options.strict ?? false });
   return checkDomain(raw, options.live && id !== undefined ? id : undefined, options.requireName ?? true);
@@ -149,23 +149,63 @@ function normaliseNamespaces(root: XmlElement): XmlElement {
   return { name: root.name, attributes, children };
 }
 
+/**
+ * libvirt reads devices and features through XPath from the domain (`./devices/disk`,
+ * `./features/*`), which sees the children of every `<devices>` and every `<features>` in document
+ * order: a document with two `<devices>` (CloudStack writes its memballoon in one of its own) is
+ * read as one. The first element's attributes stand.
+ */
+function mergeRepeated(root: XmlElement, names: readonly string[]): XmlElement {
+  const first = new Map<string, XmlElement>();
+  const children: XmlNode[] = [];
+  for (const c of root.children) {
+    if (typeof c === 'string' || !names.includes(c.name)) {
+      children.push(c);
+      continue;
+    }
+    const seen = first.get(c.name);
+    if (!seen) {
+      const copy = { ...c, children: [...c.children] };
+      first.set(c.name, copy);
+      children.push(copy);
+    } else seen.children.push(...c.children);
+  }
+  return first.size === 0 ? root : { ...root, children };
+}
+
 /** The prefix an `xmlns`/`xmlns:P` attribute declares ('' for the default namespace). */
 function declaredPrefix(attribute: string): string | undefined {
   if (attribute === 'xmlns') return '';
   return attribute.startsWith('xmlns:') ? attribute.slice(6) : undefined;
 }
 
+/**
+ * libxml2's xmlCopyNode of `<metadata>` (libvirt keeps a copy): a namespace its content uses but
+ * the document declared outside it (on `<domain>`) is declared again on the copy's top element,
+ * `<metadata>` itself, in the order the copy meets them (each element, then its attributes).
+ */
 function reconcileMetadata(metadata: XmlElement, rootScope: Map<string, string>): XmlElement {
-  return {
-    ...metadata,
-    children: metadata.children.map((c) => {
-      if (typeof c === 'string') return c;
-      const colon = c.name.indexOf(':');
-      const prefix = colon < 0 ? undefined : c.name.slice(0, colon);
-      if (prefix === undefined || `xmlns:${prefix}` in c.attributes || !rootScope.has(prefix)) return c;
-      return { ...c, attributes: { [`xmlns:${prefix}`]: rootScope.get(prefix)!, ...c.attributes } };
-    }),
+  const added: Record<string, string> = {};
+  const visit = (el: XmlElement, outer: ReadonlySet<string>): void => {
+    const scope = new Set(outer);
+    for (const k of Object.keys(el.attributes)) {
+      const declared = declaredPrefix(k);
+      if (declared !== undefined) scope.add(declared);
+    }
+    const use = (name: string) => {
+      const colon = name.indexOf(':');
+      if (colon < 0) return;
+      const prefix = name.slice(0, colon);
+      if (prefix === 'xmlns' || prefix === 'xml' || scope.has(prefix) || !rootScope.has(prefix)) return;
+      if (!(`xmlns:${prefix}` in added)) added[`xmlns:${prefix}`] = rootScope.get(prefix)!;
+    };
+    use(el.name);
+    for (const k of Object.keys(el.attributes)) use(k);
+    for (const c of el.children) if (typeof c !== 'string') visit(c, scope);
   };
+  for (const c of metadata.children) if (typeof c !== 'string') visit(c, new Set());
+  if (Object.keys(added).length === 0) return metadata;
+  return { ...metadata, attributes: { ...metadata.attributes, ...added } };
 }
 
 /** Formats a definition in libvirt's layout; the text ends with a newline, as `virsh dumpxml` prints. */

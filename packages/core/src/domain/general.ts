@@ -61,7 +61,7 @@ const numatuneMode = enumOf('strict', 'preferred', 'interleave', 'restrictive');
 // ---------------------------------------------------------------------------------------------
 // Metadata and memory
 
-export const metadata = raw();
+export const metadata = raw({ libxml2Self: true });
 export const maxMemory = element({ attrs: { slots: uint(), unit: str() }, text: uint() });
 /** virDomainDefFormatInternal prints dumpCore before unit. */
 export const memory = element({ attrs: { dumpCore: onOff(), unit: str() }, text: uint() });
@@ -468,8 +468,13 @@ const capabilities = element({
 
 const spectreValue = enumOf('broken', 'workaround', 'fixed');
 
-/** `<features>`, in virDomainFeature order (virDomainDefFormatFeatures). */
+/**
+ * `<features>`, in virDomainFeature order (virDomainDefFormatFeatures). A feature given twice is
+ * read twice, the later winning (virDomainFeaturesDefParse walks `./features/*`); Hyper-V, Xen and
+ * capability sub-features accumulate over the occurrences, as their parsers set each one alone.
+ */
 export const features = element({
+  repeated: { last: true, merge: ['hyperv', 'xen', 'capabilities'] },
   children: {
     acpi: one(flag()),
     apic: one(element({ attrs: { eoi: onOff() } })),

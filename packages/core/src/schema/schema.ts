@@ -56,6 +56,13 @@ export interface ElementSpec {
   text?: ValueType<any>;
   /** Printed with open and close tags even when empty, as libvirt does for `<hyperv>`. */
   block?: boolean;
+  /**
+   * How a single-valued child given more than once is read. Unset: the first counts and the rest
+   * is kept verbatim (libvirt's virXPathNode). `last`: every one is read in document order, each
+   * replacing the one before, except the children named in `merge`, whose later values are laid
+   * over the earlier ones (libvirt's loop over `./features/*`).
+   */
+  repeated?: { last: true; merge?: readonly string[] };
 }
 
 type AttrValue<A> = A extends ValueType<infer T> ? T : A extends AttrSpec<infer T> ? T : never;
@@ -194,6 +201,15 @@ export function element<const S extends ElementSpec>(spec: S): ElementSchema<Ele
         }
         const index = counts.get(c.xml) ?? 0;
         counts.set(c.xml, index + 1);
+        if (!c.many && index > 0 && spec.repeated?.last) {
+          const later = c.schema.parse(node, childPath(path, c.xml), ctx);
+          const earlier = out[c.prop];
+          out[c.prop] =
+            spec.repeated.merge?.includes(c.prop) && typeof earlier === 'object' && typeof later === 'object'
+              ? { ...earlier, ...later }
+              : later;
+          continue;
+        }
         if (!c.many && index > 0) {
           // libvirt reads the first occurrence of a single-valued element; keep the rest verbatim.
           if (ctx.strict) fail(path, `element <${node.name}> given more than once`);
@@ -301,12 +317,17 @@ export function flag(): Schema<true> {
  * A subtree kept verbatim (e.g. `<metadata>`, whose content belongs to other applications). Its
  * children are printed the way libvirt prints foreign XML: by libxml2, with double quotes.
  */
-export function raw(): Schema<XmlElement> {
+/**
+ * An element kept as XML. `libxml2Self`: the element itself is printed by libxml2 too (libvirt's
+ * xmlNodeDump of `<metadata>`), not only its content.
+ */
+export function raw(options: { libxml2Self?: boolean } = {}): Schema<XmlElement> {
   return {
     kind: 'raw',
     parse: (el) => el,
     format: (value, name) => ({
       name,
+      ...(options.libxml2Self ? { layout: 'libxml2' as const } : {}),
       attributes: value.attributes,
       children: value.children.map((c) => (typeof c === 'string' ? c : { ...c, layout: 'libxml2' as const })),
     }),

@@ -76,6 +76,32 @@ function networkPorts(src: (NetSource & { backingStore?: unknown }) | undefined,
   }
 }
 
+/**
+ * virDomainStorageSourceParse: "People sometimes pass a bogus '' source path when they mean to
+ * omit the source element completely (e.g. CDROM without media)": an empty file, dev, dir or
+ * network name is no path at all, on the disk and down its backing chain. A `<source>` left with
+ * nothing is not printed (virXMLFormatElement), as if absent.
+ */
+function dropEmptySourcePath(disk: Disk): void {
+  const sourceKey = (type: string | undefined) =>
+    type === 'block' ? 'dev' : type === 'dir' ? 'dir' : type === 'network' ? 'name' : 'file';
+  const clean = (owner: { type?: string; source?: unknown } | undefined) => {
+    const src = owner?.source as Record<string, unknown> | undefined;
+    if (!owner || !src) return;
+    const key = sourceKey(owner.type ?? 'file');
+    if (src[key] === '') delete src[key];
+    if (Object.keys(src).length === 0) delete owner.source;
+  };
+  clean(disk as { type?: string; source?: unknown });
+  for (
+    let b = disk.backingStore as { type?: string; source?: unknown; backingStore?: unknown } | undefined;
+    b;
+  ) {
+    clean(b);
+    b = b.backingStore as typeof b;
+  }
+}
+
 /** virDomainDiskDefPostParse + qemuDomainDeviceDiskDefPostParse. */
 export function diskDefaults(def: DomainDef): void {
   for (const disk of def.devices?.disk ?? []) {
@@ -104,6 +130,7 @@ export function diskDefaults(def: DomainDef): void {
     if (disk.snapshot === 'no' && disk.readonly) delete disk.snapshot;
     // virDomainDiskDefParseSourceXML: a disk without <source> is a file disk (an empty cdrom)
     if (disk.source === undefined && disk.type !== undefined && disk.type !== 'file') disk.type = 'file';
+    dropEmptySourcePath(disk);
     const src = disk.source as
       | (Encryptable & { protocol?: string; name?: string; managed?: string; type?: string })
       | undefined;
@@ -127,8 +154,17 @@ function generateMac(): string {
 /** Interfaces: a generated MAC when none is given, and the machine's default NIC model. */
 export function netDefaults(def: DomainDef, ctx: QemuContext): void {
   for (const net of def.devices?.interface ?? []) {
-    const n = net as { type?: string; mac?: { address?: string }; model?: { type?: string } };
+    const n = net as {
+      type?: string;
+      mac?: { address?: string };
+      model?: { type?: string };
+      source?: object;
+    };
     if (!n.mac?.address) n.mac = { ...n.mac, address: generateMac() };
+    // virDomainNetDefFormat prints an ethernet or user <source> only for its host-side IPs and
+    // routes: an empty one (KubeVirt writes `<source></source>`) is gone
+    if ((n.type === 'ethernet' || n.type === 'user') && n.source && Object.keys(n.source).length === 0)
+      delete n.source;
     if (n.model?.type) {
       const known = knownNetModel(n.model!.type!);
       if (known) n.model.type = known;

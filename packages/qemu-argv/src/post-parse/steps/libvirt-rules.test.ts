@@ -506,3 +506,34 @@ describe('TPM devices (qemuValidateDomainDeviceDefTPM, qemuDomainTPMDefPostParse
     expect(dumpxml(tpm('tpm-tis', emulator()))).toContain("<backend type='emulator' version='1.2'/>");
   });
 });
+
+describe("empty sources (virDomainStorageSourceParse's bogus '' path, virDomainNetDefFormat)", () => {
+  it('reads an empty disk path as no path, keeping the disk type and what else the source says', () => {
+    const cdrom = (src: string) =>
+      dumpxml(
+        domain({ devices: `<disk type='file' device='cdrom'>${src}<target dev='hdc' bus='ide'/></disk>` }),
+      );
+    // CloudStack and oVirt write an empty CD-ROM this way
+    expect(cdrom("<source file=''/>")).not.toContain('<source');
+    expect(cdrom("<source file='' startupPolicy='optional'/>")).toContain(
+      "<source startupPolicy='optional'/>",
+    );
+    const block = dumpxml(
+      domain({
+        devices: "<disk type='block' device='cdrom'><source dev=''/><target dev='hdc' bus='ide'/></disk>",
+      }),
+    );
+    expect(block).toContain("<disk type='block' device='cdrom'>");
+    expect(block).not.toContain('<source');
+  });
+
+  it('drops an ethernet interface <source> with no host-side addresses (KubeVirt writes one)', () => {
+    const xml = dumpxml(
+      domain({
+        devices: "<interface type='ethernet'><source></source><target dev='tap0' managed='no'/></interface>",
+      }),
+    );
+    expect(xml).not.toContain('<source');
+    expect(xml).toContain("<target dev='tap0' managed='no'/>");
+  });
+});
