@@ -255,3 +255,18 @@ describe('repeated <devices> and <features> (read through XPath from the domain,
     expect(def.features?.hyperv?.vendor_id?.value).toBe('KVM Hv');
   });
 });
+
+describe('a disk with two <iotune> (read as string(./iotune/NAME))', () => {
+  it('takes each limit from the first <iotune> that has it', () => {
+    const def = parseDomainXML(
+      wrap(
+        "  <devices><disk type='file' device='disk'><source file='/a'/><target dev='vda' bus='virtio'/>" +
+          '<iotune><total_bytes_sec>1000</total_bytes_sec></iotune>' +
+          '<iotune><total_bytes_sec>2000</total_bytes_sec><group_name>g</group_name></iotune></disk></devices>\n',
+      ),
+    );
+    const iotune = def.devices?.disk?.[0]?.iotune as Record<string, unknown>;
+    expect(String(iotune.total_bytes_sec)).toBe('1000');
+    expect(iotune.group_name).toBe('g');
+  });
+});

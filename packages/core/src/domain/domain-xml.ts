@@ -44,7 +44,7 @@ export function parseDomainXML(text: string, options: ParseDomainOptions = {}): 
       virErrorMessage('XML_ERROR', `unexpected root element <${root.name}>, expecting <domain>`),
     );
   }
-  const normalised = mergeRepeated(normaliseNamespaces(root), ['devices', 'features']);
+  const normalised = mergeDiskIotunes(mergeRepeated(normaliseNamespaces(root), ['devices', 'features']));
   const { id, ...attributes } = normalised.attributes;
   const raw = domain.parse({ ...normalised, attributes }, 'domain', { strict: options.strict ?? false });
   return checkDomain(raw, options.live && id !== undefined ? id : undefined, options.requireName ?? true);
@@ -171,6 +171,21 @@ function mergeRepeated(root: XmlElement, names: readonly string[]): XmlElement {
     } else seen.children.push(...c.children);
   }
   return first.size === 0 ? root : { ...root, children };
+}
+
+/**
+ * virDomainDiskDefIotuneParse reads each limit as `string(./iotune/NAME)`: over every `<iotune>`
+ * of the disk, the first one that has it.
+ */
+function mergeDiskIotunes(root: XmlElement): XmlElement {
+  const devices = root.children.find((c): c is XmlElement => typeof c !== 'string' && c.name === 'devices');
+  if (!devices) return root;
+  for (const [i, disk] of devices.children.entries()) {
+    if (typeof disk === 'string' || disk.name !== 'disk') continue;
+    if (disk.children.filter((c) => typeof c !== 'string' && c.name === 'iotune').length < 2) continue;
+    devices.children[i] = mergeRepeated(disk, ['iotune']);
+  }
+  return root;
 }
 
 /** The prefix an `xmlns`/`xmlns:P` attribute declares ('' for the default namespace). */

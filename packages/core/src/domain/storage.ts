@@ -124,8 +124,9 @@ export const storageAuth = element({
   children: { secret: one(storageSecret) },
 });
 
-/** `<encryption>` (virStorageEncryptionFormat). */
+/** `<encryption>` (virStorageEncryptionFormat, which prints open and close tags even when empty). */
 export const storageEncryption = element({
+  block: true,
   attrs: {
     // any text: an unknown format or engine is refused at define, in libvirt's order and words
     // (virStorageEncryptionParseNode reads the format first)
