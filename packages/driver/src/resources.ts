@@ -156,7 +156,7 @@ function setDefMetadata(
   if (metadata !== null) {
     let el: XmlElement;
     try {
-      el = parseXml(metadata, '(metadata_xml)');
+      el = parseXml(metadata, '(metadata_xml)', { keepCdata: 'everywhere' });
     } catch (err) {
       throw new VirError('XML_ERROR', 'qemu', (err as Error).message);
     }

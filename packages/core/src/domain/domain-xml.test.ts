@@ -270,3 +270,20 @@ describe('a disk with two <iotune> (read as string(./iotune/NAME))', () => {
     expect(iotune.group_name).toBe('g');
   });
 });
+
+describe('CDATA in <metadata> (OpenNebula writes its values so)', () => {
+  it('keeps a CDATA section as written, and reads one elsewhere as text', () => {
+    const def = parseDomainXML(
+      wrap(
+        "  <metadata><one:vm xmlns:one='urn:one'><one:name><![CDATA[a & <b>]]></one:name><one:uid>0</one:uid></one:vm></metadata>\n" +
+          '  <devices><emulator><![CDATA[/usr/bin/qemu-system-x86_64]]></emulator></devices>\n',
+      ),
+    );
+    expect(def.devices?.emulator).toBe('/usr/bin/qemu-system-x86_64');
+    // libvirt 9.0's dumpxml of the same input
+    expect(formatDomainXML(def)).toContain(
+      '  <metadata>\n    <one:vm xmlns:one="urn:one">\n      <one:name><![CDATA[a & <b>]]></one:name>\n' +
+        '      <one:uid>0</one:uid>\n    </one:vm>\n  </metadata>\n',
+    );
+  });
+});

@@ -38,7 +38,7 @@ export interface ParseDomainOptions extends Partial<ParseContext> {
 }
 
 export function parseDomainXML(text: string, options: ParseDomainOptions = {}): DomainDef {
-  const root = parseXml(text, options.source ?? 'domain');
+  const root = parseXml(text, options.source ?? 'domain', { keepCdata: 'metadata' });
   if (root.name !== 'domain') {
     throw new XmlError(
       virErrorMessage('XML_ERROR', `unexpected root element <${root.name}>, expecting <domain>`),

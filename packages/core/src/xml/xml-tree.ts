@@ -26,6 +26,13 @@ export interface XmlElement {
 }
 export type XmlNode = XmlElement | string;
 
+/**
+ * The name of the pseudo-element that keeps a CDATA section where libvirt keeps one as written:
+ * foreign XML (`<metadata>` content) that libxml2 prints back. Its one child is the section's text.
+ * Everywhere else a CDATA section is plain text, as libvirt's readers see it.
+ */
+export const CDATA = '#cdata';
+
 interface JsNode {
   type: 'element' | 'text' | 'cdata' | 'comment' | 'doctype' | 'instruction';
   name?: string;
@@ -41,7 +48,14 @@ const MAX_DEPTH = 200;
  * Parses XML text into an element tree. Refuses DTDs and entity declarations outright (XXE and
  * billion-laughs), as nothing in libvirt's formats needs them.
  */
-export function parseXml(text: string, docName = 'XML'): XmlElement {
+export function parseXml(
+  text: string,
+  docName = 'XML',
+  options: {
+    /** CDATA sections kept (as `CDATA` pseudo-elements) everywhere, or only under the root's `<metadata>`. */
+    keepCdata?: 'everywhere' | 'metadata';
+  } = {},
+): XmlElement {
   const dtd = /<!(DOCTYPE|ENTITY)\b/i.exec(text);
   if (dtd) {
     throw new XmlError(
@@ -74,18 +88,28 @@ export function parseXml(text: string, docName = 'XML'): XmlElement {
   const roots = (doc.elements ?? []).filter((n) => n.type === 'element');
   if (roots.length !== 1)
     throw new XmlError(virErrorMessage('XML_ERROR', `${docName}: expected one root element`));
-  return convert(roots[0]!, 0, docName);
+  return convert(roots[0]!, 0, docName, options.keepCdata === 'everywhere', options.keepCdata === 'metadata');
 }
 
-function convert(node: JsNode, depth: number, docName: string): XmlElement {
+function convert(
+  node: JsNode,
+  depth: number,
+  docName: string,
+  keepCdata: boolean,
+  inRootMetadata = false,
+): XmlElement {
   if (depth > MAX_DEPTH)
     throw new XmlError(virErrorMessage('XML_ERROR', `${docName}: elements nested deeper than ${MAX_DEPTH}`));
   const attributes: Record<string, string> = {};
   for (const [k, v] of Object.entries(node.attributes ?? {})) attributes[k] = String(v);
   const children: XmlNode[] = [];
   for (const child of node.elements ?? []) {
-    if (child.type === 'element') children.push(convert(child, depth + 1, docName));
-    else if (child.type === 'text' || child.type === 'cdata') {
+    if (child.type === 'element') {
+      const metadataHere = inRootMetadata && depth === 0 && child.name === 'metadata';
+      children.push(convert(child, depth + 1, docName, keepCdata || metadataHere, inRootMetadata));
+    } else if (child.type === 'cdata' && keepCdata) {
+      children.push({ name: CDATA, attributes: {}, children: [String(child.cdata)] });
+    } else if (child.type === 'text' || child.type === 'cdata') {
       const t = String(child.type === 'text' ? child.text : child.cdata);
       const last = children[children.length - 1];
       if (typeof last === 'string') children[children.length - 1] = last + t;
@@ -161,6 +185,10 @@ const ESCAPES: Record<string, string> = {
 export function formatXml(el: XmlElement, indent = 0, inherited?: 'libxml2'): string {
   const pad = ' '.repeat(indent);
   const libxml2 = inherited === 'libxml2' || el.layout === 'libxml2';
+  // libxml2 prints an element holding text or CDATA on one line, its content as written
+  if (libxml2 && el.children.some((c) => typeof c !== 'string' && c.name === CDATA)) {
+    return `${pad}${inlineLibxml2(el)}\n`;
+  }
   const attrs = Object.entries(el.attributes)
     .map(([k, v]) => (libxml2 ? ` ${k}="${escapeLibxml2Attr(v)}"` : ` ${k}='${escapeXml(v)}'`))
     .join('');
@@ -181,6 +209,19 @@ export function formatXml(el: XmlElement, indent = 0, inherited?: 'libxml2'): st
         : formatXml(child, indent + 2, libxml2 ? 'libxml2' : undefined);
   }
   return `${out}${pad}</${el.name}>\n`;
+}
+
+/** libxml2's unformatted serialisation of an element (xmlNodeDump with format off). */
+function inlineLibxml2(el: XmlElement): string {
+  if (el.name === CDATA) return `<![CDATA[${el.children.join('')}]]>`;
+  const attrs = Object.entries(el.attributes)
+    .map(([k, v]) => ` ${k}="${escapeLibxml2Attr(v)}"`)
+    .join('');
+  if (el.children.length === 0) return `<${el.name}${attrs}/>`;
+  const inner = el.children
+    .map((c) => (typeof c === 'string' ? escapeLibxml2Text(c) : inlineLibxml2(c)))
+    .join('');
+  return `<${el.name}${attrs}>${inner}</${el.name}>`;
 }
 
 /** xml-js's own serialiser, for callers that need a compact one-line document. */
