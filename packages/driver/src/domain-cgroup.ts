@@ -22,6 +22,7 @@ import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { domainCgroupPath, machineName } from '@qvirt/cgroup-devices';
 import { type DomainDef, virReportSystemError } from '@qvirt/core';
+import { applyThreadAffinity, cpusetText, definedCpumask } from './cpu-affinity.js';
 
 /** The controllers this module manages (libvirt's VIR_CGROUP_CONTROLLER_* minus devices/freezer). */
 export const RESOURCE_CONTROLLERS = ['cpu', 'cpuacct', 'cpuset', 'memory', 'blkio'] as const;
@@ -143,6 +144,19 @@ function uniqueDirs(cg: DomainCgroup, list: readonly ResourceController[]): Reso
   });
 }
 
+/**
+ * virDomainCgroupSetupCpusetCpus of a thread group, when the definition gives its CPUs (otherwise
+ * the group keeps its parent's, copied at mkdir).
+ */
+async function setThreadCpuset(
+  cg: DomainCgroup,
+  kind: ThreadKind,
+  id: number,
+  cpumask: number[] | undefined,
+): Promise<void> {
+  if (cpumask && cg.has('cpuset')) await cg.write('cpuset', 'cpuset.cpus', cpusetText(cpumask), kind, id);
+}
+
 /** mkdir of one group; a new cpuset group gets its parent's CPUs and nodes (v1 starts empty). */
 async function makeGroup(dir: string, c: ResourceController): Promise<void> {
   if (c === 'cpuset' && !existsSync(path.dirname(dir))) await makeGroup(path.dirname(dir), c);
@@ -207,30 +221,40 @@ export class DomainCgroups {
   }
 
   /**
-   * qemuSetupCgroup (before exec): the groups made, the definition's tuning applied, and their
-   * directories added to the launch spec so the chain joins them before QEMU runs.
+   * qemuSetupCgroup and qemuProcessSetupEmulator (before exec): the domain's groups made with the
+   * definition's tuning, and its `emulator/` group with the emulator's CPU set and bandwidth; the
+   * launch spec joins `emulator/` where there are thread groups and the domain's group elsewhere,
+   * so QEMU's first instruction runs there and every thread it makes inherits it, as libvirt
+   * moves the not-yet-exec'd child into `emulator/`.
    */
   async prepare(def: DomainDef, id: number, spec: { cgroupPaths: string[] }): Promise<void> {
     const cg = this.of(def, id);
     if (!cg) return;
+    const tune = (def.cputune ?? {}) as Record<string, unknown>;
+    const threads = THREAD_CONTROLLERS.some((c) => cg.has(c));
     try {
       // one hierarchy per controller: made side by side, as a start waits for them
       await Promise.all([...cg.dirs].map(([c, d]) => makeGroup(d, c)));
       await applyDomainTuning(cg, def);
+      if (threads) {
+        await cg.makeThreadGroup('emulator');
+        await setThreadCpuset(cg, 'emulator', 0, definedCpumask(def, { kind: 'emulator' }));
+        await setBandwidth(cg, 'emulator', 0, num(tune.emulator_period), num(tune.emulator_quota));
+      }
     } catch (err) {
       await this.remove(def, id);
       throw err;
     }
     for (const c of uniqueDirs(cg, RESOURCE_CONTROLLERS)) {
-      const d = cg.dir(c)!;
+      const d = cg.threadDir(c, threads ? 'emulator' : undefined)!;
       if (!spec.cgroupPaths.includes(d)) spec.cgroupPaths.push(d);
     }
   }
 
   /**
-   * qemuProcessSetupEmulator, qemuProcessSetupVcpus and qemuProcessSetupIOThreads (before the
-   * guest runs): every thread into `emulator/`, then each vCPU's and IOThread's thread into its
-   * own group, with the definition's per-thread bandwidth.
+   * qemuProcessSetupVcpus and qemuProcessSetupIOThreads (before the guest runs): each vCPU's and
+   * IOThread's thread into its own group, with its CPU set and the definition's bandwidth, then
+   * its affinity. The other threads stay in `emulator/`, joined before exec.
    */
   async placeThreads(
     def: DomainDef,
@@ -240,23 +264,10 @@ export class DomainCgroups {
     iothreads: ReadonlyMap<number, number>,
   ): Promise<void> {
     const cg = this.existing(def, id);
-    if (!cg || !THREAD_CONTROLLERS.some((c) => cg.has(c))) return;
-    await cg.makeThreadGroup('emulator');
-    // every thread into emulator/ first (vCPU and IOThread threads among them), then those into
-    // their own groups: the two rounds in order, the writes within a round side by side
-    await Promise.all(
-      readdirSync(`/proc/${pid}/task`).map((t) =>
-        cg.addThread('emulator', 0, Number(t)).catch((err) => {
-          // a thread may end meanwhile (QEMU's short-lived workers)
-          if (existsSync(`/proc/${pid}/task/${t}`)) throw err;
-        }),
-      ),
-    );
-    const tune = (def.cputune ?? {}) as Record<string, unknown>;
+    const grouped = cg && THREAD_CONTROLLERS.some((c) => cg.has(c)) ? cg : undefined;
     await Promise.all([
-      setBandwidth(cg, 'emulator', 0, num(tune.emulator_period), num(tune.emulator_quota)),
-      ...[...vcpus].map(([n, tid]) => this.placeThread(cg, def, 'vcpu', n, tid)),
-      ...[...iothreads].map(([n, tid]) => this.placeThread(cg, def, 'iothread', n, tid)),
+      ...[...vcpus].map(([n, tid]) => this.placeThread(grouped, def, 'vcpu', n, tid, pid)),
+      ...[...iothreads].map(([n, tid]) => this.placeThread(grouped, def, 'iothread', n, tid, pid)),
     ]);
   }
 
@@ -267,7 +278,6 @@ export class DomainCgroups {
     pid: number,
     mon: { execute<T>(cmd: string, args?: Record<string, unknown>): Promise<T> },
   ): Promise<void> {
-    if (!this.existing(def, id)) return;
     // both asked at once: QMP answers in order, without a round trip between them
     const [cpus, io] = await Promise.all([
       mon.execute<Array<{ 'cpu-index': number; 'thread-id': number }>>('query-cpus-fast'),
@@ -290,18 +300,20 @@ export class DomainCgroups {
 
   /**
    * After a live vCPU change (qemuDomainHotplugAddVcpu / qemuDomainRemoveVcpu): each present
-   * vCPU's thread in its `vcpuN/` group, the groups of vCPUs gone removed.
+   * vCPU's thread in its `vcpuN/` group with its affinity, the groups of vCPUs gone removed.
    */
   async syncVcpus(
     def: DomainDef,
     id: number,
+    pid: number,
     mon: { execute<T>(cmd: string, args?: Record<string, unknown>): Promise<T> },
   ): Promise<void> {
-    const cg = this.existing(def, id);
-    if (!cg || !THREAD_CONTROLLERS.some((c) => cg.has(c))) return;
+    const found = this.existing(def, id);
+    const cg = found && THREAD_CONTROLLERS.some((c) => found.has(c)) ? found : undefined;
     const cpus = await mon.execute<Array<{ 'cpu-index': number; 'thread-id': number }>>('query-cpus-fast');
     const present = new Set(cpus.map((c) => c['cpu-index']));
-    for (const c of cpus) await this.placeThread(cg, def, 'vcpu', c['cpu-index'], c['thread-id']);
+    for (const c of cpus) await this.placeThread(cg, def, 'vcpu', c['cpu-index'], c['thread-id'], pid);
+    if (!cg) return;
     const dir = cg.dir('cpu') ?? cg.dir('cpuset') ?? cg.dir('cpuacct')!;
     for (const e of readdirSync(dir)) {
       const m = /^vcpu(\d+)$/.exec(e);
@@ -309,20 +321,30 @@ export class DomainCgroups {
     }
   }
 
-  /** One vCPU's or IOThread's group, made, joined and limited (also after a hotplug). */
+  /**
+   * qemuProcessSetupPid for one vCPU or IOThread (also after a hotplug): its group made, given
+   * its CPU set and bandwidth, and joined; then the thread's affinity. Without thread groups
+   * (`cg` undefined: unprivileged, or no cpu/cpuacct/cpuset) only the affinity.
+   */
   async placeThread(
-    cg: DomainCgroup,
+    cg: DomainCgroup | undefined,
     def: DomainDef,
     kind: 'vcpu' | 'iothread',
     n: number,
     tid: number,
+    pid: number,
   ): Promise<void> {
-    await cg.makeThreadGroup(kind, n);
-    await cg.addThread(kind, n, tid);
-    const tune = (def.cputune ?? {}) as Record<string, unknown>;
-    const period = num(kind === 'vcpu' ? tune.period : tune.iothread_period);
-    const quota = num(kind === 'vcpu' ? tune.quota : tune.iothread_quota);
-    await setBandwidth(cg, kind, n, period, quota);
+    const cpumask = definedCpumask(def, { kind, id: n });
+    if (cg) {
+      await cg.makeThreadGroup(kind, n);
+      await setThreadCpuset(cg, kind, n, cpumask);
+      const tune = (def.cputune ?? {}) as Record<string, unknown>;
+      const period = num(kind === 'vcpu' ? tune.period : tune.iothread_period);
+      const quota = num(kind === 'vcpu' ? tune.quota : tune.iothread_quota);
+      await setBandwidth(cg, kind, n, period, quota);
+      await cg.addThread(kind, n, tid);
+    }
+    applyThreadAffinity(pid, tid, cpumask);
   }
 
   /**

@@ -2860,7 +2860,7 @@ export class QemuDriver implements HypervisorDriver {
     await this.#withDomain(dom, async (d) => {
       await setVcpus(d, nvcpus, flags);
       // the vCPU threads' cgroups follow (domain-cgroup.ts)
-      if (d.active && d.live) await this.#cgroups().syncVcpus(d.live, d.id, await d.monitor());
+      if (d.active && d.live) await this.#cgroups().syncVcpus(d.live, d.id, d.pid!, await d.monitor());
     });
   }
 

@@ -2,14 +2,11 @@
  * IOThreads as libvirt 9.0's QEMU driver manages them (qemu_driver.c qemuDomainGetIOThreadInfo,
  * qemuDomainPinIOThread, qemuDomainChgIOThread with qemuDomainHotplugAdd/DelIOThread;
  * hypervisor/domain_driver.c's checks): QEMU's view through `query-iothreads`, `object-add` /
- * `object-del` of an `iothread` object named `iothreadN`, the thread's affinity (taskset), its
+ * `object-del` of an `iothread` object named `iothreadN`, the thread's affinity (cpu-affinity.ts), its
  * `iothreadN/` cgroup (domain-cgroup.ts), and `<iothreads>` / `<iothreadids>` /
  * `<cputune><iothreadpin>` in the definitions.
  */
-import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { promisify } from 'node:util';
-import { type DomainDef, VirError, virCheckFlags, virReportError } from '@qvirt/core';
+import { type DomainDef, virCheckFlags, virReportError } from '@qvirt/core';
 import {
   type TypedParam,
   VIR_DOMAIN_AFFECT,
@@ -17,12 +14,12 @@ import {
   VIR_TYPED_PARAM,
 } from '@qvirt/core/hypervisor';
 import { iothreadIds, validateTypedParams } from './cgroup-tuning.js';
+import { threadAffinity, virProcessSetAffinity } from './cpu-affinity.js';
 import { cpusOfMap, formatCpuset, mapOfCpus, parseCpuset } from './cpumap.js';
 import type { DomainCgroups } from './domain-cgroup.js';
 import { affectedDefs, copyDef, type LiveDomain, operationInvalid } from './live-domain.js';
 import { hostCpuCount } from './vcpus.js';
 
-const run = promisify(execFile);
 const A = VIR_DOMAIN_AFFECT;
 const invalidArg = (msg: string) => virReportError('INVALID_ARG', 'qemu', msg);
 
@@ -44,26 +41,6 @@ export async function monitorIOThreads(dom: LiveDomain): Promise<Array<{ id: num
     const m = /^iothread(\d+)$/.exec(t.id);
     return m ? [{ id: Number(m[1]), tid: t['thread-id'] }] : [];
   });
-}
-
-/** virProcessGetAffinity. */
-function threadAffinity(tid: number): number[] {
-  const status = readFileSync(`/proc/${tid}/status`, 'utf8');
-  return parseCpuset(/^Cpus_allowed_list:\s*(\S*)/m.exec(status)?.[1] ?? '');
-}
-
-/** virProcessSetAffinity (sched_setaffinity through util-linux's taskset). */
-async function setAffinity(tid: number, cpus: number[]): Promise<void> {
-  try {
-    await run('taskset', ['-pc', formatCpuset(cpus), String(tid)]);
-  } catch (err) {
-    const text = ((err as { stderr?: string }).stderr ?? '').trim().split('\n').pop() ?? '';
-    throw new VirError(
-      'SYSTEM_ERROR',
-      'qemu',
-      `cannot set CPU affinity on process ${tid}: ${text.replace(/^taskset: /, '')}`,
-    );
-  }
 }
 
 const hostMaplen = () => Math.ceil(hostCpuCount() / 8);
@@ -96,7 +73,7 @@ export async function getIOThreadInfo(
   if (!dom.active) throw operationInvalid('cannot list IOThreads for an inactive domain');
   const info = (await monitorIOThreads(dom)).map((t) => ({
     iothread_id: t.id,
-    cpumap: mapOfCpus(threadAffinity(t.tid), maplen),
+    cpumap: mapOfCpus(threadAffinity(t.tid) ?? [], maplen),
   }));
   return { info, ret: info.length };
 }
@@ -134,7 +111,7 @@ export async function pinIOThread(
         throw virReportError('OPERATION_INVALID', 'qemu', 'failed to set cpuset.cpus in cgroup for iothread');
       }
     }
-    await setAffinity(thread.tid, cpus);
+    virProcessSetAffinity(thread.tid, cpus);
     const live = copyDef(defs.live);
     setIOThreadPin(live, iothreadId, cpus);
     await dom.saveLive(live);
@@ -245,11 +222,8 @@ export async function changeIOThread(
         if (!thread)
           throw virReportError('INTERNAL_ERROR', 'qemu', `cannot find new IOThread '${id}' in QEMU monitor.`);
         changeIds(live, id, undefined);
-        // qemuProcessSetupIOThread: its cgroup, bandwidth and the domain's CPU set
-        const cg = cgroups.existing(live, dom.id);
-        if (cg) await cgroups.placeThread(cg, live, 'iothread', id, thread.tid);
-        const cpuset = (live.vcpu as { cpuset?: string } | undefined)?.cpuset;
-        if (cpuset) await setAffinity(thread.tid, parseCpuset(cpuset));
+        // qemuProcessSetupIOThread: its cgroup, CPU set, bandwidth and affinity
+        await cgroups.placeThread(cgroups.existing(live, dom.id), live, 'iothread', id, thread.tid, dom.pid!);
       } catch (err) {
         await mon.execute('object-del', { id: alias }).catch(() => {});
         await cgroups.existing(live, dom.id)?.removeThreadGroup('iothread', id);
