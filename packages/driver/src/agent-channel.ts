@@ -8,7 +8,13 @@
  */
 import { type DomainDef, virReportError } from '@qvirt/core';
 import { type DomainEvent, VIR_DOMAIN_EVENT_ID } from '@qvirt/core/hypervisor';
-import { AGENT_CHANNEL_NAME, type AgentChannel, findAgentConfig, GuestAgent } from './guest-agent.js';
+import {
+  AGENT_CHANNEL_NAME,
+  AGENT_TIMEOUT,
+  type AgentChannel,
+  findAgentConfig,
+  GuestAgent,
+} from './guest-agent.js';
 
 /** VIR_CONNECT_DOMAIN_EVENT_AGENT_LIFECYCLE_STATE_* */
 export const AGENT_LIFECYCLE_STATE = { CONNECTED: 1, DISCONNECTED: 2 } as const;
@@ -42,6 +48,19 @@ export class AgentSlot {
   agent: GuestAgent | undefined;
   /** The agent could not be connected (priv->agentError). */
   agentError = false;
+  #timeout: number = AGENT_TIMEOUT.BLOCK;
+
+  /**
+   * priv->agentTimeout (virDomainAgentSetResponseTimeout): the timeout of the agent's commands,
+   * for the agent connected now and those to come.
+   */
+  get timeout(): number {
+    return this.#timeout;
+  }
+  set timeout(seconds: number) {
+    this.#timeout = seconds;
+    if (this.agent) this.agent.timeout = seconds;
+  }
 
   constructor(host: AgentSlotHost) {
     this.#host = host;
@@ -105,6 +124,7 @@ export class AgentSlot {
         agent.close();
         return;
       }
+      agent.timeout = this.#timeout;
       this.agent = agent;
       this.agentError = false;
     } catch (err) {

@@ -160,7 +160,7 @@ async function allBlockStats(mon: StatsMonitor): Promise<{ table: Map<string, Co
 type Disk = NonNullable<NonNullable<DomainDef['devices']>['disk']>[number];
 
 /** virDomainDiskGetSource for the local and network types. */
-function diskSource(disk: Disk): string | undefined {
+export function diskSource(disk: Disk): string | undefined {
   const src = disk.source as { file?: string; dev?: string; dir?: string; name?: string } | undefined;
   switch (disk.type ?? 'file') {
     case 'file':
@@ -269,7 +269,7 @@ const GUEST_STATS: readonly [field: string, tag: number, divisor: number, top?: 
 ];
 
 /** The balloon's QOM path (qemuMonitorInitBalloonObjectPath: a PCI or CCW device under its alias). */
-function balloonPath(def: DomainDef): string | undefined {
+export function balloonPath(def: DomainDef): string | undefined {
   const balloon = def.devices?.memballoon;
   const alias = balloon?.alias?.name;
   const type = (balloon?.address as { type?: string } | undefined)?.type;

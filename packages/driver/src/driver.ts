@@ -40,6 +40,7 @@ import {
 } from '@qvirt/core';
 import {
   type BlockInfo,
+  type BlockJobInfo,
   type BlockStats as ContractBlockStats,
   type DomainInfo as ContractDomainInfo,
   type InterfaceStats as ContractInterfaceStats,
@@ -70,6 +71,7 @@ import {
   type TypedParamsReply,
   VIR_CONNECT_GET_ALL_DOMAINS_STATS,
   VIR_CONNECT_LIST_DOMAINS,
+  VIR_DOMAIN_ABORT_JOB,
   VIR_DOMAIN_AFFECT,
   VIR_DOMAIN_CHANNEL,
   VIR_DOMAIN_CONSOLE,
@@ -77,7 +79,10 @@ import {
   VIR_DOMAIN_EVENT,
   VIR_DOMAIN_EVENT_DETAIL,
   VIR_DOMAIN_EVENT_ID,
+  VIR_DOMAIN_JOB,
+  VIR_DOMAIN_JOB_STATS,
   VIR_DOMAIN_MEM,
+  VIR_DOMAIN_MESSAGE,
   VIR_DOMAIN_SAVE,
   VIR_DOMAIN_SAVE_IMAGE_XML,
   VIR_DOMAIN_START,
@@ -111,17 +116,43 @@ import {
   type QemuCaps,
   type QemuContext,
   qemu72Caps,
+  type SwtpmSupport,
   scaledToBytes,
   shellQuote,
-  type SwtpmSupport,
 } from '@qvirt/qemu-argv';
 import * as agentApi from './agent-apis.js';
 import { AgentSlot, agentAvailable, prepareChannelPaths } from './agent-channel.js';
 import { removeStaleTempFiles, writeFileAtomic } from './atomic-file.js';
+import {
+  type BlockJobContext,
+  blockCommit,
+  blockCopy,
+  blockJobAbort,
+  blockJobSetSpeed,
+  blockPull,
+  blockRebase,
+  getBlockJobInfo,
+} from './block-job-ops.js';
+import { BlockJobs } from './block-jobs.js';
+import { blockThresholdEvents, forgetBlockThresholds, setBlockThreshold } from './block-threshold.js';
 import { blockResize, getBlockIoTune, setBlockIoTune } from './block-tune.js';
 import * as tuning from './cgroup-tuning.js';
 import { applyPtyPaths, ChrdevSessions } from './console.js';
+import { coreDumpApiChecks, coreDumpWithFormat } from './core-dump.js';
 import { DomainCgroups } from './domain-cgroup.js';
+import {
+  asyncJobName,
+  beginAsyncJob,
+  completeJob,
+  type DomainJobs,
+  endAsyncJob,
+  type JobData,
+  jobDataToInfo,
+  jobDataToParams,
+  migrationStats,
+  noJobInfo,
+  updateTime,
+} from './domain-job.js';
 import {
   type BlockStats,
   blockStatsParams,
@@ -129,12 +160,20 @@ import {
   gatherMemoryStats,
   type MemoryStat,
 } from './domain-stats.js';
-import type { GuestAgent } from './guest-agent.js';
-import { attachDevice, detachDevice, deviceDeleted, type HotplugHost, updateDevice } from './hotplug.js';
+import { AGENT_TIMEOUT, type GuestAgent } from './guest-agent.js';
 import { hostSwtpmSync } from './host-swtpm.js';
+import {
+  attachDevice,
+  detachDevice,
+  detachDeviceAlias,
+  deviceDeleted,
+  type HotplugHost,
+  updateDevice,
+} from './hotplug.js';
 import type { HypervisorCpuApis } from './hypervisor-cpu.js';
 import { type InstanceEnv, type InstanceSpec, resolveInstance } from './instance.js';
 import { acquireInstanceLock, type InstanceLock } from './instance-lock.js';
+import { getInterfaceParameters, runTc, setInterfaceParameters } from './interface-bandwidth.js';
 import { changeIOThread, getIOThreadInfo, pinIOThread, setIOThreadParams } from './iothreads.js';
 import { JobQueue } from './job-queue.js';
 import { type LaunchHandle, type LaunchHook, type LaunchSpec, launch } from './launch.js';
@@ -159,11 +198,20 @@ import {
 } from './net-interfaces.js';
 import type { InterfaceStats } from './net-tap.js';
 import * as node from './node-info.js';
+import { nodeAllocPages, nodeGetFreePages } from './node-pages.js';
 import { prepareNvram } from './nvram.js';
+import { blockPeek, memoryPeek } from './peek.js';
 import { enablePerfFromDef, getPerfEvents, PerfEvents, setPerfEvents } from './perf-events.js';
+import { checkSuspendArgs, pmSuspend } from './pm-suspend.js';
 import { monitorCommandText, QemuMonitorEvents } from './qemu-monitor-events.js';
 import { QmpClient, type QmpEvent } from './qmp.js';
-import { getMetadata, setMemoryFlags, setMetadata } from './resources.js';
+import {
+  getMetadata,
+  setMemoryFlags,
+  setMemoryStatsPeriod,
+  setMetadata,
+  setupBalloonPeriod,
+} from './resources.js';
 import {
   compressionFor,
   FIRST_INCOMING_FD,
@@ -182,18 +230,20 @@ import { formatSnapshot, SnapshotList } from './snapshot-metadata.js';
 import { createSnapshot, deleteSnapshot, revertSnapshot, type SnapshotHost } from './snapshot-ops.js';
 import { nativeSecrets, prepareStartSecrets } from './start-secrets.js';
 import { type DomainState, isActiveState, STATE_NUMBER, type StateReason } from './state.js';
-import {
-  checkStatsSupport,
-  domainStatsRecord,
-  getBlockInfo,
-  getControlInfo,
-  getCPUStats,
-  getJobInfo,
-} from './stats.js';
+import { checkStatsSupport, domainStatsRecord, getBlockInfo, getControlInfo, getCPUStats } from './stats.js';
 import { type DomainStatus, formatStatus, parseStatus } from './status.js';
+import { formatSysinfo, readHostSysinfo, type SysinfoDef } from './sysinfo.js';
 import { checkUndefineFlags, removeUndefineFiles } from './undefine.js';
 import { cachingUserDb } from './user-db-cache.js';
-import { getEmulatorPinInfo, getVcpuPinInfo, getVcpus, pinEmulator, pinVcpu, setVcpus } from './vcpus.js';
+import {
+  getEmulatorPinInfo,
+  getVcpuPinInfo,
+  getVcpus,
+  pinEmulator,
+  pinVcpu,
+  setVcpu,
+  setVcpus,
+} from './vcpus.js';
 import { translatedForRestore, translateVolumeDisks } from './volume-disks.js';
 
 export interface DriverOptions extends InstanceEnv {
@@ -328,6 +378,12 @@ interface DomainObj {
   taints?: Set<string>;
   /** A snapshot revert reports the lifecycle events itself (./snapshot-ops.ts), in libvirt's order. */
   muteEvents?: boolean;
+  /** The block jobs of the current run (./block-jobs.ts). */
+  blockJobs?: BlockJobs;
+  /** The running async job (a save) and the last completed one's statistics (./domain-job.ts). */
+  jobs?: DomainJobs;
+  /** priv->agentTimeout (virDomainAgentSetResponseTimeout), kept across runs; BLOCK when unset. */
+  agentTimeout?: number;
 }
 
 const CONFIG_HEADER = (name: string) => `<!--
@@ -338,6 +394,24 @@ or other application using the libvirt API.
 -->
 
 `;
+
+/** virDomainTaint and virDomainTaintMessage, in libvirt's order. */
+const TAINTS: [string, string][] = [
+  ['custom-argv', 'custom configuration parameters specified'],
+  ['custom-monitor', 'custom monitor control commands issued'],
+  ['high-privileges', 'running with undesirable elevated privileges'],
+  ['shell-scripts', 'network configuration using opaque shell scripts'],
+  ['disk-probing', 'potentially unsafe disk format probing'],
+  ['external-launch', 'managing externally launched configuration'],
+  ['host-cpu', 'potentially unsafe use of host CPU passthrough'],
+  ['hook-script', 'configuration potentially modified by hook script'],
+  ['cdrom-passthrough', 'use of host cdrom passthrough'],
+  ['custom-dtb', 'custom device tree blob used'],
+  ['custom-ga-command', 'custom guest agent control commands issued'],
+  ['custom-hypervisor-feature', 'hypervisor feature autodetection override'],
+  ['deprecated-config', 'use of deprecated configuration settings'],
+  ['custom-device', 'custom device configuration'],
+];
 
 const noDomain = (what: string) => new VirError('NO_DOMAIN', 'qemu', `Domain not found: ${what}`);
 const invalid = (msg: string) =>
@@ -1283,6 +1357,7 @@ export class QemuDriver implements HypervisorDriver {
         // qemuProcessSetupEmulator / SetupVcpus / SetupIOThreads: the threads into their groups
         this.#cgroups().placeFromMonitor(obj.live!, id, child.pid!, obj.qmp!),
         setupLifecycleActions(def, obj.qmp!),
+        setupBalloonPeriod(obj.live!, obj.qmp!),
       ]);
       beside.catch(() => {}); // awaited below, after the agent
       // qemuProcessRefreshChardevs: the ptys QEMU opened, into the live XML
@@ -1491,6 +1566,11 @@ export class QemuDriver implements HypervisorDriver {
         }
         break;
       }
+      case 'BLOCK_WRITE_THRESHOLD':
+        // qemuProcessHandleBlockThreshold: the disk's name, and its indexed name
+        for (const e of blockThresholdEvents({ uuid: obj.def.uuid!, pid: obj.proc?.pid }, ev.data as never))
+          this.#emitDomainEvent(obj, e);
+        break;
       case 'BALLOON_CHANGE': {
         // qemuProcessHandleBalloonChange: the balloon's size is the live current memory
         const actual = Math.floor(((ev.data as { actual?: number } | undefined)?.actual ?? 0) / 1024);
@@ -1519,7 +1599,7 @@ export class QemuDriver implements HypervisorDriver {
         this.#emitDomainEvent(obj, { eventID: VIR_DOMAIN_EVENT_ID.PMWAKEUP });
         if (obj.state === 'pmsuspended') {
           obj.state = 'running';
-          obj.reason = 'wakeup' as StateReason;
+          obj.reason = 'event wakeup';
           this.#emitEvent(obj, VIR_DOMAIN_EVENT.STARTED, VIR_DOMAIN_EVENT_DETAIL.STARTED.WAKEUP);
           void this.#saveStatus(obj).catch(() => {});
         }
@@ -1543,6 +1623,12 @@ export class QemuDriver implements HypervisorDriver {
       case 'DEVICE_TRAY_MOVED': {
         const tray = trayChange(obj.live, ev.data as Parameters<typeof trayChange>[1]);
         if (tray) this.#emitDomainEvent(obj, { eventID: VIR_DOMAIN_EVENT_ID.TRAY_CHANGE, ...tray });
+        break;
+      }
+      case 'JOB_STATUS_CHANGE': {
+        // qemuProcessHandleJobStatusChange: the block jobs' progress (./block-jobs.ts)
+        const data = ev.data as { id?: string; status?: string } | undefined;
+        if (data?.id && data.status) obj.blockJobs?.statusChanged(data.id, data.status);
         break;
       }
       case 'RESET':
@@ -1670,6 +1756,8 @@ export class QemuDriver implements HypervisorDriver {
     this.#detach(obj);
     obj.agentSlot?.close();
     obj.agentSlot = undefined;
+    obj.blockJobs?.dispose();
+    obj.blockJobs = undefined;
     obj.taints = undefined;
     obj.generation++;
     if (proc) {
@@ -1681,6 +1769,7 @@ export class QemuDriver implements HypervisorDriver {
     if (obj.live) await this.#cgroups().remove(obj.live, obj.id);
     await this.#cleanupFiles(name, proc?.libDir);
     this.#chrdevs.closeAll(obj.live);
+    forgetBlockThresholds({ uuid: obj.def.uuid!, pid: proc?.pid });
     obj.proc = undefined;
     obj.live = undefined;
     obj.childExit = undefined;
@@ -1892,6 +1981,24 @@ export class QemuDriver implements HypervisorDriver {
     return node.connectGetMaxVcpus(type);
   }
 
+  #sysinfo: Promise<SysinfoDef | undefined> | undefined;
+  /**
+   * qemuConnectGetSysinfo: the host's SMBIOS (./sysinfo.ts), read once as libvirt reads it when
+   * its driver starts; without it (no dmidecode, no DMI tables) libvirt's refusal.
+   */
+  async connectGetSysinfo(flags: number): Promise<string> {
+    virCheckFlags(flags, 0, 'qemuConnectGetSysinfo');
+    this.#sysinfo ??= readHostSysinfo();
+    const def = await this.#sysinfo;
+    if (!def)
+      throw new VirError(
+        'CONFIG_UNSUPPORTED',
+        'qemu',
+        'unsupported configuration: Host SMBIOS information is not available',
+      );
+    return formatSysinfo(def);
+  }
+
   #capabilities: Promise<string> | undefined;
   /** The host's capabilities XML, probed once per driver (a failed probe is tried again). */
   connectGetCapabilities(): Promise<string> {
@@ -1973,6 +2080,25 @@ export class QemuDriver implements HypervisorDriver {
 
   async nodeGetFreeMemory(): Promise<number> {
     return node.nodeGetFreeMemory();
+  }
+
+  async nodeGetFreePages(
+    pages: number[],
+    startCell: number,
+    cellCount: number,
+    flags: number,
+  ): Promise<number[]> {
+    return nodeGetFreePages(pages, startCell, cellCount, flags);
+  }
+
+  async nodeAllocPages(
+    pageSizes: number[],
+    pageCounts: number[],
+    startCell: number,
+    cellCount: number,
+    flags: number,
+  ): Promise<number> {
+    return nodeAllocPages(pageSizes, pageCounts, startCell, cellCount, flags);
   }
 
   async nodeGetMemoryStats(nparams: number, cellNum: number, flags: number): Promise<NodeStatsReply> {
@@ -2324,7 +2450,6 @@ export class QemuDriver implements HypervisorDriver {
 
   /** qemuDomainSaveInternal: pause, the image, then the stop (reason saved). */
   async #saveTo(target: DomainObj, file: string, dxml: string | null, flags: number): Promise<void> {
-    const S = VIR_DOMAIN_SAVE;
     // checked before the job, as qemuSaveImageGetCompressionProgram is
     compressionFor(this.conf.saveImageFormat, this.env.PATH ?? '/usr/bin:/bin');
     const xmlDef = dxml ? await this.#parseNew(dxml) : undefined;
@@ -2332,52 +2457,144 @@ export class QemuDriver implements HypervisorDriver {
       this.#requireActive(obj);
       const qmp = await this.#monitor(obj);
       const running = obj.state === 'running';
-      const jobStart = Date.now();
-      if (running) {
-        obj.pauseReason = 'saving';
-        await qmp.execute('stop');
-        this.#setState(obj, 'paused', 'saving');
-        obj.pauseReason = undefined;
-      }
-      const wasRunning = flags & S.RUNNING ? true : flags & S.PAUSED ? false : running;
-      const xml = formatDefinition(saveableDefinition(xmlDef ?? obj.live ?? obj.def), { secure: true });
+      // qemuDomainObjBeginAsyncJob(VIR_ASYNC_JOB_SAVE): from here the job can be watched and aborted
+      obj.jobs ??= {};
+      const job = beginAsyncJob(obj.jobs, 'save', VIR_DOMAIN_JOB_OPERATION.SAVE);
       try {
-        const owner = this.instance.privileged ? qemuOwner(this.conf) : undefined;
-        await writeSaveImage({
-          file,
-          xml,
-          wasRunning,
-          format: this.conf.saveImageFormat,
-          searchPath: this.env.PATH ?? '/usr/bin:/bin',
-          qmp,
-          privateDir: obj.proc!.libDir,
-          ...(owner ? { qemuOwner: owner } : {}),
-        });
-      } catch (err) {
-        // VIR_DOMAIN_RUNNING_SAVE_CANCELED: the guest goes on
-        if (running && isActiveState(obj.state)) {
-          await qmp.execute('cont').catch(() => {});
-          this.#setState(obj, 'running', 'unpaused');
-        }
-        throw err;
-      }
-      // qemuMigrationSrcToFile: the job's statistics, once the image is complete
-      const info = await qmp.execute<MigrateInfo>('query-migrate').catch(() => undefined);
-      if (info) {
-        const params = jobCompletedParams(info, VIR_DOMAIN_JOB_OPERATION.SAVE, Date.now() - jobStart);
-        this.#emitDomainEvent(obj, { eventID: VIR_DOMAIN_EVENT_ID.JOB_COMPLETED, params });
-      }
-      // qemuProcessStop: the monitor goes before QEMU, so its SHUTDOWN is never reported
-      obj.beingDestroyed = true;
-      obj.muteEvents = true;
-      try {
-        await this.#killProcess(obj);
-        await this.#monitorDrained(obj);
+        await this.#saveJob(obj, qmp, job, file, xmlDef, running, flags);
       } finally {
-        obj.muteEvents = false;
+        endAsyncJob(obj.jobs, job);
       }
-      await this.#stopped(obj, 'saved');
     });
+  }
+
+  /** The save job's steps: pause, the image, the statistics, then the stop (reason saved). */
+  async #saveJob(
+    obj: DomainObj,
+    qmp: QmpClient,
+    job: JobData,
+    file: string,
+    xmlDef: DomainDef | undefined,
+    running: boolean,
+    flags: number,
+  ): Promise<void> {
+    const S = VIR_DOMAIN_SAVE;
+    if (running) {
+      obj.pauseReason = 'saving';
+      await qmp.execute('stop');
+      // qemuProcessStopCPUs: the downtime starts
+      job.stopped = Date.now();
+      this.#setState(obj, 'paused', 'saving');
+      obj.pauseReason = undefined;
+    }
+    const wasRunning = flags & S.RUNNING ? true : flags & S.PAUSED ? false : running;
+    const xml = formatDefinition(saveableDefinition(xmlDef ?? obj.live ?? obj.def), { secure: true });
+    try {
+      const owner = this.instance.privileged ? qemuOwner(this.conf) : undefined;
+      await writeSaveImage({
+        file,
+        xml,
+        wasRunning,
+        format: this.conf.saveImageFormat,
+        searchPath: this.env.PATH ?? '/usr/bin:/bin',
+        qmp,
+        privateDir: obj.proc!.libDir,
+        ...(owner ? { qemuOwner: owner } : {}),
+        job: {
+          name: asyncJobName(job.asyncJob),
+          onMigrating: () => {
+            job.status = 'migrating';
+          },
+        },
+      });
+    } catch (err) {
+      // VIR_DOMAIN_RUNNING_SAVE_CANCELED: the guest goes on
+      if (running && isActiveState(obj.state)) {
+        await qmp.execute('cont').catch(() => {});
+        this.#setState(obj, 'running', 'save canceled');
+      }
+      throw err;
+    }
+    // qemuMigrationSrcWaitForCompletion: the job's statistics, once the image is complete, kept
+    // as the completed job's (virDomainGetJobStats COMPLETED) and sent with JOB_COMPLETED
+    const info = await qmp.execute<MigrateInfo>('query-migrate').catch(() => undefined);
+    const done = completeJob(obj.jobs!, job, info ? migrationStats(info) : undefined);
+    if (info) {
+      const { params } = jobDataToParams(done);
+      this.#emitDomainEvent(obj, { eventID: VIR_DOMAIN_EVENT_ID.JOB_COMPLETED, params });
+    }
+    // qemuProcessStop: the monitor goes before QEMU, so its SHUTDOWN is never reported
+    obj.beingDestroyed = true;
+    obj.muteEvents = true;
+    try {
+      await this.#killProcess(obj);
+      await this.#monitorDrained(obj);
+    } finally {
+      obj.muteEvents = false;
+    }
+    await this.#stopped(obj, 'saved');
+  }
+
+  // ---- core dumps (./core-dump.ts) ------------------------------------------------------------
+
+  async domainCoreDump(dom: Domain, to: string, flags: number): Promise<void> {
+    coreDumpApiChecks(undefined, flags);
+    await this.#coreDump(dom, to, 0, flags);
+  }
+
+  async domainCoreDumpWithFormat(dom: Domain, to: string, dumpformat: number, flags: number): Promise<void> {
+    coreDumpApiChecks(dumpformat, flags);
+    await this.#coreDump(dom, to, dumpformat, flags);
+  }
+
+  /** qemuDomainCoreDumpWithFormat: the dump and the guest's pause, resume, reset or crash, in one job. */
+  async #coreDump(dom: Domain, to: string, dumpformat: number, flags: number): Promise<void> {
+    // VIR_DUMP_LIVE | CRASH | BYPASS_CACHE | RESET | MEMORY_ONLY
+    virCheckFlags(flags, 0x1f, 'qemuDomainCoreDumpWithFormat');
+    const file = path.resolve(to);
+    await this.#job(this.#objOf(dom).def.name, (obj) =>
+      coreDumpWithFormat(
+        {
+          state: () => obj.state,
+          active: () => isActiveState(obj.state),
+          monitor: () => this.#monitor(obj),
+          pause: async () => {
+            obj.pauseReason = 'dumping';
+            await (await this.#monitor(obj)).execute('stop');
+            this.#setState(obj, 'paused', 'dumping');
+            obj.pauseReason = undefined;
+            await this.#saveStatus(obj);
+          },
+          resume: async () => {
+            await (await this.#monitor(obj)).execute('cont');
+            this.#setState(obj, 'running', 'unpaused');
+            await this.#saveStatus(obj);
+          },
+          crash: async () => {
+            // qemuProcessStop: the monitor goes before QEMU, so its SHUTDOWN is never reported
+            obj.beingDestroyed = true;
+            obj.muteEvents = true;
+            try {
+              await this.#killProcess(obj);
+              await this.#monitorDrained(obj);
+            } finally {
+              obj.muteEvents = false;
+            }
+            await this.#stopped(obj, 'crashed', VIR_DOMAIN_EVENT_DETAIL.STOPPED.CRASHED);
+          },
+          resumeFailed: () =>
+            this.#emitEvent(obj, VIR_DOMAIN_EVENT.SUSPENDED, VIR_DOMAIN_EVENT_DETAIL.SUSPENDED.API_ERROR),
+          jobCompleted: (info, operation, elapsedMs) =>
+            this.#emitDomainEvent(obj, {
+              eventID: VIR_DOMAIN_EVENT_ID.JOB_COMPLETED,
+              params: jobCompletedParams(info, operation, elapsedMs),
+            }),
+        },
+        file,
+        dumpformat,
+        flags,
+      ),
+    );
   }
 
   // ---- snapshots (./snapshot-ops.ts, ./snapshot-metadata.ts, ./snapshot-external.ts) ----------
@@ -2841,15 +3058,15 @@ export class QemuDriver implements HypervisorDriver {
   }
 
   async domainPinVcpu(dom: Domain, vcpu: number, cpumap: Uint8Array): Promise<void> {
-    await this.#withDomain(dom, (d) => pinVcpu(d, vcpu, cpumap, VIR_DOMAIN_AFFECT.LIVE));
+    await this.#withDomain(dom, (d) => pinVcpu(d, this.#cgroups(), vcpu, cpumap, VIR_DOMAIN_AFFECT.LIVE));
   }
 
   async domainPinVcpuFlags(dom: Domain, vcpu: number, cpumap: Uint8Array, flags: number): Promise<void> {
-    await this.#withDomain(dom, (d) => pinVcpu(d, vcpu, cpumap, flags));
+    await this.#withDomain(dom, (d) => pinVcpu(d, this.#cgroups(), vcpu, cpumap, flags));
   }
 
   async domainPinEmulator(dom: Domain, cpumap: Uint8Array, flags: number): Promise<void> {
-    await this.#withDomain(dom, (d) => pinEmulator(d, cpumap, flags));
+    await this.#withDomain(dom, (d) => pinEmulator(d, this.#cgroups(), cpumap, flags));
   }
 
   async domainSetVcpus(dom: Domain, nvcpus: number): Promise<void> {
@@ -2860,6 +3077,19 @@ export class QemuDriver implements HypervisorDriver {
     await this.#withDomain(dom, async (d) => {
       await setVcpus(d, nvcpus, flags);
       // the vCPU threads' cgroups follow (domain-cgroup.ts)
+      if (d.active && d.live) await this.#cgroups().syncVcpus(d.live, d.id, d.pid!, await d.monitor());
+    });
+  }
+
+  /** qemuDomainGetMaxVcpus: qemuDomainGetVcpusFlags(LIVE | MAXIMUM). */
+  async domainGetMaxVcpus(dom: Domain): Promise<number> {
+    return this.domainGetVcpusFlags(dom, VIR_DOMAIN_AFFECT.LIVE | VIR_DOMAIN_VCPU.MAXIMUM);
+  }
+
+  /** qemuDomainSetVcpu (./vcpus.ts setVcpu). */
+  async domainSetVcpu(dom: Domain, cpumap: string, state: number, flags: number): Promise<void> {
+    await this.#withDomain(dom, async (d) => {
+      await setVcpu(d, cpumap, state, flags);
       if (d.active && d.live) await this.#cgroups().syncVcpus(d.live, d.id, d.pid!, await d.monitor());
     });
   }
@@ -2876,6 +3106,11 @@ export class QemuDriver implements HypervisorDriver {
 
   async domainSetMemoryFlags(dom: Domain, memory: number, flags: number): Promise<void> {
     await this.#withDomain(dom, (d) => setMemoryFlags(d, memory, flags));
+  }
+
+  /** qemuDomainSetMemoryStatsPeriod (./resources.ts). */
+  async domainSetMemoryStatsPeriod(dom: Domain, period: number, flags: number): Promise<void> {
+    await this.#withDomain(dom, (d) => setMemoryStatsPeriod(d, period, flags));
   }
 
   async domainSetMetadata(
@@ -2939,6 +3174,115 @@ export class QemuDriver implements HypervisorDriver {
     await this.#job(this.#objOf(dom).def.name, (obj) =>
       detachDevice(this.#liveDomain(obj), this.#hotplugHost(obj), xml, flags),
     );
+  }
+
+  /** qemuDomainDetachDeviceAlias (./hotplug.ts detachDeviceAlias). */
+  async domainDetachDeviceAlias(dom: Domain, alias: string, flags: number): Promise<void> {
+    await this.#job(this.#objOf(dom).def.name, (obj) =>
+      detachDeviceAlias(this.#liveDomain(obj), this.#hotplugHost(obj), alias, flags),
+    );
+  }
+
+  // ---- block jobs: ./block-jobs.ts, ./block-job-ops.ts -------------------------------------------
+
+  /** The block jobs of `obj`'s run, and what their APIs need of the driver. */
+  #blockJobContext(obj: DomainObj): BlockJobContext {
+    const sec = this.#hotplugHost(obj).security;
+    const image = (file: string, format: string, readonly: boolean) => ({
+      type: 'file' as const,
+      path: file,
+      format,
+      readonly,
+      shared: false,
+      seclabels: [],
+    });
+    const labels = sec
+      ? {
+          set: (file: string, format: string, readonly: boolean) =>
+            sec.setImageLabel(sec.def, image(file, format, readonly), { chainTop: !readonly }),
+          restore: (file: string, format: string) =>
+            sec.restoreImageLabel(sec.def, image(file, format, false), { chainTop: true }),
+        }
+      : undefined;
+    const generation = obj.generation;
+    obj.blockJobs ??= new BlockJobs({
+      active: () => obj.generation === generation && isActiveState(obj.state),
+      persistent: () => obj.persistent,
+      live: () => obj.live,
+      config: () => obj.newDef ?? obj.def,
+      saveLive: async (def) => {
+        if (obj.generation !== generation) return;
+        obj.live = def;
+        // the run's labels cover the disks as they are now, so the stop restores the new images'
+        if (obj.security)
+          obj.security.def = {
+            ...obj.security.def,
+            devices: { ...obj.security.def.devices, disk: structuredClone(def.devices?.disk ?? []) },
+          };
+        await this.#saveStatus(obj);
+      },
+      saveConfig: async (def) => {
+        await this.#writeConfig(def);
+        if (isActiveState(obj.state)) obj.newDef = def;
+        else obj.def = def;
+      },
+      monitor: () => this.#monitor(obj),
+      emit: (e) => this.#emitDomainEvent(obj, e),
+      ...(labels ? { labels } : {}),
+      warn: (m) => this.#warn(`${obj.def.name}: ${m}`),
+    });
+    return { dom: this.#liveDomain(obj), jobs: obj.blockJobs, ...(labels ? { labels } : {}) };
+  }
+
+  #withBlockJobs<T>(dom: Domain, fn: (ctx: BlockJobContext) => Promise<T>): Promise<T> {
+    return this.#job(this.#objOf(dom).def.name, (obj) => fn(this.#blockJobContext(obj)));
+  }
+
+  async domainGetBlockJobInfo(dom: Domain, path: string, flags: number): Promise<BlockJobInfo> {
+    return this.#withBlockJobs(dom, (c) => getBlockJobInfo(c, path, flags));
+  }
+
+  async domainBlockJobAbort(dom: Domain, path: string, flags: number): Promise<void> {
+    await this.#withBlockJobs(dom, (c) => blockJobAbort(c, path, flags));
+  }
+
+  async domainBlockJobSetSpeed(dom: Domain, path: string, bandwidth: number, flags: number): Promise<void> {
+    await this.#withBlockJobs(dom, (c) => blockJobSetSpeed(c, path, bandwidth, flags));
+  }
+
+  async domainBlockPull(dom: Domain, path: string, bandwidth: number, flags: number): Promise<void> {
+    await this.#withBlockJobs(dom, (c) => blockPull(c, path, bandwidth, flags));
+  }
+
+  async domainBlockRebase(
+    dom: Domain,
+    path: string,
+    base: string | null,
+    bandwidth: number,
+    flags: number,
+  ): Promise<void> {
+    await this.#withBlockJobs(dom, (c) => blockRebase(c, path, base, bandwidth, flags));
+  }
+
+  async domainBlockCopy(
+    dom: Domain,
+    path: string,
+    destxml: string,
+    params: TypedParam[],
+    flags: number,
+  ): Promise<void> {
+    await this.#withBlockJobs(dom, (c) => blockCopy(c, path, destxml, params, flags));
+  }
+
+  async domainBlockCommit(
+    dom: Domain,
+    disk: string,
+    base: string | null,
+    top: string | null,
+    bandwidth: number,
+    flags: number,
+  ): Promise<void> {
+    await this.#withBlockJobs(dom, (c) => blockCommit(c, disk, base, top, bandwidth, flags));
   }
 
   /** qemuDomainRename (virDomainObjListRename, qemuDomainRenameCallback): config, autostart link, events. */
@@ -3011,8 +3355,63 @@ export class QemuDriver implements HypervisorDriver {
     return this.#withDomain(dom, (d) => getBlockInfo(d, path, flags));
   }
 
+  // ---- the async job (./domain-job.ts): read and aborted beside it, not queued behind it ----
+
+  /** qemuDomainGetJobInfo: qemuDomainGetJobStatsInternal, then qemuDomainJobDataToInfo. */
   async domainGetJobInfo(dom: Domain): Promise<JobInfo> {
-    return getJobInfo(this.#liveDomain(this.#objOf(dom)));
+    const job = await this.#currentJobData(this.#objOf(dom));
+    return job ? jobDataToInfo(job) : noJobInfo();
+  }
+
+  /** qemuDomainGetJobStats. */
+  async domainGetJobStats(dom: Domain, flags: number): Promise<{ type: number; params: TypedParam[] }> {
+    const J = VIR_DOMAIN_JOB_STATS;
+    virCheckFlags(flags, J.COMPLETED | J.KEEP_COMPLETED, 'qemuDomainGetJobStats');
+    const obj = this.#objOf(dom);
+    const completed = (flags & J.COMPLETED) !== 0;
+    // the completed job's statistics only once no other job runs; they need no running domain
+    const job = completed
+      ? obj.jobs?.completed && !obj.jobs.current
+        ? obj.jobs.completed
+        : undefined
+      : await this.#currentJobData(obj);
+    if (!job) return { type: VIR_DOMAIN_JOB.NONE, params: [] };
+    const stats = jobDataToParams(job);
+    if (completed && !(flags & J.KEEP_COMPLETED)) obj.jobs!.completed = undefined;
+    return stats;
+  }
+
+  /** qemuDomainGetJobStatsInternal for the running job: a copy, with QEMU's figures of now. */
+  async #currentJobData(obj: DomainObj): Promise<JobData | undefined> {
+    this.#requireActive(obj);
+    const current = obj.jobs?.current;
+    if (!current) return undefined;
+    const job = structuredClone(current);
+    // qemuDomainGetJobInfoMigrationStats: QEMU is asked only once the stream runs
+    if (job.status === 'migrating') {
+      const qmp = await this.#monitor(obj);
+      job.mig = migrationStats(await qmp.execute<MigrateInfo>('query-migrate'));
+    }
+    updateTime(job);
+    return job;
+  }
+
+  async domainAbortJob(dom: Domain): Promise<void> {
+    await this.domainAbortJobFlags(dom, 0);
+  }
+
+  /** qemuDomainAbortJobFlags: a save is cancelled as a migration is (qemuMigrationSrcCancel). */
+  async domainAbortJobFlags(dom: Domain, flags: number): Promise<void> {
+    virCheckFlags(flags, VIR_DOMAIN_ABORT_JOB.POSTCOPY, 'qemuDomainAbortJobFlags');
+    const obj = this.#objOf(dom);
+    this.#requireActive(obj);
+    const job = obj.jobs?.current;
+    // qvirt has no outgoing migration, so no job is ever one in post-copy mode
+    if (flags & VIR_DOMAIN_ABORT_JOB.POSTCOPY)
+      throw invalid('current job is not outgoing migration in post-copy mode');
+    if (!job) throw invalid('no job is active on the domain');
+    const qmp = await this.#monitor(obj);
+    await qmp.execute('migrate_cancel');
   }
 
   async domainGetControlInfo(dom: Domain, flags: number): Promise<ControlInfo> {
@@ -3059,6 +3458,25 @@ export class QemuDriver implements HypervisorDriver {
   async domainSetMemoryParameters(dom: Domain, params: TypedParam[], flags: number): Promise<void> {
     const p = this.instance.privileged;
     await this.#withDomain(dom, (d) => tuning.setMemoryParameters(d, this.#cgroups(), params, flags, p));
+  }
+
+  async domainGetInterfaceParameters(
+    dom: Domain,
+    device: string,
+    nparams: number,
+    flags: number,
+  ): Promise<TypedParamsReply> {
+    return getInterfaceParameters(this.#liveDomain(this.#objOf(dom)), device, nparams, flags);
+  }
+
+  async domainSetInterfaceParameters(
+    dom: Domain,
+    device: string,
+    params: TypedParam[],
+    flags: number,
+  ): Promise<void> {
+    const host = { privileged: this.instance.privileged, run: runTc };
+    await this.#withDomain(dom, (d) => setInterfaceParameters(d, device, params, flags, host));
   }
 
   async domainGetBlkioParameters(dom: Domain, nparams: number, flags: number): Promise<TypedParamsReply> {
@@ -3130,6 +3548,36 @@ export class QemuDriver implements HypervisorDriver {
     await this.#withDomain(dom, (d) => injectNMI(d, flags));
   }
 
+  async domainSetBlockThreshold(dom: Domain, dev: string, threshold: number, flags: number): Promise<void> {
+    await this.#withDomain(dom, (d) => setBlockThreshold(d, dev, threshold, flags));
+  }
+
+  async domainBlockPeek(
+    dom: Domain,
+    disk: string,
+    offset: number,
+    size: number,
+    flags: number,
+  ): Promise<Buffer> {
+    return this.#withDomain(dom, (d) => blockPeek(d, disk, offset, size, flags));
+  }
+
+  async domainMemoryPeek(dom: Domain, offset: number, size: number, flags: number): Promise<Buffer> {
+    return this.#job(this.#objOf(dom).def.name, (obj) =>
+      memoryPeek(
+        this.#liveDomain(obj),
+        {
+          libDir: obj.proc?.libDir,
+          setPathLabel: (def, p) => this.security.setPathLabel(def, p, false),
+          restorePathLabel: (def, p) => this.security.restorePathLabel(def, p),
+        },
+        offset,
+        size,
+        flags,
+      ),
+    );
+  }
+
   async domainSetLifecycleAction(dom: Domain, type: number, action: number, flags: number): Promise<void> {
     await this.#withDomain(dom, (d) => setLifecycleAction(d, type, action, flags));
   }
@@ -3185,7 +3633,26 @@ export class QemuDriver implements HypervisorDriver {
       saveStatus: () => this.#saveStatus(obj),
       warn: (m) => this.#warn(`${obj.def.name}: ${m}`),
     });
+    if (obj.agentTimeout !== undefined) obj.agentSlot.timeout = obj.agentTimeout;
     return obj.agentSlot;
+  }
+
+  /**
+   * qemuDomainAgentSetResponseTimeout: the agent's timeout (-2 blocks, -1 the default 5 s, 0 does
+   * not wait, else seconds), now and for the agents of later runs; no job, as libvirt.
+   */
+  async domainAgentSetResponseTimeout(dom: Domain, timeout: number, flags: number): Promise<number> {
+    virCheckFlags(flags, 0, 'qemuDomainAgentSetResponseTimeout');
+    if (timeout < AGENT_TIMEOUT.BLOCK)
+      throw new VirError(
+        'INVALID_ARG',
+        'qemu',
+        `invalid argument: guest agent timeout '${timeout}' is less than the minimum '${AGENT_TIMEOUT.BLOCK}'`,
+      );
+    const obj = this.#objOf(dom);
+    obj.agentTimeout = timeout;
+    if (obj.agentSlot) obj.agentSlot.timeout = timeout;
+    return 0;
   }
 
   /**
@@ -3375,6 +3842,29 @@ export class QemuDriver implements HypervisorDriver {
     return true;
   }
 
+  /** qemuDomainPMSuspendForDuration (./pm-suspend.ts): through the agent, as an agent job. */
+  async domainPMSuspendForDuration(
+    dom: Domain,
+    target: number,
+    duration: number,
+    flags: number,
+  ): Promise<void> {
+    checkSuspendArgs(target, duration, flags);
+    const obj = this.#objOf(dom);
+    const def = obj.live ?? obj.def;
+    const agent = agentAvailable(obj.agentSlot, obj.state === 'running', def);
+    await pmSuspend(await this.#monitor(obj), agent, def, target);
+  }
+
+  /** qemuDomainPMWakeup: QMP system_wakeup; the WAKEUP event makes the domain run again. */
+  async domainPMWakeup(dom: Domain, flags: number): Promise<void> {
+    virCheckFlags(flags, 0, 'qemuDomainPMWakeup');
+    await this.#job(this.#objOf(dom).def.name, async (obj) => {
+      this.#requireActive(obj);
+      await (await this.#monitor(obj)).execute('system_wakeup');
+    });
+  }
+
   /** qemuDomainShutdownFlags/qemuDomainReboot: the agent first when asked or when it is there. */
   async #shutdownOrReboot(dom: Domain, flags: number, reboot: boolean): Promise<void> {
     const ACPI = 1;
@@ -3397,6 +3887,19 @@ export class QemuDriver implements HypervisorDriver {
     if (useAgent && !isActiveState(this.#objOf(dom).state)) return;
     if (reboot) await this.reboot(obj.def.name);
     else await this.shutdown(obj.def.name);
+  }
+
+  /**
+   * qemuDomainGetMessages (virDomainObjGetMessages): the run's taints in virDomainTaint's order,
+   * in libvirt's words. (qvirt records the monitor and agent command taints; it keeps no
+   * deprecations, so there are none to list.)
+   */
+  async domainGetMessages(dom: Domain, flags: number): Promise<string[]> {
+    const M = VIR_DOMAIN_MESSAGE;
+    virCheckFlags(flags, M.DEPRECATION | M.TAINTING, 'qemuDomainGetMessages');
+    const obj = this.#objOf(dom);
+    if (flags && !(flags & M.TAINTING)) return [];
+    return TAINTS.filter(([name]) => obj.taints?.has(name)).map(([, text]) => `tainted: ${text}`);
   }
 
   /** qemuDomainObjTaint: once per run and reason, a line in the domain's log, as libvirt writes it. */

@@ -9,8 +9,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { DomainDef } from '@qvirt/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { GuestAgent } from './guest-agent.js';
+import { AgentSlot } from './agent-channel.js';
+import { AGENT_CHANNEL_NAME, GuestAgent } from './guest-agent.js';
 
 interface Peer {
   path: string;
@@ -153,5 +155,47 @@ describe('GuestAgent', () => {
     c.notifyEvent('shutdown');
     expect(await shutdown).toBeUndefined();
     c.close();
+  });
+});
+
+describe("the domain's agent timeout (virDomainAgentSetResponseTimeout)", () => {
+  it('applies to the agent connected now and to the one connected next', async () => {
+    // an agent that syncs but never answers a command
+    const p = await peer((line, s) => {
+      if (line.includes('guest-sync')) s.write(`{"return": ${syncId(line)}}\n`);
+    });
+    const def = {
+      devices: {
+        channel: [
+          {
+            type: 'unix',
+            source: [{ path: p.path, mode: 'bind' }],
+            target: { type: 'virtio', name: AGENT_CHANNEL_NAME, state: 'connected' },
+          },
+        ],
+      },
+    } as unknown as DomainDef;
+    const slot = new AgentSlot({
+      live: () => def,
+      active: () => true,
+      emit: () => {},
+      saveStatus: async () => {},
+      warn: () => {},
+    });
+    slot.timeout = 1;
+    await slot.connect();
+    // the command takes the agent's own timeout: 1 s, not libvirt's default of blocking
+    const started = Date.now();
+    await expect(slot.agent!.call('guest-ping')).rejects.toThrow(
+      'Guest agent is not responding: Guest agent not available for now',
+    );
+    expect(Date.now() - started).toBeLessThan(3000);
+    slot.timeout = 0;
+    expect(slot.agent!.timeout).toBe(0);
+    // the agent of the guest's next connection starts with it
+    slot.close();
+    await slot.connect();
+    expect(slot.agent!.timeout).toBe(0);
+    slot.close();
   });
 });

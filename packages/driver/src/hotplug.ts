@@ -384,6 +384,51 @@ export async function detachDevice(
   if (config) await dom.saveConfig(config);
 }
 
+/**
+ * qemuDomainDetachDeviceAlias (qemuDomainDetachDeviceAliasLiveAndConfig): the device named by
+ * its alias leaves the config at once; live, QEMU is asked with `device_del` and the call does
+ * not wait: the device goes when QEMU's DEVICE_DELETED comes (deviceDeleted, from the driver's
+ * event handler), as libvirt's asynchronous detach.
+ */
+export async function detachDeviceAlias(
+  dom: LiveDomain,
+  host: HotplugHost,
+  alias: string,
+  flags: number,
+): Promise<void> {
+  virCheckFlags(
+    flags,
+    VIR_DOMAIN_AFFECT.LIVE | VIR_DOMAIN_AFFECT.CONFIG,
+    'qemuDomainDetachDeviceAliasLiveAndConfig',
+  );
+  const defs = affectedDefs(dom, flags);
+  // virDomainDefFindDevice: every device list
+  const find = (def: DomainDef) => {
+    const found = findAlias(def, alias, true);
+    if (!found) throw internal(`no device found with alias ${alias}`);
+    return found;
+  };
+  let config: DomainDef | undefined;
+  if (defs.config) {
+    const next = copyDef(defs.config);
+    const { kind, index } = find(next);
+    if (!LIVE_KINDS.has(kind))
+      throw unsupported(`persistent detach of device '${deviceTypeName(kind as Kind)}' is not supported`);
+    listOf(next, kind as Kind).splice(index, 1);
+    config = host.canonicalize(next);
+  }
+  if (defs.live) {
+    const { kind, index } = find(defs.live);
+    if (!LIVE_KINDS.has(kind))
+      throw unsupported(`live detach of device '${deviceTypeName(kind as Kind)}' is not supported`);
+    const dev = listOf(copyDef(defs.live), kind as Kind)[index]!;
+    checkDetach(kind as Kind, dev, defs.live);
+    const mon = (await dom.monitor()) as Mon;
+    await mon.execute('device_del', { id: alias });
+  }
+  if (config) await dom.saveConfig(config);
+}
+
 /** The refusals of the qemuDomainDetachPrep* functions for what was found. */
 function checkDetach(kind: Kind, dev: Dev, def: DomainDef): void {
   if (kind === 'disk') {
@@ -428,10 +473,17 @@ async function detachLive(dom: LiveDomain, host: HotplugHost, live: DomainDef, k
   if (r === 'deleted') await deviceDeleted(dom, host, alias);
 }
 
-/** The live device with `alias`, in any list. */
-function findAlias(def: DomainDef, alias: string): { kind: Kind; index: number } | undefined {
+/** The live device with `alias`, in any list (of any kind with `anyKind`). */
+function findAlias(
+  def: DomainDef,
+  alias: string,
+  anyKind = false,
+): { kind: Kind; index: number } | undefined {
   for (const [kind, list] of Object.entries((def.devices ?? {}) as Record<string, unknown>)) {
-    if (!LIVE_KINDS.has(kind) || !Array.isArray(list)) continue;
+    // a device the definition holds alone (memballoon, …): found, though no detach takes it
+    if (anyKind && !Array.isArray(list) && (list as Dev | undefined)?.alias?.name === alias)
+      return { kind: kind as Kind, index: 0 };
+    if ((!anyKind && !LIVE_KINDS.has(kind)) || !Array.isArray(list)) continue;
     const index = (list as Dev[]).findIndex((d) => d?.alias?.name === alias);
     if (index >= 0) return { kind, index };
   }

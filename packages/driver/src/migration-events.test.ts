@@ -45,7 +45,7 @@ describe("a save's JOB_COMPLETED parameters", () => {
       'memory_page_size',
     ]);
     const v = Object.fromEntries(params.map((p) => [p.field, p.value]));
-    expect(v.operation).toBe(1);
+    expect(v.operation).toBe(2);
     expect(v.memory_bps).toBe(1_000_000); // 8 Mbit/s
     expect(v.memory_iteration).toBe(2);
     expect(params[0]!.type).toBe(1); // int; the others unsigned long long

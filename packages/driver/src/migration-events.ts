@@ -14,8 +14,20 @@ export async function enableMigrationEvents(qmp: Qmp): Promise<void> {
   await qmp.execute('migrate-set-capabilities', { capabilities: [{ capability: 'events', state: true }] });
 }
 
-/** virDomainJobOperation. */
-export const VIR_DOMAIN_JOB_OPERATION = { SAVE: 1 } as const;
+/** virDomainJobOperation (libvirtd 9.0 reports a save's as 2: `virsh domjobinfo --rawstats`). */
+export const VIR_DOMAIN_JOB_OPERATION = {
+  UNKNOWN: 0,
+  START: 1,
+  SAVE: 2,
+  RESTORE: 3,
+  MIGRATION_IN: 4,
+  MIGRATION_OUT: 5,
+  SNAPSHOT: 6,
+  SNAPSHOT_REVERT: 7,
+  DUMP: 8,
+  BACKUP: 9,
+  SNAPSHOT_DELETE: 10,
+} as const;
 
 /** query-migrate's answer, the parts libvirt reads (qemuMonitorJSONGetMigrationStatsReply). */
 export interface MigrateInfo {

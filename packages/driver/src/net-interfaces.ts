@@ -16,6 +16,7 @@ import { access } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import { type DomainDef, type DomainDevices, strerror, virReportError } from '@qvirt/core';
 import { type CommandLine, shellQuote } from '@qvirt/qemu-argv';
+import { applyBandwidthAtStart } from './interface-bandwidth.js';
 import {
   bridgeAddPort,
   formatMac,
@@ -275,6 +276,8 @@ export async function connectInterfaces(
       else throw unsupported(`interface type '${type}' is not supported by this driver yet`);
       done.push({ index, tap });
       taps.set(index, tap);
+      // qemuBuildInterfaceConnect: the default qdisc and `<bandwidth>` (./interface-bandwidth.ts)
+      applyBandwidthAtStart(net, tap.name, options.privileged);
       // qemuBuildInterfaceCommandLine: the configured MTU, on devices libvirt manages
       if (net.mtu?.size && net.target?.managed !== 'no') netDevSetMTU(tap.name, net.mtu.size);
     }

@@ -3,7 +3,7 @@
  * qemuDomainSetMemoryFlags (the balloon for the live domain: QMP `balloon`; the config's
  * `<currentMemory>` and `<memory>`), virDomainSetMetadata / virDomainGetMetadata
  * (virDomainDefSetMetadata: title, description, an application's `<metadata>` element) with the
- * METADATA_CHANGE event.
+ * METADATA_CHANGE event, and the balloon's statistics period (qemuDomainSetMemoryStatsPeriod).
  */
 import { type DomainDef, formatXml, parseXml, VirError, virCheckFlags, type XmlElement } from '@qvirt/core';
 import {
@@ -12,7 +12,9 @@ import {
   VIR_DOMAIN_MEM,
   VIR_DOMAIN_METADATA,
 } from '@qvirt/core/hypervisor';
+import { balloonPath } from './domain-stats.js';
 import { affectedDefs, copyDef, type LiveDomain, operationInvalid } from './live-domain.js';
+import { QmpCommandError } from './qmp.js';
 
 const invalidArg = (msg: string) => new VirError('INVALID_ARG', 'qemu', `invalid argument: ${msg}`);
 
@@ -248,4 +250,77 @@ export function getMetadata(dom: LiveDomain, type: number, uri: string | null, f
     );
   }
   return text;
+}
+
+/** virDomainDefHasMemballoon: a balloon of a model other than none. */
+function hasMemballoon(def: DomainDef): boolean {
+  const b = def.devices?.memballoon;
+  return !!b && b.model !== 'none';
+}
+
+/** `<stats period='N'/>` of the balloon, gone for 0 (virDomainMemballoonDefFormat). */
+function withStatsPeriod(def: DomainDef, period: number): DomainDef {
+  const next = copyDef(def);
+  const balloon = next.devices!.memballoon!;
+  if (period) balloon.stats = { period };
+  else delete balloon.stats;
+  return next;
+}
+
+/**
+ * qemuDomainSetMemoryStatsPeriod: how often the guest's balloon driver reports its statistics
+ * (QEMU's `guest-stats-polling-interval` on the balloon, qemuMonitorSetMemoryStatsPeriod), live
+ * and/or in the config's `<stats period>`.
+ */
+export async function setMemoryStatsPeriod(dom: LiveDomain, period: number, flags: number): Promise<void> {
+  const A = VIR_DOMAIN_AFFECT;
+  virCheckFlags(flags, A.LIVE | A.CONFIG, 'qemuDomainSetMemoryStatsPeriod');
+  const defs = affectedDefs(dom, flags);
+  const noBalloon = () =>
+    new VirError(
+      'INTERNAL_ERROR',
+      'qemu',
+      'internal error: No memory balloon device configured, can not set the collection period',
+    );
+  if (defs.live) {
+    if (!hasMemballoon(defs.live)) throw noBalloon();
+    const path = balloonPath(defs.live);
+    // qemuMonitorSetMemoryStatsPeriod: a negative period, no balloon object or QEMU's refusal
+    // all end in the one message
+    let set = false;
+    if (period >= 0 && path) {
+      const mon = await dom.monitor();
+      set = await mon
+        .execute('qom-set', { path, property: 'guest-stats-polling-interval', value: period })
+        .then(
+          () => true,
+          (err: unknown) => {
+            if (err instanceof QmpCommandError) return false;
+            throw err;
+          },
+        );
+    }
+    if (!set) throw operationInvalid('unable to set balloon driver collection period');
+    await dom.saveLive(withStatsPeriod(defs.live, period));
+  }
+  if (defs.config) {
+    if (!hasMemballoon(defs.config)) throw noBalloon();
+    await dom.saveConfig(withStatsPeriod(defs.config, period));
+  }
+}
+
+/**
+ * qemuProcessSetupBalloon's period: a definition's `<stats period>` set on QEMU's balloon at
+ * start (qemuMonitorSetMemoryStatsPeriod: a failure is not the start's).
+ */
+export async function setupBalloonPeriod(
+  def: DomainDef,
+  mon: { execute(cmd: string, args?: Record<string, unknown>): Promise<unknown> },
+): Promise<void> {
+  const period = def.devices?.memballoon?.stats?.period;
+  const path = balloonPath(def);
+  if (!period || period < 0 || !hasMemballoon(def) || !path) return;
+  await mon
+    .execute('qom-set', { path, property: 'guest-stats-polling-interval', value: period })
+    .catch(() => {});
 }

@@ -229,6 +229,30 @@ async function waitForMigration(qmp: QmpClient, what: string): Promise<void> {
   }
 }
 
+/**
+ * qemuMigrationSrcWaitForCompletion for a job others may watch and abort: the end, with
+ * qemuMigrationJobCheckStatus' words for a failed or cancelled (virDomainAbortJob) stream.
+ */
+async function waitForJobMigration(qmp: QmpClient, jobName: string): Promise<void> {
+  for (;;) {
+    const info = await qmp.execute<{ status?: string; 'error-desc'?: string }>('query-migrate');
+    if (info.status === 'completed') return;
+    if (info.status === 'cancelled')
+      throw new VirError(
+        'OPERATION_ABORTED',
+        'qemu',
+        `operation aborted: job '${jobName}' canceled by client`,
+      );
+    if (info.status === 'failed')
+      throw failed(
+        info['error-desc']
+          ? `job '${jobName}' failed: ${info['error-desc']}`
+          : `job '${jobName}' unexpectedly failed`,
+      );
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 export interface WriteImageOptions {
   file: string;
   xml: string;
@@ -241,6 +265,11 @@ export interface WriteImageOptions {
   privateDir: string;
   /** QEMU's user, who connects to the socket. */
   qemuOwner?: { uid: number; gid: number };
+  /**
+   * The domain's async job this stream belongs to (./domain-job.ts): its name in errors
+   * (qemuMigrationJobName), and what to do once QEMU sends (the job's status becomes MIGRATING).
+   */
+  job?: { name: string; onMigrating(): void };
 }
 
 /** qemuSaveImageCreate: the header, QEMU's stream after it, then the final magic. */
@@ -308,7 +337,10 @@ export async function writeSaveImage(o: WriteImageOptions): Promise<void> {
     if (o.qemuOwner) await chown(sock, o.qemuOwner.uid, o.qemuOwner.gid);
     await o.qmp.execute('migrate-set-parameters', { 'max-bandwidth': Number(MIG_BANDWIDTH_MAX) });
     await o.qmp.execute('migrate', { uri: `unix:${sock}` });
-    await waitForMigration(o.qmp, 'migration job');
+    if (o.job) {
+      o.job.onMigrating();
+      await waitForJobMigration(o.qmp, o.job.name);
+    } else await waitForMigration(o.qmp, 'migration job');
     await connected;
     await Promise.all([written, compressed]);
     // the image is complete: its final magic (virQEMUSaveDataFinish)

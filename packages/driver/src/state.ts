@@ -14,7 +14,15 @@ export type DomainState = DomainStateName;
 export { STATE_TEXT };
 
 /** Reasons, as virsh prints them (virshDomainStateReasonToString), per state. */
-export type RunningReason = 'unknown' | 'booted' | 'unpaused' | 'crashed' | 'restored' | 'from snapshot';
+export type RunningReason =
+  | 'unknown'
+  | 'booted'
+  | 'unpaused'
+  | 'crashed'
+  | 'restored'
+  | 'from snapshot'
+  | 'save canceled'
+  | 'event wakeup';
 export type PausedReason =
   | 'unknown'
   | 'user'
@@ -22,6 +30,7 @@ export type PausedReason =
   | 'starting up'
   | 'crashed'
   | 'saving'
+  | 'dumping'
   | 'from snapshot';
 export type ShutoffReason =
   | 'unknown'

@@ -1,8 +1,8 @@
 /**
  * Statistics of a domain as libvirt 9.0's QEMU driver reports them: virConnectGetAllDomainStats
  * (qemuDomainGetStats and its workers, one per group, in qemuDomainGetStatsWorkers' order),
- * virDomainGetCPUStats, virDomainGetBlockInfo, virDomainGetJobInfo and virDomainGetControlInfo
- * (the scheduler and the other cgroup tunables are cgroup-tuning.ts').
+ * virDomainGetCPUStats, virDomainGetBlockInfo and virDomainGetControlInfo (virDomainGetJobInfo is
+ * domain-job.ts'; the scheduler and the other cgroup tunables are cgroup-tuning.ts').
  *
  * Where libvirt reads its per-domain cgroup, qvirt reads the cgroup v2 group QEMU runs in when
  * QEMU is alone in it (the domain's own), and answers as libvirt does without one otherwise.
@@ -13,7 +13,6 @@ import {
   type BlockInfo,
   type ControlInfo,
   domainReasonNumber,
-  type JobInfo,
   type TypedParam,
   type TypedParamsReply,
   VIR_DOMAIN_STATS,
@@ -567,25 +566,6 @@ export async function getBlockInfo(dom: LiveDomain, path: string, flags: number)
     physical = onDisk?.physical ?? physicalQ;
   } else physical = physicalQ;
   return { allocation, capacity: entry.capacity ?? 0, physical };
-}
-
-/** qemuDomainGetJobInfo: no job runs in qvirt yet, so the answer is VIR_DOMAIN_JOB_NONE. */
-export function getJobInfo(dom: LiveDomain): JobInfo {
-  if (!dom.active) throw operationInvalid('domain is not running');
-  return {
-    type: 0,
-    timeElapsed: 0,
-    timeRemaining: 0,
-    dataTotal: 0,
-    dataProcessed: 0,
-    dataRemaining: 0,
-    memTotal: 0,
-    memProcessed: 0,
-    memRemaining: 0,
-    fileTotal: 0,
-    fileProcessed: 0,
-    fileRemaining: 0,
-  };
 }
 
 /** qemuDomainGetControlInfo: the monitor is free between calls (VIR_DOMAIN_CONTROL_OK). */

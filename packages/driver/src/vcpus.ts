@@ -2,15 +2,13 @@
  * vCPUs of a domain, as libvirt 9.0's QEMU driver handles them: counts (virDomainDefGetVcpus*),
  * placement and time of the vCPU threads (qemuDomainHelperGetVcpus), pinning
  * (qemuDomainPinVcpuFlags, qemuDomainPinEmulator and their Get*PinInfo, through
- * sched_setaffinity: `taskset`) and the count (qemuDomainSetVcpusFlags: the config, or QEMU's
+ * cpu-affinity.ts, with the vCPU group's cpuset) and the count (qemuDomainSetVcpusFlags: the config, or QEMU's
  * hotpluggable CPUs through `device_add`).
  *
  * The thread ids come from QEMU (`query-cpus-fast`), their time, CPU and affinity from /proc.
  */
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { promisify } from 'node:util';
-import { type DomainDef, VirError, virCheckFlags } from '@qvirt/core';
+import { type DomainDef, VirError, virCheckFlags, virReportInvalidArg } from '@qvirt/core';
 import {
   type DomainVcpus,
   type TypedParam,
@@ -22,10 +20,11 @@ import {
   VIR_VCPU,
 } from '@qvirt/core/hypervisor';
 import { cpuMap, realHostFs } from '@qvirt/host-prober';
+import { threadAffinity, virProcessSetAffinity } from './cpu-affinity.js';
 import { cpusOfMap, formatCpuset, mapOfCpus, parseCpuset } from './cpumap.js';
+import type { DomainCgroups } from './domain-cgroup.js';
 import { affectedDefs, copyDef, type LiveDomain, operationInvalid } from './live-domain.js';
 
-const run = promisify(execFile);
 const invalidArg = (msg: string) => new VirError('INVALID_ARG', 'qemu', `invalid argument: ${msg}`);
 
 interface VcpuSet {
@@ -134,13 +133,6 @@ function threadStat(pid: number, tid: number): { cpuTime: number; cpu: number } 
   return { cpuTime: (field(14) + field(15)) * tick, cpu: field(39) };
 }
 
-/** virProcessGetAffinity: the CPUs a thread may run on. */
-function threadAffinity(pid: number, tid: number): number[] {
-  const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
-  const list = /^Cpus_allowed_list:\s*(\S*)/m.exec(status)?.[1] ?? '';
-  return list === '' ? [] : parseCpuset(list);
-}
-
 /** qemuDomainGetVcpus (qemuDomainHelperGetVcpus): the online vCPUs' time, CPU and affinity. */
 export async function getVcpus(dom: LiveDomain, maxinfo: number, maplen: number): Promise<DomainVcpus> {
   if (!dom.active) throw operationInvalid('cannot retrieve vcpu information for inactive domain');
@@ -156,24 +148,10 @@ export async function getVcpus(dom: LiveDomain, maxinfo: number, maplen: number)
     const tid = threads.get(i);
     if (tid === undefined) continue;
     const st = threadStat(dom.pid!, tid);
-    if (maplen > 0) cpumaps.set(mapOfCpus(threadAffinity(dom.pid!, tid), maplen), info.length * maplen);
+    if (maplen > 0) cpumaps.set(mapOfCpus(threadAffinity(dom.pid!, tid) ?? [], maplen), info.length * maplen);
     info.push({ number: i, state: VIR_VCPU.RUNNING, cpu_time: st.cpuTime, cpu: st.cpu });
   }
   return { info, cpumaps: maplen > 0 ? cpumaps : new Uint8Array(0) };
-}
-
-/** sched_setaffinity of one thread (virProcessSetAffinity), through util-linux's taskset. */
-async function setAffinity(tid: number, cpus: number[]): Promise<void> {
-  try {
-    await run('taskset', ['-pc', formatCpuset(cpus), String(tid)]);
-  } catch (err) {
-    const text = ((err as { stderr?: string }).stderr ?? '').trim().split('\n').pop() ?? '';
-    throw new VirError(
-      'SYSTEM_ERROR',
-      'qemu',
-      `cannot set CPU affinity on process ${tid}: ${text.replace(/^taskset: /, '')}`,
-    );
-  }
 }
 
 /** A TUNABLE event's CPU set parameter (VIR_TYPED_PARAM_STRING, virBitmapFormat). */
@@ -192,6 +170,7 @@ function setPin(def: DomainDef, vcpu: number, cpus: number[]): void {
 /** qemuDomainPinVcpuFlags. */
 export async function pinVcpu(
   dom: LiveDomain,
+  cgroups: DomainCgroups,
   vcpu: number,
   cpumap: Uint8Array,
   flags: number,
@@ -210,7 +189,12 @@ export async function pinVcpu(
       throw invalidArg(`vcpu ${vcpu} is out of range of live cpu count ${vcpusMax(defs.live)}`);
     }
     const tid = threads.get(vcpu);
-    if (vcpuOnline(defs.live)[vcpu] && tid !== undefined) await setAffinity(tid, cpus);
+    if (vcpuOnline(defs.live)[vcpu] && tid !== undefined) {
+      // qemuDomainPinVcpuLive: the vCPU group's cpuset first, then the thread's affinity
+      const cg = cgroups.existing(defs.live, dom.id);
+      if (cg?.has('cpuset')) await cg.write('cpuset', 'cpuset.cpus', formatCpuset(cpus), 'vcpu', vcpu);
+      virProcessSetAffinity(tid, cpus);
+    }
     const live = copyDef(defs.live);
     setPin(live, vcpu, cpus);
     await dom.saveLive(live);
@@ -225,7 +209,12 @@ export async function pinVcpu(
 }
 
 /** qemuDomainPinEmulator: the QEMU threads that are not vCPUs. */
-export async function pinEmulator(dom: LiveDomain, cpumap: Uint8Array, flags: number): Promise<void> {
+export async function pinEmulator(
+  dom: LiveDomain,
+  cgroups: DomainCgroups,
+  cpumap: Uint8Array,
+  flags: number,
+): Promise<void> {
   virCheckFlags(flags, VIR_DOMAIN_AFFECT.LIVE | VIR_DOMAIN_AFFECT.CONFIG, 'qemuDomainPinEmulator');
   const defs = affectedDefs(dom, flags);
   const cpus = cpusOfMap(cpumap);
@@ -236,11 +225,11 @@ export async function pinEmulator(dom: LiveDomain, cpumap: Uint8Array, flags: nu
     return d;
   };
   if (defs.live) {
-    const vcpuTids = new Set((await vcpuThreads(dom)).values());
-    const { readdirSync } = await import('node:fs');
-    for (const t of readdirSync(`/proc/${dom.pid}/task`)) {
-      if (!vcpuTids.has(Number(t))) await setAffinity(Number(t), cpus);
-    }
+    // the emulator group's cpuset (every thread that is not a vCPU's or an IOThread's), then the
+    // main thread's affinity, as qemuDomainPinEmulator
+    const cg = cgroups.existing(defs.live, dom.id);
+    if (cg?.has('cpuset')) await cg.write('cpuset', 'cpuset.cpus', formatCpuset(cpus), 'emulator');
+    virProcessSetAffinity(dom.pid!, cpus);
     await dom.saveLive(set(defs.live));
     dom.emit({ eventID: VIR_DOMAIN_EVENT_ID.TUNABLE, params: [tunable('cputune.emulatorpin', cpus)] });
   }
@@ -304,9 +293,8 @@ interface HotpluggableCpu {
 }
 
 /**
- * qemuDomainSetVcpusLive: one `device_add` (or `device_del`) per vCPU, in order. Without
- * `<vcpus>`, the vCPUs offline at boot are the hotpluggable ones (virDomainDefVcpusPostParse);
- * the first change writes `<vcpus>` into the live definition, as libvirt's dumpxml then shows.
+ * qemuDomainSetVcpusFlags' live count: which vCPUs to plug (the first offline hotpluggable ones)
+ * or unplug (the last online hotpluggable ones), through qemuDomainSetVcpusLive.
  */
 async function setLiveVcpus(dom: LiveDomain, def: DomainDef, nvcpus: number): Promise<void> {
   const max = vcpusMax(def);
@@ -318,45 +306,156 @@ async function setLiveVcpus(dom: LiveDomain, def: DomainDef, nvcpus: number): Pr
   const online = vcpuOnline(def);
   const cur = online.filter(Boolean).length;
   if (nvcpus === cur) return;
-  const live = copyDef(def);
-  const boot = vcpusCurrent(def);
-  let entries = (live.vcpus as { vcpu?: VcpuEntry[] } | undefined)?.vcpu;
-  if (!entries) {
-    entries = online.map((on, i) => ({
-      id: i,
-      enabled: on ? 'yes' : 'no',
-      hotpluggable: i < boot ? 'no' : 'yes',
-      ...(on ? { order: i + 1 } : {}),
-    }));
-    (live as Record<string, unknown>).vcpus = { vcpu: entries };
+  const entries = vcpuEntries(def);
+  const hotpluggable = (i: number) => entries.find((e) => Number(e.id) === i)?.hotpluggable === 'yes';
+  const targets: number[] = [];
+  if (nvcpus > cur) {
+    for (let i = 0; i < online.length && targets.length < nvcpus - cur; i++)
+      if (!online[i] && hotpluggable(i)) targets.push(i);
+  } else {
+    for (let i = online.length - 1; i >= 0 && targets.length < cur - nvcpus; i--)
+      if (online[i] && hotpluggable(i)) targets.push(i);
   }
-  const entry = (i: number) => entries!.find((e) => Number(e.id) === i)!;
+  await setVcpusLive(dom, def, targets, nvcpus > cur);
+}
+
+/**
+ * The definition's `<vcpus>` entries, or the ones libvirt fills in without them
+ * (virDomainDefVcpusPostParse: the vCPUs offline at boot are the hotpluggable ones).
+ */
+function vcpuEntries(def: DomainDef): VcpuEntry[] {
+  const given = (def.vcpus as { vcpu?: VcpuEntry[] } | undefined)?.vcpu;
+  if (given) return given;
+  const boot = vcpusCurrent(def);
+  return vcpuOnline(def).map((on, i) => ({
+    id: i,
+    enabled: on ? 'yes' : 'no',
+    hotpluggable: i < boot ? 'no' : 'yes',
+    ...(on ? { order: i + 1 } : {}),
+  }));
+}
+
+/**
+ * qemuDomainSetVcpusLive: one `device_add` (or `device_del`) per vCPU, in order. The first change
+ * writes `<vcpus>` into the live definition, as libvirt's dumpxml then shows.
+ */
+async function setVcpusLive(
+  dom: LiveDomain,
+  def: DomainDef,
+  targets: number[],
+  state: boolean,
+): Promise<void> {
+  const max = vcpusMax(def);
+  const live = copyDef(def);
+  const entries = vcpuEntries(live);
+  (live as Record<string, unknown>).vcpus = { vcpu: entries };
+  const entry = (i: number) => entries.find((e) => Number(e.id) === i)!;
   const mon = await dom.monitor();
   const slots = await mon.execute<HotpluggableCpu[]>('query-hotpluggable-cpus');
   // QEMU lists the slots last first: vCPU i is the i-th in socket/core/thread order
   const ordered = [...slots].reverse();
   let order = Math.max(0, ...entries.map((e) => Number(e.order ?? 0)));
-  if (nvcpus > cur) {
-    let need = nvcpus - cur;
-    for (let i = 0; i < online.length && need > 0; i++) {
-      if (online[i] || entry(i).hotpluggable !== 'yes') continue;
+  for (const i of targets) {
+    // qemuDomainHotplugDelVcpu: a vCPU QEMU started with (-smp) has no alias to unplug
+    if (!state && entry(i).hotpluggable !== 'yes')
+      throw new VirError(
+        'OPERATION_UNSUPPORTED',
+        'qemu',
+        `Operation not supported: vcpu '${i}' can't be unplugged`,
+      );
+    if (state) {
       const slot = ordered[i];
       if (!slot) continue;
       await mon.execute('device_add', { driver: slot.type, id: `vcpu${i}`, ...slot.props });
       Object.assign(entry(i), { enabled: 'yes', order: ++order });
-      need--;
-    }
-  } else {
-    let drop = cur - nvcpus;
-    for (let i = online.length - 1; i >= 0 && drop > 0; i--) {
-      if (!online[i] || entry(i).hotpluggable !== 'yes') continue;
+    } else {
       await mon.execute('device_del', { id: `vcpu${i}` });
       Object.assign(entry(i), { enabled: 'no', order: undefined });
-      drop--;
     }
   }
   const v = (live.vcpu ??= {}) as VcpuSet;
   const now = entries.filter((e) => e.enabled === 'yes').length;
   v.current = now === max ? undefined : now;
   await dom.saveLive(live);
+}
+
+/** QEMU_GUEST_VCPU_MAX_ID: the highest vCPU number virDomainSetVcpu's map may name (exclusive). */
+const QEMU_GUEST_VCPU_MAX_ID = 4096;
+
+/**
+ * qemuDomainSetVcpu: enables or disables the vCPUs `cpumap` names, live (one hotpluggable
+ * entity at a time, qemuDomainFilterHotplugVcpuEntities) and/or in the config (with `<vcpus>`,
+ * qemuDomainSetVcpuConfig), with libvirt's refusals in its order.
+ */
+export async function setVcpu(dom: LiveDomain, cpumap: string, state: number, flags: number): Promise<void> {
+  const A = VIR_DOMAIN_AFFECT;
+  virCheckFlags(flags, A.LIVE | A.CONFIG, 'qemuDomainSetVcpu');
+  if (state !== 0 && state !== 1) throw virReportInvalidArg('qemu', 'unsupported state value');
+  let map: number[];
+  try {
+    map = parseCpuset(cpumap, QEMU_GUEST_VCPU_MAX_ID);
+  } catch {
+    // virBitmapParse's error, reported by the driver
+    throw invalidArg(`Failed to parse bitmap '${cpumap}'`);
+  }
+  if (map.length === 0) throw invalidArg('no vcpus selected for modification');
+  const last = map[map.length - 1]!;
+  const defs = affectedDefs(dom, flags);
+  if (defs.config && last >= vcpusMax(defs.config))
+    throw invalidArg(`vcpu ${last} is not present in persistent config`);
+  if (defs.live && last >= vcpusMax(defs.live))
+    throw invalidArg(`vcpu ${last} is not present in live config`);
+  const on = state === 1;
+  let targets: number[] | undefined;
+  if (defs.live) {
+    const entries = vcpuEntries(defs.live);
+    // every vCPU is its own hotpluggable entity on x86 (QEMU's vcpus-count is 1 per slot). As
+    // libvirt 9.0 tests `!vcpu->hotpluggable`, only an unset flag is refused here: a vCPU marked
+    // not hotpluggable is refused later, when there is no device to unplug
+    for (const i of map) {
+      const e = entries.find((x) => Number(x.id) === i);
+      if (!e) continue;
+      const online = e.enabled !== 'no';
+      if (online === on) throw invalidArg(`vcpu '${i}' is already in requested state`);
+      if (online && e.hotpluggable === undefined) throw invalidArg(`vcpu '${i}' can't be hotunplugged`);
+    }
+    if (map.length !== 1)
+      throw new VirError(
+        'OPERATION_UNSUPPORTED',
+        'qemu',
+        'Operation not supported: only one hotpluggable entity can be selected',
+      );
+    targets = map;
+  }
+  if (defs.config) validateVcpuConfig(defs.config, map);
+  if (defs.live && targets) await setVcpusLive(dom, defs.live, targets, on);
+  if (defs.config) {
+    // qemuDomainSetVcpuConfig: every vCPU listed, the order forgotten, the chosen ones hotpluggable
+    const config = copyDef(defs.config);
+    const entries = vcpuEntries(config).map(({ order: _order, ...e }) => e);
+    for (const i of map) {
+      const e = entries.find((x) => Number(x.id) === i);
+      if (e) Object.assign(e, { enabled: on ? 'yes' : 'no', hotpluggable: 'yes' });
+    }
+    (config as Record<string, unknown>).vcpus = { vcpu: entries };
+    const v = (config.vcpu ??= {}) as VcpuSet;
+    const now = entries.filter((e) => e.enabled === 'yes').length;
+    v.current = now === vcpusMax(config) ? undefined : now;
+    await dom.saveConfig(config);
+  }
+}
+
+/** qemuDomainVcpuValidateConfig: vCPU 0 stays, and the non-hotpluggable online ones stay first. */
+function validateVcpuConfig(def: DomainDef, map: number[]): void {
+  if (map.includes(0)) throw invalidArg("vCPU '0' can't be modified");
+  const first = map[0]!;
+  const entries = vcpuEntries(def);
+  for (let i = first + 1; i < vcpusMax(def); i++) {
+    if (map.includes(i)) continue;
+    const e = entries.find((x) => Number(x.id) === i);
+    if (e && e.enabled !== 'no' && e.hotpluggable === 'no')
+      throw invalidArg(
+        `vcpu '${first}' can't be modified as it is followed by non-hotpluggable online vcpus`,
+      );
+  }
 }

@@ -491,3 +491,32 @@ export const detachInterfaceCommand: CommandDef = {
     });
   },
 };
+
+/** cmdDetachDeviceAlias. */
+export const detachDeviceAliasCommand: CommandDef = {
+  name: 'detach-device-alias',
+  help: 'detach device from an alias',
+  desc: 'Detach device identified by the given alias from a domain',
+  options: [
+    DOMAIN_OPT,
+    { name: 'alias', type: 'data', required: true, help: 'device alias' },
+    { name: 'config', type: 'bool', help: 'affect next boot' },
+    { name: 'live', type: 'bool', help: 'affect running domain' },
+    { name: 'current', type: 'bool', help: 'affect current domain' },
+  ],
+  async run(session, opts) {
+    await withDriver(session, async (conn) => {
+      exclusive(opts, [
+        ['current', 'live'],
+        ['current', 'config'],
+      ]);
+      const flags = (opts.config ? A.CONFIG : 0) | (opts.live ? A.LIVE : 0);
+      const dom = await lookupDomain(conn, opts.domain as string);
+      const alias = opts.alias as string;
+      await reporting(session.io, `Failed to detach device with alias ${alias}`, () =>
+        conn.domainDetachDeviceAlias(dom, alias, flags),
+      );
+      print(session.io, 'Device detach request sent successfully\n');
+    });
+  },
+};

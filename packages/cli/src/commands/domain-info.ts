@@ -4,10 +4,11 @@ import {
   domainStateName,
   STATE_TEXT,
   type TypedParam,
+  VIR_DOMAIN_AFFECT,
   VIR_DOMAIN_XML,
   VIR_TYPED_PARAM_STRING_OKAY,
 } from '@qvirt/core/hypervisor';
-import type { CommandDef } from '../command.js';
+import { type CommandDef, usageError } from '../command.js';
 import { DOMAIN_OPT, lookupDomain, print, reporting, withDriver } from '../driver-connection.js';
 
 export const dominfoCommand: CommandDef = {
@@ -45,6 +46,11 @@ export const dominfoCommand: CommandDef = {
           rows.push(['Security label:', `${label.label} (${label.enforcing ? 'enforcing' : 'permissive'})`]);
         }
       }
+      // the domain's taints and deprecations (virDomainGetMessages); a daemon without the call: none
+      const messages = await driver.domainGetMessages(dom, 0).catch(() => []);
+      messages.forEach((m, i) => {
+        rows.push([i === 0 ? 'Messages:' : '', m]);
+      });
       print(session.io, rows.map(([k, v]) => `${k.padEnd(15)} ${v}\n`).join(''));
     });
   },
@@ -240,11 +246,37 @@ export const dommemstatCommand: CommandDef = {
   name: 'dommemstat',
   help: 'get memory statistics for a domain',
   desc: 'Get memory statistics for a running domain.',
-  options: [DOMAIN_OPT],
+  options: [
+    DOMAIN_OPT,
+    { name: 'period', type: 'string', help: 'period in seconds to set collection' },
+    { name: 'config', type: 'bool', help: 'affect next boot' },
+    { name: 'live', type: 'bool', help: 'affect running domain' },
+    { name: 'current', type: 'bool', help: 'affect current domain' },
+  ],
   async run(session, opts) {
     await withDriver(session, async (driver) => {
+      for (const other of ['live', 'config'])
+        if (opts.current && opts[other])
+          throw usageError(`Options --current and --${other} are mutually exclusive`);
       const given = opts.domain as string;
       const dom = await lookupDomain(driver, given);
+      if (opts.period !== undefined) {
+        // --period: the balloon's collection period (virDomainSetMemoryStatsPeriod), no statistics
+        let flags = (opts.config ? VIR_DOMAIN_AFFECT.CONFIG : 0) | (opts.live ? VIR_DOMAIN_AFFECT.LIVE : 0);
+        if (!opts.current && !opts.live && !opts.config && (await driver.domainIsActive(dom)) === 1)
+          flags |= VIR_DOMAIN_AFFECT.LIVE;
+        const text = opts.period as string;
+        // vshCommandOptInt
+        if (!/^[+-]?\d+$/.test(text.trim()) || Math.abs(Number(text)) > 2 ** 31 - 1)
+          throw usageError(`Numeric value '${text}' for <period> option is malformed or out of range`);
+        const period = Number(text);
+        if (period < 0) throw usageError(`Invalid collection period value '${period}'`);
+        await reporting(session.io, 'Unable to change balloon collection period.', () =>
+          driver.domainSetMemoryStatsPeriod(dom, period, flags),
+        );
+        print(session.io, '');
+        return;
+      }
       const stats = await reporting(session.io, `Failed to get memory statistics for domain ${given}`, () =>
         driver.domainMemoryStats(dom, MEMORY_STAT_NR, 0),
       );

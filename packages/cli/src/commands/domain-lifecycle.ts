@@ -243,3 +243,59 @@ function startFlags(opts: ParsedOpts): number {
     (opts['force-boot'] === true ? VIR_DOMAIN_START.FORCE_BOOT : 0)
   );
 }
+
+/** virshNodeSuspendTarget. */
+const SUSPEND_TARGETS = ['mem', 'disk', 'hybrid'];
+
+/** cmdDomPMSuspend: its message has no newline of its own (virsh's closing one ends the line). */
+export const dompmsuspendCommand: CommandDef = {
+  name: 'dompmsuspend',
+  help: 'suspend a domain gracefully using power management functions',
+  desc: "Suspends a running domain using guest OS's power management. (Note: This requires a guest agent configured and running in the guest OS).",
+  options: [
+    DOMAIN_OPT,
+    {
+      name: 'target',
+      type: 'data',
+      required: true,
+      help: 'mem(Suspend-to-RAM), disk(Suspend-to-Disk), hybrid(Hybrid-Suspend)',
+    },
+    { name: 'duration', type: 'string', help: 'duration in seconds' },
+  ],
+  async run(session, opts) {
+    await withDriver(session, async (driver) => {
+      const dom = await lookupDomain(driver, opts.domain as string);
+      let duration = 0;
+      if (opts.duration !== undefined) {
+        const text = opts.duration as string;
+        // vshCommandOptULongLong
+        if (!/^\+?\d+$/.test(text.trim()))
+          throw usageError(`Numeric value '${text}' for <duration> option is malformed or out of range`);
+        duration = Number(text);
+      }
+      const target = SUSPEND_TARGETS.indexOf(opts.target as string);
+      if (target < 0) throw usageError('Invalid target');
+      await reporting(session.io, `Domain '${dom.name}' could not be suspended`, () =>
+        driver.domainPMSuspendForDuration(dom, target, duration, 0),
+      );
+      print(session.io, `Domain '${dom.name}' successfully suspended`);
+    });
+  },
+};
+
+/** cmdDomPMWakeup. */
+export const dompmwakeupCommand: CommandDef = {
+  name: 'dompmwakeup',
+  help: 'wakeup a domain from pmsuspended state',
+  desc: 'Wakeup a domain that was previously suspended by power management.',
+  options: [DOMAIN_OPT],
+  async run(session, opts) {
+    await withDriver(session, async (driver) => {
+      const dom = await lookupDomain(driver, opts.domain as string);
+      await reporting(session.io, `Domain '${dom.name}' could not be woken up`, () =>
+        driver.domainPMWakeup(dom, 0),
+      );
+      print(session.io, `Domain '${dom.name}' successfully woken up`);
+    });
+  },
+};

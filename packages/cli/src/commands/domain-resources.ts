@@ -1,8 +1,8 @@
 /**
  * The commands of a domain's vCPUs, memory, metadata and statistics, printing what virsh 9.0
  * prints (tools/virsh-domain.c, virsh-domain-monitor.c): vcpucount, vcpuinfo, vcpupin,
- * emulatorpin, setvcpus, setmem, setmaxmem, desc, metadata, domrename, domstats, cpu-stats,
- * domblkinfo, domjobinfo, domcontrol, schedinfo.
+ * emulatorpin, setvcpu, setvcpus, setmem, setmaxmem, desc, metadata, domrename, domstats, cpu-stats,
+ * domblkinfo, domcontrol, schedinfo (domjobinfo is domain-job.ts').
  */
 import { VirError } from '@qvirt/core/errors';
 import {
@@ -29,7 +29,7 @@ import {
   withDriver,
 } from '../driver-connection.js';
 import { formatTable } from './list.js';
-import { parseSize } from './storage-common.js';
+import { parseSize, prettyCapacity } from './storage-common.js';
 
 const flag = (name: string, help: string): OptDef => ({ name, type: 'bool', help });
 const AFFECT_OPTS: OptDef[] = [
@@ -299,6 +299,30 @@ export const emulatorpinCommand: CommandDef = {
       const map = parseCpuList(cpulist, maxcpu);
       if (none) flags = A.LIVE;
       await conn.domainPinEmulator(dom, map, flags);
+      print(session.io, '');
+    });
+  },
+};
+
+/** cmdSetvcpu: one vCPU (or a hotpluggable group of them) on or off. */
+export const setvcpuCommand: CommandDef = {
+  name: 'setvcpu',
+  help: 'attach/detach vcpu or groups of threads',
+  desc: 'Add or remove vcpus',
+  options: [
+    DOMAIN_OPT,
+    { name: 'vcpulist', type: 'data', required: true, help: 'ids of vcpus to manipulate' },
+    flag('enable', 'enable cpus specified by cpumap'),
+    flag('disable', 'disable cpus specified by cpumap'),
+    ...AFFECT_OPTS,
+  ],
+  async run(session, opts) {
+    await withDriver(session, async (conn) => {
+      exclusive(opts, 'enable', 'disable');
+      const flags = affectFlags(opts);
+      if (!opts.enable && !opts.disable) throw usageError('one of --enable, --disable is required');
+      const dom = await lookupDomain(conn, opts.domain as string);
+      await conn.domainSetVcpu(dom, opts.vcpulist as string, opts.enable ? 1 : 0, flags);
       print(session.io, '');
     });
   },
@@ -602,16 +626,7 @@ function blockInfoCells(
   const all = [info.capacity, info.allocation, info.physical];
   if (all.every((n) => n === 0)) return ['-', '-', '-'];
   if (!human) return all.map(String);
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
-  return all.map((n) => {
-    let v = n;
-    let i = 0;
-    while (v >= 1024 && i < units.length - 1) {
-      v /= 1024;
-      i++;
-    }
-    return `${v.toFixed(3)} ${units[i]}`;
-  });
+  return all.map((n) => prettyCapacity(n, 3));
 }
 
 export const domblkinfoCommand: CommandDef = {
@@ -656,22 +671,6 @@ export const domblkinfoCommand: CommandDef = {
         rows.push([target, ...blockInfoCells(info, human)]);
       }
       print(session.io, formatTable(['Target', 'Capacity', 'Allocation', 'Physical'], rows));
-    });
-  },
-};
-
-const JOB_TYPES = ['None', 'Bounded', 'Unbounded', 'Completed', 'Failed', 'Cancelled'];
-
-export const domjobinfoCommand: CommandDef = {
-  name: 'domjobinfo',
-  help: 'domain job information',
-  desc: 'Returns information about jobs running on a domain.',
-  options: [DOMAIN_OPT],
-  async run(session, opts) {
-    await withDriver(session, async (conn) => {
-      const dom = await lookupDomain(conn, opts.domain as string);
-      const info = await conn.domainGetJobInfo(dom);
-      print(session.io, `${'Job type:'.padEnd(17)} ${(JOB_TYPES[info.type] ?? 'unknown').padEnd(12)}\n`);
     });
   },
 };
@@ -785,7 +784,6 @@ export const RESOURCE_COMMANDS: CommandDef[] = [
   descCommand,
   domblkinfoCommand,
   domcontrolCommand,
-  domjobinfoCommand,
   domrenameCommand,
   domstatsCommand,
   emulatorpinCommand,
@@ -793,6 +791,7 @@ export const RESOURCE_COMMANDS: CommandDef[] = [
   schedinfoCommand,
   setmaxmemCommand,
   setmemCommand,
+  setvcpuCommand,
   setvcpusCommand,
   vcpucountCommand,
   vcpuinfoCommand,

@@ -144,6 +144,14 @@ describe.skipIf(!hasVirsh || !guest)('the guest agent and the QEMU program throu
       ['qemu-monitor-command', 'ag', '{"execute":"query-status"}'],
       ['domifaddr', 'ag', '--source', 'bogus'],
       ['qemu-attach', '1234'],
+      ['guest-agent-timeout', 'ag', '--timeout', '-3'],
+      ['guest-agent-timeout', 'ag', '--timeout', 'x'],
+      ['guest-agent-timeout', 'ag', '--timeout', '10'],
+      ['guest-agent-timeout', 'ag'],
+      ['dompmsuspend', 'ag', 'mem'],
+      ['dompmsuspend', 'ag', 'bogus'],
+      ['dompmsuspend', 'ag', 'mem', '--duration', '5'],
+      ['dompmwakeup', 'ag'],
     ])
       await same(argv);
     expect((await qvirsh('start', 'na')).code).toBe(0);
@@ -157,6 +165,7 @@ describe.skipIf(!hasVirsh || !guest)('the guest agent and the QEMU program throu
       ['shutdown', 'na', '--mode', 'agent'],
       ['domifaddr', 'na'],
       ['domhostname', 'na', '--source', 'lease'],
+      ['dompmsuspend', 'na', 'disk'],
     ])
       await same(argv);
     expect((await qvirsh('destroy', 'na')).code).toBe(0);
@@ -231,6 +240,12 @@ print(seen)`,
       ['qemu-monitor-command', 'ag', '--hmp', 'nonexist'],
     ])
       await same(argv, moving);
+    // the run is tainted by both kinds of custom commands: dominfo's Messages (virDomainGetMessages)
+    const info = await same(['dominfo', 'ag'], (o) => o.replace(/^(CPU time: +)[\d.]+s$/m, '$1Ns'));
+    expect(info.out).toContain(
+      'Messages:       tainted: custom monitor control commands issued\n' +
+        '                tainted: custom guest agent control commands issued\n',
+    );
     // freezing changes the guest: each tool freezes and thaws in turn
     for (const freeze of [
       ['domfsfreeze', 'ag'],

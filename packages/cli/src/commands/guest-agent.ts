@@ -330,6 +330,29 @@ export const setUserSshkeysCommand: CommandDef = {
   ),
 };
 
+/** cmdGuestAgentTimeout: the agent's response timeout (virDomainAgentSetResponseTimeout). */
+export const guestAgentTimeoutCommand: CommandDef = {
+  name: 'guest-agent-timeout',
+  help: 'Set the guest agent timeout',
+  desc: 'Set the number of seconds to wait for a response from the guest agent.',
+  options: [DOMAIN_OPT, { name: 'timeout', type: 'string', help: 'timeout seconds.' }],
+  async run(session, opts) {
+    await withDriver(session, async (conn) => {
+      const dom = await lookupDomain(conn, opts.domain as string);
+      let timeout = -2; // VIR_DOMAIN_AGENT_RESPONSE_TIMEOUT_BLOCK
+      if (opts.timeout !== undefined) {
+        const text = opts.timeout as string;
+        // vshCommandOptInt
+        if (!/^[+-]?\d+$/.test(text.trim()) || Math.abs(Number(text)) > 2 ** 31 - 1)
+          throw usageError(`Numeric value '${text}' for <timeout> option is malformed or out of range`);
+        timeout = Number(text);
+      }
+      await conn.domainAgentSetResponseTimeout(dom, timeout, 0);
+      print(session.io, '');
+    });
+  },
+};
+
 export const GUEST_AGENT_COMMANDS: CommandDef[] = [
   domtimeCommand,
   domifaddrCommand,
@@ -343,4 +366,5 @@ export const GUEST_AGENT_COMMANDS: CommandDef[] = [
   guestvcpusCommand,
   getUserSshkeysCommand,
   setUserSshkeysCommand,
+  guestAgentTimeoutCommand,
 ];

@@ -1,4 +1,6 @@
 import type { CommandDef } from '../command.js';
+import { BLOCK_JOB_COMMANDS } from './block-job.js';
+import { domblkthresholdCommand } from './block-threshold.js';
 import { capabilitiesCommand } from './capabilities.js';
 import { consoleCommand } from './console.js';
 import { CPU_COMMANDS } from './cpu.js';
@@ -6,6 +8,7 @@ import {
   attachDeviceCommand,
   attachInterfaceCommand,
   changeMediaCommand,
+  detachDeviceAliasCommand,
   detachDeviceCommand,
   detachInterfaceCommand,
   updateDeviceCommand,
@@ -21,11 +24,14 @@ import {
   domuuidCommand,
   dumpxmlCommand,
 } from './domain-info.js';
+import { JOB_COMMANDS } from './domain-job.js';
 import {
   autostartCommand,
   createCommand,
   defineCommand,
   destroyCommand,
+  dompmsuspendCommand,
+  dompmwakeupCommand,
   rebootCommand,
   resumeCommand,
   shutdownCommand,
@@ -35,11 +41,14 @@ import {
 } from './domain-lifecycle.js';
 import { RESOURCE_COMMANDS } from './domain-resources.js';
 import { TUNING_COMMANDS } from './domain-tuning.js';
+import { domiftuneCommand } from './domiftune.js';
 import { domxmlFromNativeCommand } from './domxml-from-native.js';
 import { domxmlToNativeCommand } from './domxml-to-native.js';
+import { dumpCommand } from './dump.js';
 import { GUEST_AGENT_COMMANDS } from './guest-agent.js';
 import { listCommand } from './list.js';
 import { NODE_COMMANDS } from './node.js';
+import { allocpagesCommand, freepagesCommand } from './node-pages.js';
 import { POOL_COMMANDS } from './pool.js';
 import { QEMU_COMMANDS } from './qemu.js';
 import { SAVE_COMMANDS } from './save.js';
@@ -63,7 +72,10 @@ export const COMMANDS: CommandDef[] = [
   createCommand,
   defineCommand,
   destroyCommand,
+  dompmsuspendCommand,
+  dompmwakeupCommand,
   detachDeviceCommand,
+  detachDeviceAliasCommand,
   domxmlFromNativeCommand,
   domxmlToNativeCommand,
   dumpxmlCommand,
@@ -74,6 +86,13 @@ export const COMMANDS: CommandDef[] = [
   suspendCommand,
   undefineCommand,
   ...SAVE_COMMANDS,
+  dumpCommand,
+  domblkthresholdCommand,
+  // block jobs (block-job.ts)
+  ...BLOCK_JOB_COMMANDS,
+  freepagesCommand,
+  allocpagesCommand,
+  domiftuneCommand,
   ...SNAPSHOT_COMMANDS,
   // domain monitoring
   domblkstatCommand,
@@ -87,6 +106,8 @@ export const COMMANDS: CommandDef[] = [
   listCommand,
   // domain resources and statistics (domain-resources.ts)
   ...RESOURCE_COMMANDS,
+  // a domain's long job (domain-job.ts)
+  ...JOB_COMMANDS,
   // tuning, IOThreads, keys and screens (domain-tuning.ts)
   ...TUNING_COMMANDS,
   // the guest agent (guest-agent.ts) and libvirt-qemu (qemu.ts)

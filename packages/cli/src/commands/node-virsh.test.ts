@@ -37,6 +37,7 @@ describe.skipIf(!hasVirsh)('host commands: virsh and qvirsh through qvirtd', () 
       ['node-memory-tune'],
       ['maxvcpus'],
       ['maxvcpus', '--type', 'qemu'],
+      ['sysinfo'],
       ...(existsSync('/dev/kvm') ? [['maxvcpus', '--type', 'kvm']] : []),
     ];
     for (const args of same) {

@@ -334,6 +334,20 @@ export const nodeMemoryTuneCommand: CommandDef = {
   },
 };
 
+/** cmdSysinfo. */
+export const sysinfoCommand: CommandDef = {
+  name: 'sysinfo',
+  help: 'print the hypervisor sysinfo',
+  desc: 'output an XML string for the hypervisor sysinfo, if available',
+  options: [],
+  async run(session) {
+    await withDriver(session, async (c) => {
+      const xml = await reporting(session.io, 'failed to get sysinfo', () => c.connectGetSysinfo(0));
+      print(session.io, xml);
+    });
+  },
+};
+
 export const NODE_COMMANDS: CommandDef[] = [
   freecellCommand,
   maxvcpusCommand,
@@ -342,5 +356,6 @@ export const NODE_COMMANDS: CommandDef[] = [
   nodeinfoCommand,
   nodememstatsCommand,
   nodeMemoryTuneCommand,
+  sysinfoCommand,
   versionCommand,
 ];

@@ -1,26 +1,10 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { countsIn, serialGuestBootSector } from '@qvirt/driver';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type CliTestDaemon,
-  hasVirsh,
-  qvirshOn,
-  startCliTestDaemon,
-  virshOn,
-} from '../test-support/test-daemon.js';
+import { countsIn } from '@qvirt/driver';
+import { describe, expect, it } from 'vitest';
+import { cliTestDaemonPerFile, hasVirsh, writeCounterGuest } from '../test-support/test-daemon.js';
 
-let t: CliTestDaemon;
-
-const virsh = virshOn(() => t.uri);
-const qvirsh = qvirshOn(() => t.uri);
-
-beforeAll(async () => {
-  t = await startCliTestDaemon('qvirt-cli-save-');
-});
-afterAll(async () => {
-  await t?.stop();
-});
+const { t, virsh, qvirsh } = cliTestDaemonPerFile('qvirt-cli-save-');
 
 const counts = (log: string) => countsIn(existsSync(log) ? readFileSync(log, 'latin1') : '');
 async function countsPast(log: string, last: number): Promise<void> {
@@ -32,19 +16,8 @@ async function countsPast(log: string, last: number): Promise<void> {
 }
 
 function defineCounter(name: string): { file: string; log: string } {
-  const disk = path.join(t.dir, `${name}.img`);
-  writeFileSync(disk, serialGuestBootSector(2));
-  const log = path.join(t.dir, `${name}.log`);
-  const file = path.join(t.dir, `${name}.xml`);
-  writeFileSync(
-    file,
-    `<domain type='qemu'><name>${name}</name><memory unit='KiB'>65536</memory><vcpu>1</vcpu>
-<os><type arch='i686' machine='pc'>hvm</type><boot dev='hd'/></os>
-<devices><emulator>/usr/bin/qemu-system-x86_64</emulator>
-<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${disk}'/><target dev='hda' bus='ide'/></disk>
-<serial type='file'><source path='${log}'/><target port='0'/></serial></devices></domain>`,
-  );
-  return { file, log };
+  const log = path.join(t.dir, `${name}-serial.log`);
+  return { file: writeCounterGuest(t.dir, name, { serialLog: log }), log };
 }
 
 describe.each([
@@ -102,6 +75,26 @@ describe.each([
         err: '',
       });
       const last = Math.max(...counts(log));
+      // the save's statistics, kept until read: virsh and qvirsh print the same
+      const completed = await run('domjobinfo', name, '--completed', '--keep-completed');
+      expect(completed.out).toMatch(
+        /^Job type: {9}Completed {3}\nOperation: {8}Save {8}\nTime elapsed: +\d+ +ms\n/,
+      );
+      expect(completed.out).toMatch(/\nMemory processed: \d+\.\d{3} [KMG]iB\nMemory remaining: 0\.000 B\n/);
+      expect(completed.out).toMatch(/\nTotal downtime: +\d+ +ms\n/);
+      if (hasVirsh)
+        for (const other of [virsh, qvirsh])
+          expect(await other('domjobinfo', name, '--completed', '--keep-completed')).toEqual(completed);
+      expect(await run('domjobinfo', name, '--completed')).toEqual(completed);
+      expect(await run('domjobinfo', name, '--completed')).toEqual({
+        code: 0,
+        out: 'Job type:         None        \n\n',
+        err: '',
+      });
+      expect(await run('domjobinfo', name, '--keep-completed')).toMatchObject({
+        code: 1,
+        err: 'error: Option --completed is required by option --keep-completed\n',
+      });
       expect((await run('list', '--all', '--managed-save')).out).toContain(` -    ${name}   saved\n`);
       expect((await run('list', '--all', '--with-managed-save', '--name')).out.split('\n')).toContain(name);
       expect((await run('list', '--all', '--without-managed-save', '--name')).out.split('\n')).not.toContain(
@@ -114,6 +107,10 @@ describe.each([
         err: 'error: Refusing to undefine while domain managed save image exists\n',
       });
       expect(await run('start', name)).toEqual({ code: 0, out: `Domain '${name}' started\n\n`, err: '' });
+      expect(await run('domjobabort', name)).toMatchObject({
+        code: 1,
+        err: 'error: Requested operation is not valid: no job is active on the domain\n',
+      });
       await countsPast(log, last);
       expect(counts(log).filter((x) => x < last - 1)).toEqual([]);
       expect((await run('dominfo', name)).out).toMatch(/\nManaged save: {3}no\n/);

@@ -8,26 +8,10 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { serialGuestBootSector } from '@qvirt/driver';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type CliTestDaemon,
-  hasVirsh,
-  qvirshOn,
-  startCliTestDaemon,
-  virshOn,
-} from '../test-support/test-daemon.js';
+import { describe, expect, it } from 'vitest';
+import { cliTestDaemonPerFile, hasVirsh, writeCounterGuest } from '../test-support/test-daemon.js';
 
-let t: CliTestDaemon;
-
-const virsh = virshOn(() => t.uri);
-const qvirsh = qvirshOn(() => t.uri);
-
-beforeAll(async () => {
-  t = await startCliTestDaemon('qvirt-cli-snap-');
-});
-afterAll(async () => {
-  await t?.stop();
-});
+const { t, virsh, qvirsh } = cliTestDaemonPerFile('qvirt-cli-snap-');
 
 describe.each([
   ['virsh', virsh],
@@ -35,19 +19,7 @@ describe.each([
 ])('snapshots with %s through qvirtd', (tool, run) => {
   it.runIf(tool === 'qvirsh' || hasVirsh)('create, list, current, revert, delete', async () => {
     const name = `sn-${tool}`;
-    const raw = path.join(t.dir, `${name}.raw`);
-    writeFileSync(raw, serialGuestBootSector(2));
-    const disk = path.join(t.dir, `${name}.qcow2`);
-    execFileSync('qemu-img', ['convert', '-q', '-f', 'raw', '-O', 'qcow2', raw, disk]);
-    const file = path.join(t.dir, `${name}.xml`);
-    writeFileSync(
-      file,
-      `<domain type='qemu'><name>${name}</name><memory unit='KiB'>65536</memory><vcpu>1</vcpu>
-<os><type arch='i686' machine='pc'>hvm</type><boot dev='hd'/></os>
-<devices><emulator>/usr/bin/qemu-system-x86_64</emulator>
-<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${disk}'/><target dev='hda' bus='ide'/></disk>
-</devices></domain>`,
-    );
+    const file = writeCounterGuest(t.dir, name, { format: 'qcow2' });
     expect((await run('define', file)).code).toBe(0);
     expect((await run('start', name)).code).toBe(0);
     expect(await run('snapshot-create-as', name, 's1', '--description', 'first')).toEqual({

@@ -49,8 +49,8 @@ export async function lookupVol(
   });
 }
 
-/** vshPrettyCapacity with virsh's "%.2f %s". */
-export function prettyCapacity(val: number): string {
+/** vshPrettyCapacity: a byte count in its largest unit, printed with `decimals` places ("%.2lf %s"). */
+export function prettyCapacity(val: number, decimals = 2): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
   let v = val;
   let i = 0;
@@ -58,7 +58,7 @@ export function prettyCapacity(val: number): string {
     v /= 1024;
     i++;
   }
-  return `${v.toFixed(2)} ${units[i]}`;
+  return `${v.toFixed(decimals)} ${units[i]}`;
 }
 
 /** vshCommandOptScaledInt for sizes: a number with an optional unit (default bytes). */

@@ -3,9 +3,12 @@
  * sockets, and the URI that reaches it. `stop()` destroys what still runs, kills any process
  * left under the directory and removes it.
  */
-import { execFile } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { serialGuestBootSector } from '@qvirt/driver';
 import { defaultDaemonConfig, startDaemon } from '@qvirt/remote';
+import { afterAll, beforeAll } from 'vitest';
 import { main } from '../index.js';
 import { makeTestDir } from './embed-root.js';
 
@@ -74,4 +77,72 @@ export function qvirshOn(uri: () => string) {
     const code = await main(['-c', uri(), ...argv], { out: (s) => (out += s), err: (s) => (err += s) });
     return { code, out, err };
   };
+}
+
+/**
+ * One qvirtd for a whole test file: started before its tests and stopped after them. `t` reads
+ * through to the running daemon; `virsh` and `qvirsh` run on it.
+ */
+export function cliTestDaemonPerFile(prefix: string): {
+  t: CliTestDaemon;
+  virsh: ReturnType<typeof virshOn>;
+  qvirsh: ReturnType<typeof qvirshOn>;
+} {
+  let running: CliTestDaemon | undefined;
+  beforeAll(async () => {
+    running = await startCliTestDaemon(prefix);
+  });
+  afterAll(async () => {
+    await running?.stop();
+  });
+  const now = (): CliTestDaemon => {
+    if (!running) throw new Error(`the ${prefix} test daemon is not running`);
+    return running;
+  };
+  const t: CliTestDaemon = {
+    get dir() {
+      return now().dir;
+    },
+    get uri() {
+      return now().uri;
+    },
+    get daemon() {
+      return now().daemon;
+    },
+    stop: () => now().stop(),
+  };
+  return { t, virsh: virshOn(() => now().uri), qvirsh: qvirshOn(() => now().uri) };
+}
+
+/**
+ * A counting guest's definition (the serial boot sector of @qvirt/driver, i686 TCG, one IDE
+ * disk) written under `dir` as `NAME.xml`, its disk as raw or qcow2, and its serial port to a
+ * file when `serialLog` is given.
+ */
+export function writeCounterGuest(
+  dir: string,
+  name: string,
+  options: { format?: 'raw' | 'qcow2'; serialLog?: string } = {},
+): string {
+  const format = options.format ?? 'raw';
+  const raw = path.join(dir, `${name}.${format === 'raw' ? 'img' : 'raw'}`);
+  writeFileSync(raw, serialGuestBootSector(2));
+  let disk = raw;
+  if (format === 'qcow2') {
+    disk = path.join(dir, `${name}.qcow2`);
+    execFileSync('qemu-img', ['convert', '-q', '-f', 'raw', '-O', 'qcow2', raw, disk]);
+  }
+  const serial = options.serialLog
+    ? `\n<serial type='file'><source path='${options.serialLog}'/><target port='0'/></serial>`
+    : '';
+  const file = path.join(dir, `${name}.xml`);
+  writeFileSync(
+    file,
+    `<domain type='qemu'><name>${name}</name><memory unit='KiB'>65536</memory><vcpu>1</vcpu>
+<os><type arch='i686' machine='pc'>hvm</type><boot dev='hd'/></os>
+<devices><emulator>/usr/bin/qemu-system-x86_64</emulator>
+<disk type='file' device='disk'><driver name='qemu' type='${format}'/><source file='${disk}'/><target dev='hda' bus='ide'/></disk>${serial}
+</devices></domain>`,
+  );
+  return file;
 }

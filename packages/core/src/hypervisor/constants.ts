@@ -69,6 +69,34 @@ export const VIR_DOMAIN_SAVE = {
   RESET_NVRAM: 1 << 3,
 } as const;
 
+/** virDomainCoreDumpFlags. */
+export const VIR_DUMP = {
+  CRASH: 1 << 0,
+  LIVE: 1 << 1,
+  BYPASS_CACHE: 1 << 2,
+  RESET: 1 << 3,
+  MEMORY_ONLY: 1 << 4,
+} as const;
+
+/** virDomainCoreDumpFormat; the names are virsh's `dump --format` words (RAW is "elf"). */
+export const VIR_DOMAIN_CORE_DUMP_FORMAT = {
+  RAW: 0,
+  KDUMP_ZLIB: 1,
+  KDUMP_LZO: 2,
+  KDUMP_SNAPPY: 3,
+  WIN_DMP: 4,
+} as const;
+export const VIR_DOMAIN_CORE_DUMP_FORMAT_NAMES = [
+  'elf',
+  'kdump-zlib',
+  'kdump-lzo',
+  'kdump-snappy',
+  'win-dmp',
+];
+
+/** virDomainMemoryFlags (virDomainMemoryPeek). */
+export const VIR_MEMORY = { VIRTUAL: 1 << 0, PHYSICAL: 1 << 1 } as const;
+
 /** virDomainSaveImageXMLFlags. */
 export const VIR_DOMAIN_SAVE_IMAGE_XML = { SECURE: 1 << 0 } as const;
 
@@ -218,3 +246,78 @@ export const VIR_CPU_COMPARE = { ERROR: -1, INCOMPATIBLE: 0, IDENTICAL: 1, SUPER
 
 /** virConnectBaselineCPUFlags. */
 export const VIR_CONNECT_BASELINE_CPU = { EXPAND_FEATURES: 1 << 0, MIGRATABLE: 1 << 1 } as const;
+
+/** virDomainBlockJobType. */
+export const VIR_DOMAIN_BLOCK_JOB_TYPE = {
+  UNKNOWN: 0,
+  PULL: 1,
+  COPY: 2,
+  COMMIT: 3,
+  ACTIVE_COMMIT: 4,
+  BACKUP: 5,
+} as const;
+
+/** virConnectDomainEventBlockJobStatus. */
+export const VIR_DOMAIN_BLOCK_JOB = { COMPLETED: 0, FAILED: 1, CANCELED: 2, READY: 3 } as const;
+
+/** virDomainBlockJobAbortFlags. */
+export const VIR_DOMAIN_BLOCK_JOB_ABORT = { ASYNC: 1 << 0, PIVOT: 1 << 1 } as const;
+
+/** virDomainBlockJobInfoFlags / virDomainBlockJobSetSpeedFlags. */
+export const VIR_DOMAIN_BLOCK_JOB_INFO_BANDWIDTH_BYTES = 1 << 0;
+export const VIR_DOMAIN_BLOCK_JOB_SPEED_BANDWIDTH_BYTES = 1 << 0;
+
+/** virDomainBlockPullFlags. */
+export const VIR_DOMAIN_BLOCK_PULL_BANDWIDTH_BYTES = 1 << 6;
+
+/** virDomainBlockRebaseFlags. */
+export const VIR_DOMAIN_BLOCK_REBASE = {
+  SHALLOW: 1 << 0,
+  REUSE_EXT: 1 << 1,
+  COPY_RAW: 1 << 2,
+  COPY: 1 << 3,
+  RELATIVE: 1 << 4,
+  COPY_DEV: 1 << 5,
+  BANDWIDTH_BYTES: 1 << 6,
+} as const;
+
+/** virDomainBlockCommitFlags. */
+export const VIR_DOMAIN_BLOCK_COMMIT = {
+  SHALLOW: 1 << 0,
+  DELETE: 1 << 1,
+  ACTIVE: 1 << 2,
+  RELATIVE: 1 << 3,
+  BANDWIDTH_BYTES: 1 << 4,
+} as const;
+
+/** virDomainBlockCopyFlags. */
+export const VIR_DOMAIN_BLOCK_COPY = {
+  SHALLOW: 1 << 0,
+  REUSE_EXT: 1 << 1,
+  TRANSIENT_JOB: 1 << 2,
+  SYNCHRONOUS_WRITES: 1 << 3,
+} as const;
+
+/** virDomainBlockCopy's typed parameters. */
+export const VIR_DOMAIN_BLOCK_COPY_BANDWIDTH = 'bandwidth';
+export const VIR_DOMAIN_BLOCK_COPY_GRANULARITY = 'granularity';
+export const VIR_DOMAIN_BLOCK_COPY_BUF_SIZE = 'buf-size';
+
+/** virDomainJobType. */
+export const VIR_DOMAIN_JOB = {
+  NONE: 0,
+  BOUNDED: 1,
+  UNBOUNDED: 2,
+  COMPLETED: 3,
+  FAILED: 4,
+  CANCELLED: 5,
+} as const;
+
+/** virDomainGetJobStatsFlags. */
+export const VIR_DOMAIN_JOB_STATS = { COMPLETED: 1 << 0, KEEP_COMPLETED: 1 << 1 } as const;
+
+/** virDomainMessageType. */
+export const VIR_DOMAIN_MESSAGE = { DEPRECATION: 1 << 0, TAINTING: 1 << 1 } as const;
+
+/** virDomainAbortJobFlagsValues. */
+export const VIR_DOMAIN_ABORT_JOB = { POSTCOPY: 1 << 0 } as const;

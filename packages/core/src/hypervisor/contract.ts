@@ -237,6 +237,34 @@ export interface DomainEvent {
   reason?: number;
   /** VIR_DOMAIN_EVENT_ID_MIGRATION_ITERATION: QEMU's pass over RAM. */
   iteration?: number;
+  /**
+   * VIR_DOMAIN_EVENT_ID_BLOCK_THRESHOLD: the disk target (or `vda[1]`), its source path, the
+   * threshold crossed and by how much the write went past it (bytes).
+   */
+  dev?: string;
+  path?: string | null;
+  threshold?: number;
+  excess?: number;
+  /**
+   * VIR_DOMAIN_EVENT_ID_BLOCK_JOB: the disk's source path; VIR_DOMAIN_EVENT_ID_BLOCK_JOB_2: its
+   * target (`vda`). `blockJobType` is virDomainBlockJobType, `status` the
+   * virConnectDomainEventBlockJobStatus.
+   */
+  disk?: string;
+  blockJobType?: number;
+  status?: number;
+}
+
+/** virDomainBlockJobInfo as virDomainGetBlockJobInfo answers it (remote_domain_get_block_job_info_ret). */
+export interface BlockJobInfo {
+  /** 0: no job on the disk (the other fields are then 0). */
+  found: number;
+  /** virDomainBlockJobType */
+  type: number;
+  /** MiB/s, or bytes/s with VIR_DOMAIN_BLOCK_JOB_INFO_BANDWIDTH_BYTES. */
+  bandwidth: number;
+  cur: number;
+  end: number;
 }
 
 /** A QEMU monitor event as virConnectDomainQemuMonitorEventRegister delivers it (libvirt-qemu). */
@@ -283,6 +311,8 @@ export interface HypervisorDriver {
   connectGetURI(): Promise<string>;
   connectGetMaxVcpus(type: string | null): Promise<number>;
   connectGetCapabilities(): Promise<string>;
+  /** virConnectGetSysinfo: the host's `<sysinfo>` (SMBIOS on x86). */
+  connectGetSysinfo(flags: number): Promise<string>;
   /** virConnectGetDomainCapabilities: what a binary/arch/machine/virt type offers (null: defaults). */
   connectGetDomainCapabilities(
     emulatorbin: string | null,
@@ -329,6 +359,16 @@ export interface HypervisorDriver {
   nodeGetCellsFreeMemory(startCell: number, maxcells: number): Promise<number[]>;
   /** Free memory of the host, bytes. */
   nodeGetFreeMemory(): Promise<number>;
+  /** Free pages of each size in `pages` (KiB), per cell from `startCell` (-1: the host), cell-major. */
+  nodeGetFreePages(pages: number[], startCell: number, cellCount: number, flags: number): Promise<number[]>;
+  /** Sets (VIR_NODE_ALLOC_PAGES_SET) or grows the huge page pools; answers how many were changed. */
+  nodeAllocPages(
+    pageSizes: number[],
+    pageCounts: number[],
+    startCell: number,
+    cellCount: number,
+    flags: number,
+  ): Promise<number>;
   /** Memory stats of the host (cellNum -1) or a cell; with nparams 0, only how many there are. */
   nodeGetMemoryStats(nparams: number, cellNum: number, flags: number): Promise<NodeStatsReply>;
   /** CPU time of all CPUs (cpuNum -1) or one; with nparams 0, only how many stats there are. */
@@ -376,6 +416,10 @@ export interface HypervisorDriver {
   domainReset(dom: Domain, flags: number): Promise<void>;
   domainSuspend(dom: Domain): Promise<void>;
   domainResume(dom: Domain): Promise<void>;
+  /** virDomainPMSuspendForDuration: `target` is virNodeSuspendTarget; `duration` must be 0. */
+  domainPMSuspendForDuration(dom: Domain, target: number, duration: number, flags: number): Promise<void>;
+  /** virDomainPMWakeup: a suspended guest wakes. */
+  domainPMWakeup(dom: Domain, flags: number): Promise<void>;
 
   // ---- state and statistics --------------------------------------------------------------
   domainGetInfo(dom: Domain): Promise<DomainInfo>;
@@ -384,6 +428,8 @@ export interface HypervisorDriver {
   domainIsPersistent(dom: Domain): Promise<number>;
   /** 1 while a running domain has a persistent definition saved since it started. */
   domainIsUpdated(dom: Domain): Promise<number>;
+  /** virDomainGetMessages: the run's taints, then its deprecations; VIR_DOMAIN_MESSAGE flags (0: both). */
+  domainGetMessages(dom: Domain, flags: number): Promise<string[]>;
   domainHasManagedSaveImage(dom: Domain, flags: number): Promise<number>;
 
   // ---- save and restore (libvirt's save-image format) --------------------------------------
@@ -453,6 +499,8 @@ export interface HypervisorDriver {
   domainAuthorizedSSHKeysGet(dom: Domain, user: string, flags: number): Promise<string[]>;
   /** VIR_DOMAIN_AUTHORIZED_SSH_KEYS_SET_APPEND (1) / REMOVE (2). */
   domainAuthorizedSSHKeysSet(dom: Domain, user: string, keys: string[], flags: number): Promise<void>;
+  /** VIR_DOMAIN_AGENT_RESPONSE_TIMEOUT_* or seconds; answers 0 (remote_domain_agent_set_response_timeout_ret). */
+  domainAgentSetResponseTimeout(dom: Domain, timeout: number, flags: number): Promise<number>;
 
   // ---- libvirt-qemu (the QEMU program) ---------------------------------------------------
   /** A QMP command as JSON text (the whole reply as JSON), or HMP with VIR_DOMAIN_QEMU_MONITOR_COMMAND_HMP (1). */
@@ -514,6 +562,15 @@ export interface HypervisorDriver {
   ): Promise<TypedParamsReply>;
   domainGetBlockInfo(dom: Domain, path: string, flags: number): Promise<BlockInfo>;
   domainGetJobInfo(dom: Domain): Promise<JobInfo>;
+  /**
+   * virDomainGetJobStats: the current job's statistics, or with VIR_DOMAIN_JOB_STATS_COMPLETED the
+   * last completed job's (forgotten once read unless KEEP_COMPLETED); `type` is virDomainJobType.
+   */
+  domainGetJobStats(dom: Domain, flags: number): Promise<{ type: number; params: TypedParam[] }>;
+  /** virDomainAbortJob: cancels the running save (or other async job). */
+  domainAbortJob(dom: Domain): Promise<void>;
+  /** VIR_DOMAIN_ABORT_JOB flags. */
+  domainAbortJobFlags(dom: Domain, flags: number): Promise<void>;
   domainGetControlInfo(dom: Domain, flags: number): Promise<ControlInfo>;
   /** The scheduler's name and how many parameters it has. */
   domainGetSchedulerType(dom: Domain): Promise<{ type: string; nparams: number }>;
@@ -527,10 +584,16 @@ export interface HypervisorDriver {
   domainSetMaxMemory(dom: Domain, memory: number): Promise<void>;
   /** KiB; VIR_DOMAIN_AFFECT and VIR_DOMAIN_MEM_MAXIMUM flags. */
   domainSetMemoryFlags(dom: Domain, memory: number, flags: number): Promise<void>;
+  /** The balloon's statistics period, seconds (0: off); VIR_DOMAIN_AFFECT flags. */
+  domainSetMemoryStatsPeriod(dom: Domain, period: number, flags: number): Promise<void>;
   /** VIR_DOMAIN_AFFECT and VIR_DOMAIN_VCPU flags. */
   domainSetVcpusFlags(dom: Domain, nvcpus: number, flags: number): Promise<void>;
   /** virDomainSetVcpus: the live count. */
   domainSetVcpus(dom: Domain, nvcpus: number): Promise<void>;
+  /** virDomainGetMaxVcpus: the running domain's maximum (VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_VCPU_MAXIMUM). */
+  domainGetMaxVcpus(dom: Domain): Promise<number>;
+  /** virDomainSetVcpu: enables (state 1) or disables (0) the vCPUs of `cpumap` ("1-3,^2"); VIR_DOMAIN_AFFECT flags. */
+  domainSetVcpu(dom: Domain, cpumap: string, state: number, flags: number): Promise<void>;
   /** virDomainPinVcpu: the live affinity of one vCPU. */
   domainPinVcpu(dom: Domain, vcpu: number, cpumap: Uint8Array): Promise<void>;
   domainPinVcpuFlags(dom: Domain, vcpu: number, cpumap: Uint8Array, flags: number): Promise<void>;
@@ -541,6 +604,19 @@ export interface HypervisorDriver {
   domainGetMemoryParameters(dom: Domain, nparams: number, flags: number): Promise<TypedParamsReply>;
   domainSetMemoryParameters(dom: Domain, params: TypedParam[], flags: number): Promise<void>;
   /** `blkiotune`: weight and the per-device lists ("path,value,…"). */
+  /** `domiftune`: the seven VIR_DOMAIN_BANDWIDTH_* rates of interface `device` (MAC or host name). */
+  domainGetInterfaceParameters(
+    dom: Domain,
+    device: string,
+    nparams: number,
+    flags: number,
+  ): Promise<TypedParamsReply>;
+  domainSetInterfaceParameters(
+    dom: Domain,
+    device: string,
+    params: TypedParam[],
+    flags: number,
+  ): Promise<void>;
   domainGetBlkioParameters(dom: Domain, nparams: number, flags: number): Promise<TypedParamsReply>;
   domainSetBlkioParameters(dom: Domain, params: TypedParam[], flags: number): Promise<void>;
   /** `numatune`: numa_mode (virDomainNumatuneMemMode) and numa_nodeset. */
@@ -571,6 +647,16 @@ export interface HypervisorDriver {
   /** `@readstream`: the image's bytes, with its MIME type. */
   domainScreenshot(dom: Domain, screen: number, flags: number): Promise<ScreenshotStream>;
   domainInjectNMI(dom: Domain, flags: number): Promise<void>;
+  /** VIR_DUMP flags; `to` is absolute (virDomainCoreDump makes it so). */
+  domainCoreDump(dom: Domain, to: string, flags: number): Promise<void>;
+  /** `dumpformat`: VIR_DOMAIN_CORE_DUMP_FORMAT (anything but RAW needs VIR_DUMP_MEMORY_ONLY). */
+  domainCoreDumpWithFormat(dom: Domain, to: string, dumpformat: number, flags: number): Promise<void>;
+  /** `size` bytes of disk `path` (target, or source path) from `offset`. */
+  domainBlockPeek(dom: Domain, path: string, offset: number, size: number, flags: number): Promise<Buffer>;
+  /** `size` bytes of guest memory from `offset`; flags VIR_MEMORY_VIRTUAL or VIR_MEMORY_PHYSICAL. */
+  domainMemoryPeek(dom: Domain, offset: number, size: number, flags: number): Promise<Buffer>;
+  /** The write offset (bytes) of disk `dev` (`vda` or `vda[1]`) past which BLOCK_THRESHOLD fires; 0 clears it. */
+  domainSetBlockThreshold(dom: Domain, dev: string, threshold: number, flags: number): Promise<void>;
   /** virDomainLifecycle `type`, virDomainLifecycleAction `action`. */
   domainSetLifecycleAction(dom: Domain, type: number, action: number, flags: number): Promise<void>;
   /** `size` KiB, or bytes with VIR_DOMAIN_BLOCK_RESIZE_BYTES (1). */
@@ -607,10 +693,47 @@ export interface HypervisorDriver {
   domainAttachDeviceFlags(dom: Domain, xml: string, flags: number): Promise<void>;
   domainDetachDevice(dom: Domain, xml: string): Promise<void>;
   domainDetachDeviceFlags(dom: Domain, xml: string, flags: number): Promise<void>;
+  /** virDomainDetachDeviceAlias: the device named by its alias; live, without waiting for the guest. */
+  domainDetachDeviceAlias(dom: Domain, alias: string, flags: number): Promise<void>;
   /** virDomainUpdateDeviceFlags: CD-ROM/floppy media change, disk definition updates. */
   domainUpdateDeviceFlags(dom: Domain, xml: string, flags: number): Promise<void>;
   /** virDomainRename: answers 0. */
   domainRename(dom: Domain, new_name: string | null, flags: number): Promise<number>;
+
+  // ---- block jobs (block-jobs.ts, block-job-ops.ts) ------------------------------------------
+  /** virDomainGetBlockJobInfo: `path` is the disk's target or source; VIR_DOMAIN_BLOCK_JOB_INFO flags. */
+  domainGetBlockJobInfo(dom: Domain, path: string, flags: number): Promise<BlockJobInfo>;
+  /** VIR_DOMAIN_BLOCK_JOB_ABORT flags (ASYNC, PIVOT). */
+  domainBlockJobAbort(dom: Domain, path: string, flags: number): Promise<void>;
+  /** `bandwidth` MiB/s, or bytes/s with VIR_DOMAIN_BLOCK_JOB_SPEED_BANDWIDTH_BYTES. */
+  domainBlockJobSetSpeed(dom: Domain, path: string, bandwidth: number, flags: number): Promise<void>;
+  /** virDomainBlockPull: the whole backing chain into the top image. */
+  domainBlockPull(dom: Domain, path: string, bandwidth: number, flags: number): Promise<void>;
+  /** virDomainBlockRebase: a pull down to `base`, or with VIR_DOMAIN_BLOCK_REBASE_COPY a copy to `base`. */
+  domainBlockRebase(
+    dom: Domain,
+    path: string,
+    base: string | null,
+    bandwidth: number,
+    flags: number,
+  ): Promise<void>;
+  /** virDomainBlockCopy: `destxml` a `<disk>`'s source; params bandwidth, granularity, buf-size. */
+  domainBlockCopy(
+    dom: Domain,
+    path: string,
+    destxml: string,
+    params: TypedParam[],
+    flags: number,
+  ): Promise<void>;
+  /** virDomainBlockCommit: `top` (default the active layer) down into `base` (default the bottom). */
+  domainBlockCommit(
+    dom: Domain,
+    disk: string,
+    base: string | null,
+    top: string | null,
+    bandwidth: number,
+    flags: number,
+  ): Promise<void>;
 
   // ---- events ----------------------------------------------------------------------------
   /**

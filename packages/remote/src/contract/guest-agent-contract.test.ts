@@ -188,7 +188,62 @@ describe.skipIf(!guest).each(bothWays('qvirt-agent-'))('the guest agent %s', (_l
       id: expect.stringMatching(/^libvirt-\d+$/),
     });
     expect(await c.domainQemuMonitorCommand(dom, 'info status', 1)).toBe('VM status: running\r\n');
+    // virDomainGetMessages: the run's taints in libvirt's order and words; no deprecations
+    const tainted = [
+      'tainted: custom monitor control commands issued',
+      'tainted: custom guest agent control commands issued',
+    ];
+    expect(await c.domainGetMessages(dom, 0)).toEqual(tainted);
+    expect(await c.domainGetMessages(dom, 2)).toEqual(tainted);
+    expect(await c.domainGetMessages(dom, 1)).toEqual([]);
+    await expect(c.domainGetMessages(dom, 4)).rejects.toThrow(
+      'unsupported flags (0x4) in function qemuDomainGetMessages',
+    );
+    // virDomainAgentSetResponseTimeout (its effect on a silent agent: the driver's guest-agent
+    // tests): a timeout longer than the agent needs, then blocking again
+    await expect(c.domainAgentSetResponseTimeout(dom, -3, 0)).rejects.toThrow(
+      "invalid argument: guest agent timeout '-3' is less than the minimum '-2'",
+    );
+    await expect(c.domainAgentSetResponseTimeout(dom, 5, 1)).rejects.toThrow(
+      'unsupported flags (0x1) in function qemuDomainAgentSetResponseTimeout',
+    );
+    expect(await c.domainAgentSetResponseTimeout(dom, 10, 0)).toBe(0);
+    expect(await c.domainGetHostname(dom, 0)).toBe('qvirt-guest');
+    expect(await c.domainAgentSetResponseTimeout(dom, -2, 0)).toBe(0);
   }, 240_000);
+
+  it('suspends to RAM through the agent and wakes up (dompmsuspend, dompmwakeup)', async () => {
+    await expect(c.domainPMSuspendForDuration(dom, 0, 5, 0)).rejects.toThrow(
+      'argument unsupported: Duration not supported. Use 0 for now',
+    );
+    await expect(c.domainPMSuspendForDuration(dom, 3, 0, 0)).rejects.toThrow(
+      'invalid argument: Unknown suspend target: 3',
+    );
+    events.length = 0;
+    // guest-suspend-ram ends at QEMU's SUSPEND, or when the agent's port closes as the guest goes
+    // down (as libvirt, the call may return first): pmsuspended (reason unknown), PMSUSPENDED memory
+    await c.domainPMSuspendForDuration(dom, 0, 0, 0);
+    await until('pmsuspended', async () => (await c.domainGetState(dom, 0)).state === 7, 30_000);
+    expect(await c.domainGetState(dom, 0)).toEqual({ state: 7, reason: 0 });
+    await expect(c.domainPMSuspendForDuration(dom, 0, 0, 0)).rejects.toThrow(
+      'Requested operation is not valid: domain is not running',
+    );
+    // system_wakeup: QEMU's WAKEUP makes it run again (reason wakeup), STARTED wakeup
+    await c.domainPMWakeup(dom, 0);
+    await until('running again', async () => (await c.domainGetState(dom, 0)).state === 1, 30_000);
+    expect(await c.domainGetState(dom, 0)).toEqual({ state: 1, reason: 8 });
+    expect(events.filter((e) => e.eventID === LIFECYCLE).map((e) => [e.event, e.detail])).toEqual([
+      [7, 0],
+      [2, 4],
+    ]);
+    // the guest's agent opens its port again after the sleep (an AGENT_LIFECYCLE connected event)
+    const agentStates = () => events.filter((e) => e.eventID === AGENT).map((e) => e.state);
+    await until(
+      'the agent answering',
+      async () => (await c.domainGetHostname(dom, 0)) === 'qvirt-guest' && agentStates().includes(1),
+      60_000,
+    );
+  }, 120_000);
 
   it('reboots through the agent: the guest resets and its agent comes back', async () => {
     events.length = 0;

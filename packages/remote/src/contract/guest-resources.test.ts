@@ -160,5 +160,45 @@ describe.skipIf(!guest).each(bothWays('qvirt-guestres-'))(
         60_000,
       );
     });
+
+    it("sets the balloon's statistics period (dommemstat --period): the guest reports", async () => {
+      await c.domainSetMemoryStatsPeriod(dom, 1, A.LIVE);
+      expect(await c.domainGetXMLDesc(dom, 0)).toContain("<stats period='1'/>");
+      // VIR_DOMAIN_MEMORY_STAT_UNUSED (4) and LAST_UPDATE (9) come from the guest's own reports
+      const deadline = Date.now() + 30_000;
+      let tags: number[] = [];
+      while (!(tags.includes(4) && tags.includes(9))) {
+        if (Date.now() > deadline) throw new Error(`no guest statistics: ${JSON.stringify(tags)}`);
+        await new Promise((r) => setTimeout(r, 200));
+        tags = (await c.domainMemoryStats(dom, 13, 0)).map((s) => s.tag);
+      }
+      await expect(c.domainSetMemoryStatsPeriod(dom, -1, A.LIVE)).rejects.toThrow(
+        'Requested operation is not valid: unable to set balloon driver collection period',
+      );
+      await expect(c.domainSetMemoryStatsPeriod(dom, 1, 4)).rejects.toThrow(
+        'unsupported flags (0x4) in function qemuDomainSetMemoryStatsPeriod',
+      );
+      await c.domainSetMemoryStatsPeriod(dom, 5, A.CONFIG);
+      expect(await c.domainGetXMLDesc(dom, 2)).toContain("<stats period='5'/>");
+      await c.domainSetMemoryStatsPeriod(dom, 0, A.LIVE | A.CONFIG);
+      expect(await c.domainGetXMLDesc(dom, 0)).not.toContain('<stats period');
+      expect(await c.domainGetXMLDesc(dom, 2)).not.toContain('<stats period');
+    });
+
+    // Last: after a vCPU unplug QEMU's TCG is not fit for more hotplug (it keeps the unplugged
+    // vCPU's context, so plugging one again aborts QEMU, and later device_adds have crashed it).
+    it('unplugs the hotplugged vCPU with setvcpu, the guest ejecting it', async () => {
+      await c.domainSetVcpu(dom, '1', 0, A.LIVE);
+      expect(await c.domainGetVcpusFlags(dom, A.LIVE)).toBe(1);
+      const qemuCpus = async () =>
+        JSON.parse(await c.domainQemuMonitorCommand(dom, '{"execute":"query-cpus-fast"}', 0)).return.length;
+      const deadline = Date.now() + 60_000;
+      while ((await qemuCpus()) !== 1) {
+        if (Date.now() > deadline) throw new Error('QEMU never let the vCPU go');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await con.waitUntil('one CPU online', (v) => (v.cpus?.online === '0' ? true : undefined), 60_000);
+      expect(await c.domainGetXMLDesc(dom, 0)).toContain("<vcpu id='1' enabled='no' hotpluggable='yes'/>");
+    });
   },
 );

@@ -441,6 +441,25 @@ describe.skipIf(!guest).each(bothWays('qvirt-hotplug-'))('hotplug on the Linux g
     for (const alias of ['rng0', 'input2', 'input3', 'scsi1'])
       expect(after).not.toContain(`<alias name='${alias}'/>`);
     if (!after.includes("<alias name='dimm0'/>")) expect(await qemuState()).toBe(before);
+    // detach-device-alias: a user alias names the device in both definitions; live, the call
+    // returns once QEMU is asked, and the device goes with QEMU's DEVICE_DELETED
+    const uaRng =
+      "<rng model='virtio'><alias name='ua-rng'/><backend model='random'>/dev/urandom</backend></rng>";
+    await c.domainAttachDeviceFlags(dom, uaRng, A.LIVE | A.CONFIG);
+    expect(await c.domainGetXMLDesc(dom, XML_INACTIVE)).toContain("<alias name='ua-rng'/>");
+    await expect(c.domainDetachDeviceAlias(dom, 'nope', A.LIVE)).rejects.toThrow(
+      'internal error: no device found with alias nope',
+    );
+    await expect(c.domainDetachDeviceAlias(dom, 'balloon0', A.LIVE)).rejects.toThrow(
+      "Operation not supported: live detach of device 'memballoon' is not supported",
+    );
+    await c.domainDetachDeviceAlias(dom, 'ua-rng', A.LIVE | A.CONFIG);
+    expect(await c.domainGetXMLDesc(dom, XML_INACTIVE)).toBe(xmlBefore);
+    const gone = Date.now() + 30_000;
+    while ((await c.domainGetXMLDesc(dom, 0)).includes("<alias name='ua-rng'/>")) {
+      if (Date.now() > gone) throw new Error('the RNG never left');
+      await new Promise((r) => setTimeout(r, 50));
+    }
   });
 
   it('leaves nothing behind when any step of an attach fails', async () => {

@@ -67,6 +67,23 @@ describe.each(bothWays('qvirt-contract-'))('the hypervisor contract %s', (_label
     expect(caps).toContain("<domain type='qemu'/>");
   });
 
+  it("gives the host's SMBIOS, or libvirt's refusal where dmidecode cannot read it", async () => {
+    await expect(c.connectGetSysinfo(1)).rejects.toThrow(
+      'unsupported flags (0x1) in function qemuConnectGetSysinfo',
+    );
+    let readable = true;
+    try {
+      execFileSync('dmidecode', ['-q', '-t', '0,1,2,3,4,11,17'], { stdio: 'ignore' });
+    } catch {
+      readable = false;
+    }
+    if (readable) expect(await c.connectGetSysinfo(0)).toMatch(/^<sysinfo type='smbios'>\n {2}<bios>\n/);
+    else
+      await expect(c.connectGetSysinfo(0)).rejects.toThrow(
+        'unsupported configuration: Host SMBIOS information is not available',
+      );
+  });
+
   it("gives domain capabilities as libvirt's virsh domcapabilities does", async () => {
     const xml = await c.connectGetDomainCapabilities(null, null, 'q35', 'qemu', 0);
     expect(xml).toMatch(

@@ -2,7 +2,8 @@
  * vCPUs, memory, metadata, renaming and statistics of a domain, in the contract suite's style:
  * every test runs against the QEMU driver in this process and through a real qvirtd.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import {
   VIR_DOMAIN_AFFECT as A,
   VIR_DOMAIN_EVENT_DETAIL as D,
@@ -32,6 +33,32 @@ const bits = (map: Uint8Array) => {
 };
 const byField = (params: TypedParam[]) => new Map(params.map((p) => [p.field, p]));
 const settle = () => new Promise((r) => setTimeout(r, 200));
+const cat = (f: string) => readFileSync(f, 'utf8').trim();
+const affinity = (pid: number, tid = pid) =>
+  /^Cpus_allowed_list:\s*(\S+)/m.exec(cat(`/proc/${pid}/task/${tid}/status`))?.[1];
+
+/** The running domain's QEMU pid, from its pid file under the instance. */
+function qemuPid(root: string, name: string): number {
+  const find = (d: string): string | undefined => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isFile() && e.name === `${name}.pid`) return p;
+      const f = e.isDirectory() ? find(p) : undefined;
+      if (f) return f;
+    }
+    return undefined;
+  };
+  return Number(cat(find(root)!));
+}
+
+/** A thread's group directory in the v1 cpuset hierarchy (undefined without one). */
+function cpusetGroup(pid: number, tid: number): string | undefined {
+  const line = cat(`/proc/${pid}/task/${tid}/cgroup`)
+    .split('\n')
+    .find((l) => l.split(':')[1]!.split(',').includes('cpuset'));
+  const dir = line && `/sys/fs/cgroup/cpuset${line.split(':')[2]}`;
+  return dir && existsSync(`${dir}/cpuset.cpus`) ? dir : undefined;
+}
 
 describe.each(bothWays('qvirt-resources-'))('vCPUs, memory, metadata and statistics %s', (_label, open) => {
   let way: Way;
@@ -172,8 +199,62 @@ describe.each(bothWays('qvirt-resources-'))('vCPUs, memory, metadata and statist
     await expect(c.domainGetControlInfo(dom, 0)).rejects.toThrow('domain is not running');
   });
 
+  it('starts a guest on its pinned CPUs and moves them live, cgroup cpuset and affinity alike', async (ctx) => {
+    if (hostCpus < 2) ctx.skip();
+    // qemuProcessSetupEmulator / SetupVcpu: the emulator on <emulatorpin>, vCPU 0 on its
+    // <vcpupin>, vCPU 1 on <vcpu cpuset>
+    const xml = readFileSync(guestXml(way.dir, 'r2'), 'utf8').replace(
+      '<vcpu>1</vcpu>',
+      "<vcpu cpuset='1'>2</vcpu><cputune><vcpupin vcpu='0' cpuset='0'/><emulatorpin cpuset='1'/></cputune>",
+    );
+    const r2 = await c.domainCreateXML(xml, 0);
+    try {
+      const pid = qemuPid(way.root, 'r2');
+      const vcpus = await c.domainGetVcpus(r2, 2, maplen);
+      expect(vcpus.info.map((v) => v.number)).toEqual([0, 1]);
+      expect(bits(vcpus.cpumaps.subarray(0, maplen))).toEqual([0]);
+      expect(bits(vcpus.cpumaps.subarray(maplen, 2 * maplen))).toEqual([1]);
+      expect(affinity(pid)).toBe('1');
+      const group = cpusetGroup(pid, pid);
+      if (group) {
+        expect(path.basename(group)).toBe('emulator');
+        expect(cat(`${group}/cpuset.cpus`)).toBe('1');
+        expect(cat(`${path.dirname(group)}/vcpu0/cpuset.cpus`)).toBe('0');
+      }
+      // live: qemuDomainPinVcpuLive and qemuDomainPinEmulator change the group and the thread
+      await c.domainPinVcpuFlags(r2, 0, Uint8Array.of(2), A.LIVE);
+      await c.domainPinEmulator(r2, Uint8Array.of(1), A.LIVE);
+      expect(bits((await c.domainGetVcpus(r2, 2, maplen)).cpumaps.subarray(0, maplen))).toEqual([1]);
+      expect(affinity(pid)).toBe('0');
+      if (group) {
+        expect(cat(`${group}/cpuset.cpus`)).toBe('0');
+        expect(cat(`${path.dirname(group)}/vcpu0/cpuset.cpus`)).toBe('1');
+      }
+    } finally {
+      await c.domainDestroy(r2);
+    }
+  });
+
   it('runs the guest: live vCPUs, pinning, balloon, statistics and refusals', async () => {
+    // the balloon's statistics period: in the config, set on QEMU's balloon at the start
+    await c.domainSetMemoryStatsPeriod(dom, 4, A.CONFIG);
+    expect(await c.domainGetXMLDesc(dom, VIR_DOMAIN_XML.INACTIVE)).toContain("<stats period='4'/>");
     await c.domainCreateWithFlags(dom, 0);
+    const polling = async () =>
+      JSON.parse(
+        await c.domainQemuMonitorCommand(
+          dom,
+          JSON.stringify({
+            execute: 'qom-get',
+            arguments: { path: '/machine/peripheral/balloon0', property: 'guest-stats-polling-interval' },
+          }),
+          0,
+        ),
+      ).return;
+    expect(await polling()).toBe(4);
+    await c.domainSetMemoryStatsPeriod(dom, 2, A.LIVE);
+    expect(await polling()).toBe(2);
+    expect(await c.domainGetXMLDesc(dom, 0)).toContain("<stats period='2'/>");
     const vcpus = await c.domainGetVcpus(dom, 2, maplen);
     expect(vcpus.info.map((v) => [v.number, v.state])).toEqual([[0, VIR_VCPU.RUNNING]]);
     const tunables: DomainEvent[] = [];
@@ -225,6 +306,43 @@ describe.each(bothWays('qvirt-resources-'))('vCPUs, memory, metadata and statist
     expect(await c.domainGetXMLDesc(dom, 0)).toContain(
       "<vcpu id='1' enabled='yes' hotpluggable='yes' order='2'/>",
     );
+    // virDomainGetMaxVcpus: the live maximum
+    expect(await c.domainGetMaxVcpus(dom)).toBe(2);
+    // virDomainSetVcpu: qemuDomainSetVcpu's refusals, in its order
+    await expect(c.domainSetVcpu(dom, '1', 2, A.LIVE)).rejects.toThrow('unsupported state value');
+    await expect(c.domainSetVcpu(dom, '1', 1, 8)).rejects.toThrow(
+      'unsupported flags (0x8) in function qemuDomainSetVcpu',
+    );
+    await expect(c.domainSetVcpu(dom, '1-0', 1, A.LIVE)).rejects.toThrow(
+      "invalid argument: Failed to parse bitmap '1-0'",
+    );
+    await expect(c.domainSetVcpu(dom, '0,^0', 1, A.LIVE)).rejects.toThrow(
+      'invalid argument: no vcpus selected for modification',
+    );
+    await expect(c.domainSetVcpu(dom, '2', 1, A.LIVE)).rejects.toThrow(
+      'invalid argument: vcpu 2 is not present in live config',
+    );
+    await expect(c.domainSetVcpu(dom, '1', 1, A.LIVE)).rejects.toThrow(
+      "invalid argument: vcpu '1' is already in requested state",
+    );
+    // (as libvirtd: vCPU 0, marked not hotpluggable, is refused as having nothing to unplug)
+    await expect(c.domainSetVcpu(dom, '0', 0, A.LIVE)).rejects.toThrow(
+      "Operation not supported: vcpu '0' can't be unplugged",
+    );
+    // the config: every vCPU listed, the chosen one hotpluggable; vCPU 0 stays
+    await c.domainSetVcpu(dom, '1', 1, A.CONFIG);
+    expect(await c.domainGetVcpusFlags(dom, A.CONFIG)).toBe(2);
+    const inactive = await c.domainGetXMLDesc(dom, VIR_DOMAIN_XML.INACTIVE);
+    expect(inactive).toContain("<vcpu id='0' enabled='yes' hotpluggable='no'/>");
+    expect(inactive).toContain("<vcpu id='1' enabled='yes' hotpluggable='yes'/>");
+    await expect(c.domainSetVcpu(dom, '0', 0, A.CONFIG)).rejects.toThrow(
+      "invalid argument: vCPU '0' can't be modified",
+    );
+    await c.domainSetVcpu(dom, '1', 0, A.CONFIG);
+    expect(await c.domainGetVcpusFlags(dom, A.CONFIG)).toBe(1);
     await c.domainDestroy(dom);
+    await expect(c.domainGetMaxVcpus(dom)).rejects.toThrow(
+      'Requested operation is not valid: domain is not running',
+    );
   });
 });

@@ -9,6 +9,33 @@ import { VIR_DOMAIN_XML } from '@qvirt/core/hypervisor';
 import { readOnlyError } from '../rpc/error.js';
 import { type ConnectionMethod, type ContractTable, type QemuMethod, row } from './rows.js';
 
+/** REMOTE_DOMAIN_{BLOCK,MEMORY}_PEEK_BUFFER_MAX: one reply carries at most 4 MiB. */
+const PEEK_BUFFER_MAX = 4194304;
+
+/** remoteDomainBlockPeek / remoteDomainMemoryPeek refuse a larger request before sending it. */
+function peekSize(what: 'block' | 'memory', size: number): number {
+  if (size > PEEK_BUFFER_MAX)
+    throw new VirError(
+      'RPC',
+      'remote',
+      `${what} peek request too large for remote protocol, ${size} > ${PEEK_BUFFER_MAX}`,
+    );
+  return size;
+}
+
+/** remoteDispatchDomain{Block,Memory}Peek: the server's own check, for clients that skip it. */
+function servedPeekSize(size: number): number {
+  if (size > PEEK_BUFFER_MAX)
+    throw new VirError('INTERNAL_ERROR', 'rpc', 'internal error: size > maximum buffer size');
+  return size;
+}
+
+/** The reply's buffer, as a Buffer. */
+function peekBuffer(r: Record<string, unknown>): Buffer {
+  const b = r.buffer as Uint8Array;
+  return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+}
+
 /** The hypervisor contract's rows. */
 export const HYPERVISOR_TABLE: ContractTable<HypervisorDriver, ConnectionMethod | QemuMethod> = {
   connectClose: row('CONNECT_CLOSE'),
@@ -19,6 +46,7 @@ export const HYPERVISOR_TABLE: ContractTable<HypervisorDriver, ConnectionMethod 
   connectGetURI: row('CONNECT_GET_URI'),
   connectGetMaxVcpus: row('CONNECT_GET_MAX_VCPUS'),
   connectGetCapabilities: row('CONNECT_GET_CAPABILITIES'),
+  connectGetSysinfo: row('CONNECT_GET_SYSINFO'),
   connectGetDomainCapabilities: row('CONNECT_GET_DOMAIN_CAPABILITIES'),
   connectGetCPUModelNames: row('CONNECT_GET_CPU_MODEL_NAMES'),
   connectCompareCPU: row('CONNECT_COMPARE_CPU'),
@@ -31,6 +59,8 @@ export const HYPERVISOR_TABLE: ContractTable<HypervisorDriver, ConnectionMethod 
   nodeGetSecurityModel: row('NODE_GET_SECURITY_MODEL'),
   nodeGetCellsFreeMemory: row('NODE_GET_CELLS_FREE_MEMORY'),
   nodeGetFreeMemory: row('NODE_GET_FREE_MEMORY'),
+  nodeGetFreePages: row('NODE_GET_FREE_PAGES'),
+  nodeAllocPages: row('NODE_ALLOC_PAGES'),
   nodeGetMemoryStats: row('NODE_GET_MEMORY_STATS'),
   nodeGetCPUStats: row('NODE_GET_CPU_STATS'),
   nodeGetCPUMap: row('NODE_GET_CPU_MAP'),
@@ -84,11 +114,14 @@ export const HYPERVISOR_TABLE: ContractTable<HypervisorDriver, ConnectionMethod 
   domainReset: row('DOMAIN_RESET'),
   domainSuspend: row('DOMAIN_SUSPEND'),
   domainResume: row('DOMAIN_RESUME'),
+  domainPMSuspendForDuration: row('DOMAIN_PM_SUSPEND_FOR_DURATION'),
+  domainPMWakeup: row('DOMAIN_PM_WAKEUP'),
   domainGetInfo: row('DOMAIN_GET_INFO'),
   domainGetState: row('DOMAIN_GET_STATE'),
   domainIsActive: row('DOMAIN_IS_ACTIVE'),
   domainIsPersistent: row('DOMAIN_IS_PERSISTENT'),
   domainIsUpdated: row('DOMAIN_IS_UPDATED'),
+  domainGetMessages: row('DOMAIN_GET_MESSAGES'),
   domainHasManagedSaveImage: row('DOMAIN_HAS_MANAGED_SAVE_IMAGE'),
   domainSave: row('DOMAIN_SAVE'),
   domainSaveFlags: row('DOMAIN_SAVE_FLAGS'),
@@ -158,6 +191,7 @@ export const HYPERVISOR_TABLE: ContractTable<HypervisorDriver, ConnectionMethod 
   domainSetGuestVcpus: row('DOMAIN_SET_GUEST_VCPUS'),
   domainAuthorizedSSHKeysGet: row('DOMAIN_AUTHORIZED_SSH_KEYS_GET'),
   domainAuthorizedSSHKeysSet: row('DOMAIN_AUTHORIZED_SSH_KEYS_SET'),
+  domainAgentSetResponseTimeout: row('DOMAIN_AGENT_SET_RESPONSE_TIMEOUT'),
   domainGetOSType: row('DOMAIN_GET_OS_TYPE'),
   domainGetMaxMemory: row('DOMAIN_GET_MAX_MEMORY'),
   domainGetVcpusFlags: row('DOMAIN_GET_VCPUS_FLAGS'),
@@ -175,6 +209,9 @@ export const HYPERVISOR_TABLE: ContractTable<HypervisorDriver, ConnectionMethod 
   domainGetCPUStats: row('DOMAIN_GET_CPU_STATS'),
   domainGetBlockInfo: row('DOMAIN_GET_BLOCK_INFO'),
   domainGetJobInfo: row('DOMAIN_GET_JOB_INFO'),
+  domainGetJobStats: row('DOMAIN_GET_JOB_STATS'),
+  domainAbortJob: row('DOMAIN_ABORT_JOB'),
+  domainAbortJobFlags: row('DOMAIN_ABORT_JOB_FLAGS'),
   domainGetControlInfo: row('DOMAIN_GET_CONTROL_INFO'),
   domainGetSchedulerType: row('DOMAIN_GET_SCHEDULER_TYPE'),
   domainGetSchedulerParameters: row('DOMAIN_GET_SCHEDULER_PARAMETERS'),
@@ -182,13 +219,18 @@ export const HYPERVISOR_TABLE: ContractTable<HypervisorDriver, ConnectionMethod 
   domainSetMemory: row('DOMAIN_SET_MEMORY'),
   domainSetMaxMemory: row('DOMAIN_SET_MAX_MEMORY'),
   domainSetMemoryFlags: row('DOMAIN_SET_MEMORY_FLAGS'),
+  domainSetMemoryStatsPeriod: row('DOMAIN_SET_MEMORY_STATS_PERIOD'),
   domainSetVcpus: row('DOMAIN_SET_VCPUS'),
   domainSetVcpusFlags: row('DOMAIN_SET_VCPUS_FLAGS'),
+  domainGetMaxVcpus: row('DOMAIN_GET_MAX_VCPUS'),
+  domainSetVcpu: row('DOMAIN_SET_VCPU'),
   domainPinVcpu: row('DOMAIN_PIN_VCPU'),
   domainPinVcpuFlags: row('DOMAIN_PIN_VCPU_FLAGS'),
   domainPinEmulator: row('DOMAIN_PIN_EMULATOR'),
   domainGetMemoryParameters: row('DOMAIN_GET_MEMORY_PARAMETERS'),
   domainSetMemoryParameters: row('DOMAIN_SET_MEMORY_PARAMETERS'),
+  domainGetInterfaceParameters: row('DOMAIN_GET_INTERFACE_PARAMETERS'),
+  domainSetInterfaceParameters: row('DOMAIN_SET_INTERFACE_PARAMETERS'),
   domainGetBlkioParameters: row('DOMAIN_GET_BLKIO_PARAMETERS'),
   domainSetBlkioParameters: row('DOMAIN_SET_BLKIO_PARAMETERS'),
   domainGetNumaParameters: row('DOMAIN_GET_NUMA_PARAMETERS'),
@@ -203,6 +245,40 @@ export const HYPERVISOR_TABLE: ContractTable<HypervisorDriver, ConnectionMethod 
   domainSendKey: row('DOMAIN_SEND_KEY'),
   domainScreenshot: row('DOMAIN_SCREENSHOT'),
   domainInjectNMI: row('DOMAIN_INJECT_NMI'),
+  domainCoreDump: row('DOMAIN_CORE_DUMP'),
+  domainCoreDumpWithFormat: row('DOMAIN_CORE_DUMP_WITH_FORMAT'),
+  domainBlockPeek: row('DOMAIN_BLOCK_PEEK', {
+    toArgs: (dom, path, offset, size, flags) => ({
+      dom,
+      path,
+      offset,
+      size: peekSize('block', size),
+      flags,
+    }),
+    fromRet: (r) => peekBuffer(r),
+    serve: async (d, a) => ({
+      buffer: await d.domainBlockPeek(
+        a.dom as Domain,
+        a.path as string,
+        a.offset as number,
+        servedPeekSize(a.size as number),
+        a.flags as number,
+      ),
+    }),
+  }),
+  domainMemoryPeek: row('DOMAIN_MEMORY_PEEK', {
+    toArgs: (dom, offset, size, flags) => ({ dom, offset, size: peekSize('memory', size), flags }),
+    fromRet: (r) => peekBuffer(r),
+    serve: async (d, a) => ({
+      buffer: await d.domainMemoryPeek(
+        a.dom as Domain,
+        a.offset as number,
+        servedPeekSize(a.size as number),
+        a.flags as number,
+      ),
+    }),
+  }),
+  domainSetBlockThreshold: row('DOMAIN_SET_BLOCK_THRESHOLD'),
   domainSetLifecycleAction: row('DOMAIN_SET_LIFECYCLE_ACTION'),
   domainBlockResize: row('DOMAIN_BLOCK_RESIZE'),
   domainGetBlockIoTune: row('DOMAIN_GET_BLOCK_IO_TUNE'),
@@ -212,9 +288,17 @@ export const HYPERVISOR_TABLE: ContractTable<HypervisorDriver, ConnectionMethod 
   domainGetDiskErrors: row('DOMAIN_GET_DISK_ERRORS'),
   domainSetMetadata: row('DOMAIN_SET_METADATA'),
   domainRename: row('DOMAIN_RENAME'),
+  domainGetBlockJobInfo: row('DOMAIN_GET_BLOCK_JOB_INFO'),
+  domainBlockJobAbort: row('DOMAIN_BLOCK_JOB_ABORT'),
+  domainBlockJobSetSpeed: row('DOMAIN_BLOCK_JOB_SET_SPEED'),
+  domainBlockPull: row('DOMAIN_BLOCK_PULL'),
+  domainBlockRebase: row('DOMAIN_BLOCK_REBASE'),
+  domainBlockCopy: row('DOMAIN_BLOCK_COPY'),
+  domainBlockCommit: row('DOMAIN_BLOCK_COMMIT'),
   domainAttachDevice: row('DOMAIN_ATTACH_DEVICE'),
   domainAttachDeviceFlags: row('DOMAIN_ATTACH_DEVICE_FLAGS'),
   domainDetachDevice: row('DOMAIN_DETACH_DEVICE'),
   domainDetachDeviceFlags: row('DOMAIN_DETACH_DEVICE_FLAGS'),
+  domainDetachDeviceAlias: row('DOMAIN_DETACH_DEVICE_ALIAS'),
   domainUpdateDeviceFlags: row('DOMAIN_UPDATE_DEVICE_FLAGS'),
 };

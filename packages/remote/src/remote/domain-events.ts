@@ -84,7 +84,41 @@ function pm(eventID: number, name: string): DomainEventWire {
   };
 }
 
+/**
+ * BLOCK_JOB_2 (remote_domain_event_block_job_2_msg): flat with callbackID first, but its procedure
+ * has no CALLBACK_ in its name (REMOTE_PROC_DOMAIN_EVENT_BLOCK_JOB_2).
+ */
+const blockJob2: DomainEventWire = {
+  eventID: ID.BLOCK_JOB_2,
+  callback: 'REMOTE_PROC_DOMAIN_EVENT_BLOCK_JOB_2',
+  toCallback: (callbackID, e) => ({
+    callbackID,
+    dom: e.dom,
+    dst: e.disk,
+    type: e.blockJobType,
+    status: e.status,
+  }),
+  fromCallback: (m) => ({
+    callbackID: m.callbackID as number,
+    event: {
+      eventID: ID.BLOCK_JOB_2,
+      dom: m.dom as Domain,
+      disk: m.dst as string,
+      blockJobType: m.type as number,
+      status: m.status as number,
+    },
+  }),
+};
+
 export const DOMAIN_EVENT_WIRE: readonly DomainEventWire[] = [
+  wrapped(
+    ID.BLOCK_JOB,
+    'BLOCK_JOB',
+    (e) => ({ path: e.disk, type: e.blockJobType, status: e.status }),
+    (m) => ({ disk: m.path as string, blockJobType: m.type as number, status: m.status as number }),
+    true,
+  ),
+  blockJob2,
   wrapped(
     ID.LIFECYCLE,
     'LIFECYCLE',
@@ -158,4 +192,19 @@ export const DOMAIN_EVENT_WIRE: readonly DomainEventWire[] = [
     (e) => ({ type: e.type, nsuri: e.nsuri ?? null }),
     (m) => ({ type: m.type as number, nsuri: (m.nsuri as string | null) ?? null }),
   ),
+  // flat, but named without CALLBACK_ (REMOTE_PROC_DOMAIN_EVENT_BLOCK_THRESHOLD), like BLOCK_JOB_2
+  {
+    ...flat(
+      ID.BLOCK_THRESHOLD,
+      'BLOCK_THRESHOLD',
+      (e) => ({ dev: e.dev, path: e.path ?? null, threshold: e.threshold ?? 0, excess: e.excess ?? 0 }),
+      (m) => ({
+        dev: m.dev as string,
+        path: (m.path as string | null) ?? null,
+        threshold: m.threshold as number,
+        excess: m.excess as number,
+      }),
+    ),
+    callback: 'REMOTE_PROC_DOMAIN_EVENT_BLOCK_THRESHOLD',
+  },
 ];
