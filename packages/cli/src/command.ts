@@ -62,6 +62,24 @@ export function usageError(message: string): VirError {
   return new VirError('INVALID_ARG', 'none', message);
 }
 
+/**
+ * vshCommandOptULongLong and friends: an integer option in base 10, undefined when absent, virsh's
+ * refusal when malformed, negative (unsigned) or beyond `max`.
+ */
+export function integerOption(
+  opts: ParsedOpts,
+  name: string,
+  { unsigned = true, max = Number.MAX_SAFE_INTEGER }: { unsigned?: boolean; max?: number } = {},
+): number | undefined {
+  const v = opts[name];
+  if (v === undefined || typeof v === 'boolean') return undefined;
+  const text = String(v);
+  const n = (unsigned ? /^\s*\+?\d+$/ : /^\s*[-+]?\d+$/).test(text) ? Number(text) : Number.NaN;
+  if (!Number.isSafeInteger(n) || Math.abs(n) > max)
+    throw usageError(`Numeric value '${text}' for <${name}> option is malformed or out of range`);
+  return n;
+}
+
 export function parseOptions(cmd: CommandDef, words: string[]): ParsedOpts {
   const out: ParsedOpts = {};
   const positional = cmd.options.filter((o) => o.type === 'data');

@@ -189,6 +189,18 @@ import {
   VIR_DOMAIN_JOB_OPERATION,
 } from './migration-events.js';
 import {
+  checkMaxSpeed,
+  migrateGetCompressionCache,
+  migrateGetMaxDowntime,
+  migrateGetPostcopySpeed,
+  migrateSetCompressionCache,
+  migrateSetMaxDowntime,
+  migrateSetMaxSpeed,
+  QEMU_DOMAIN_MIG_BANDWIDTH_MAX,
+  startDirtyRateCalc,
+  VIR_DOMAIN_MIGRATE_MAX_SPEED_POSTCOPY,
+} from './migration-params.js';
+import {
   connectInterfaces,
   type InterfaceConnections,
   interfaceStats,
@@ -384,6 +396,8 @@ interface DomainObj {
   jobs?: DomainJobs;
   /** priv->agentTimeout (virDomainAgentSetResponseTimeout), kept across runs; BLOCK when unset. */
   agentTimeout?: number;
+  /** priv->migMaxBandwidth (virDomainMigrateSetMaxSpeed), MiB/s; QEMU_DOMAIN_MIG_BANDWIDTH_MAX when unset. */
+  migMaxBandwidth?: number;
 }
 
 const CONFIG_HEADER = (name: string) => `<!--
@@ -3082,6 +3096,48 @@ export class QemuDriver implements HypervisorDriver {
   }
 
   /** qemuDomainGetMaxVcpus: qemuDomainGetVcpusFlags(LIVE | MAXIMUM). */
+  // ---- migration tunables: ./migration-params.ts --------------------------------------------
+
+  async domainMigrateSetMaxDowntime(dom: Domain, downtime: number, flags: number): Promise<void> {
+    await this.#withDomain(dom, (d) => migrateSetMaxDowntime(d, downtime, flags));
+  }
+
+  async domainMigrateGetMaxDowntime(dom: Domain, flags: number): Promise<number> {
+    return this.#withDomain(dom, (d) => migrateGetMaxDowntime(d, flags));
+  }
+
+  async domainMigrateGetCompressionCache(dom: Domain, flags: number): Promise<number> {
+    return this.#withDomain(dom, (d) => migrateGetCompressionCache(d, flags));
+  }
+
+  async domainMigrateSetCompressionCache(dom: Domain, cacheSize: number, flags: number): Promise<void> {
+    await this.#withDomain(dom, (d) => migrateSetCompressionCache(d, cacheSize, flags));
+  }
+
+  /** qemuDomainMigrateSetMaxSpeed: a stopped domain only records the cap, without a job. */
+  async domainMigrateSetMaxSpeed(dom: Domain, bandwidth: number, flags: number): Promise<void> {
+    const obj = this.#objOf(dom);
+    const postcopy = checkMaxSpeed(bandwidth, flags);
+    if (!postcopy && obj.state === 'shutoff') {
+      obj.migMaxBandwidth = bandwidth;
+      return;
+    }
+    await this.#withDomain(dom, (d) => migrateSetMaxSpeed(d, obj, bandwidth, postcopy));
+  }
+
+  /** qemuDomainMigrateGetMaxSpeed: the recorded cap, or QEMU's post-copy one. */
+  async domainMigrateGetMaxSpeed(dom: Domain, flags: number): Promise<number> {
+    virCheckFlags(flags, VIR_DOMAIN_MIGRATE_MAX_SPEED_POSTCOPY, 'qemuDomainMigrateGetMaxSpeed');
+    const obj = this.#objOf(dom);
+    if (flags & VIR_DOMAIN_MIGRATE_MAX_SPEED_POSTCOPY)
+      return this.#withDomain(dom, (d) => migrateGetPostcopySpeed(d));
+    return obj.migMaxBandwidth ?? QEMU_DOMAIN_MIG_BANDWIDTH_MAX;
+  }
+
+  async domainStartDirtyRateCalc(dom: Domain, seconds: number, flags: number): Promise<void> {
+    await this.#withDomain(dom, (d) => startDirtyRateCalc(d, seconds, flags));
+  }
+
   async domainGetMaxVcpus(dom: Domain): Promise<number> {
     return this.domainGetVcpusFlags(dom, VIR_DOMAIN_AFFECT.LIVE | VIR_DOMAIN_VCPU.MAXIMUM);
   }

@@ -138,6 +138,29 @@ describe.skipIf(!hasVirsh)(
       expect(await qvirsh('iothreaddel', 'tn1', '4')).toEqual(deleted);
     });
 
+    it('answers the migration tunables of a stopped domain as libvirt', async () => {
+      // qemuDomainMigrateGetMaxSpeed: QEMU_DOMAIN_MIG_BANDWIDTH_MAX until set, kept without a job
+      expect((await same(['migrate-getspeed', 'tn1'])).out).toBe('8796093022207\n\n');
+      expect(await same(['migrate-setspeed', 'tn1', '100'])).toEqual({ code: 0, out: '\n', err: '' });
+      expect((await same(['migrate-getspeed', 'tn1'])).out).toBe('100\n\n');
+      for (const argv of [
+        ['migrate-setspeed', 'tn1', '8796093022208'],
+        ['migrate-getmaxdowntime', 'tn1'],
+        ['migrate-setmaxdowntime', 'tn1', '0'],
+        ['migrate-setmaxdowntime', 'tn1', 'x'],
+        ['migrate-compcache', 'tn1'],
+        ['migrate-getspeed', 'tn1', '--postcopy'],
+      ]) {
+        expect((await same(argv)).code, argv.join(' ')).toBe(1);
+      }
+      expect((await virsh('migrate-getmaxdowntime', 'tn1')).err).toBe(
+        'error: Requested operation is not valid: domain is not running\n',
+      );
+      expect((await virsh('migrate-setspeed', 'tn1', '8796093022208')).err).toBe(
+        'error: numerical overflow: bandwidth must be less than 8796093022208\n',
+      );
+    });
+
     it('prints the same for a running domain, and the cgroup files hold what was set', async () => {
       expect(await qvirsh('start', 'tn1')).toMatchObject({ code: 0, err: '' });
       for (const argv of [
@@ -277,6 +300,40 @@ describe.skipIf(!hasVirsh)(
         'task_clock     : enabled\npage_faults    : enabled\n',
       );
       await new Promise((r) => setTimeout(r, 200));
+      // QEMU 7.2's defaults as libvirtd reports them, then set through migrate-set-parameters
+      expect((await same(['migrate-getmaxdowntime', 'tn1'])).out).toBe('300\n\n');
+      expect((await same(['migrate-setmaxdowntime', 'tn1', '500'])).code).toBe(0);
+      expect((await same(['migrate-getmaxdowntime', 'tn1'])).out).toBe('500\n\n');
+      expect((await same(['migrate-compcache', 'tn1'])).out).toBe('Compression cache: 64.000 MiB\n');
+      expect((await same(['migrate-compcache', 'tn1', '--size', '33554432'])).out).toBe(
+        'Compression cache: 32.000 MiB\n',
+      );
+      expect((await same(['migrate-getspeed', 'tn1', '--postcopy'])).out).toBe('0\n\n');
+      expect((await same(['migrate-setspeed', 'tn1', '200', '--postcopy'])).code).toBe(0);
+      expect((await same(['migrate-getspeed', 'tn1', '--postcopy'])).out).toBe('200\n\n');
+      expect((await same(['migrate-getspeed', 'tn1'])).out).toBe('100\n\n');
+      // qemuDomainStartDirtyRateCalc, then domstats --dirtyrate reads what QEMU measured
+      for (const argv of [
+        ['domdirtyrate-calc', 'tn1', '--seconds', '61'],
+        ['domdirtyrate-calc', 'tn1', '--mode', 'dirty-ring'],
+        ['domdirtyrate-calc', 'tn1', '--mode', 'x'],
+      ]) {
+        expect((await same(argv)).code, argv.join(' ')).toBe(1);
+      }
+      expect(await qvirsh('domdirtyrate-calc', 'tn1', '--seconds', '1')).toEqual({
+        code: 0,
+        out: "Start to calculate domain's memory dirty rate successfully.\n\n",
+        err: '',
+      });
+      for (
+        let i = 0;
+        i < 100 && !/calc_status=2/.test((await virsh('domstats', 'tn1', '--dirtyrate')).out);
+        i++
+      )
+        await new Promise((r) => setTimeout(r, 100));
+      expect((await virsh('domstats', 'tn1', '--dirtyrate')).out).toMatch(
+        /dirtyrate\.calc_status=2\n {2}dirtyrate\.calc_start_time=\d+\n {2}dirtyrate\.calc_period=1\n/,
+      );
       const perfStats = (await virsh('domstats', 'tn1', '--perf')).out;
       expect(perfStats).toMatch(/^ {2}perf\.task_clock=\d+\n {2}perf\.page_faults=\d+$/m);
       expect(Number(/task_clock=(\d+)/.exec(perfStats)![1])).toBeGreaterThan(0);

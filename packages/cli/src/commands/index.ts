@@ -47,6 +47,7 @@ import { domxmlToNativeCommand } from './domxml-to-native.js';
 import { dumpCommand } from './dump.js';
 import { GUEST_AGENT_COMMANDS } from './guest-agent.js';
 import { listCommand } from './list.js';
+import { MIGRATE_TUNABLE_COMMANDS } from './migrate-tunables.js';
 import { NODE_COMMANDS } from './node.js';
 import { allocpagesCommand, freepagesCommand } from './node-pages.js';
 import { POOL_COMMANDS } from './pool.js';
@@ -108,6 +109,7 @@ export const COMMANDS: CommandDef[] = [
   ...RESOURCE_COMMANDS,
   // a domain's long job (domain-job.ts)
   ...JOB_COMMANDS,
+  ...MIGRATE_TUNABLE_COMMANDS,
   // tuning, IOThreads, keys and screens (domain-tuning.ts)
   ...TUNING_COMMANDS,
   // the guest agent (guest-agent.ts) and libvirt-qemu (qemu.ts)

@@ -321,3 +321,13 @@ export const VIR_DOMAIN_MESSAGE = { DEPRECATION: 1 << 0, TAINTING: 1 << 1 } as c
 
 /** virDomainAbortJobFlagsValues. */
 export const VIR_DOMAIN_ABORT_JOB = { POSTCOPY: 1 << 0 } as const;
+
+/** virDomainMigrateMaxSpeedFlags. */
+export const VIR_DOMAIN_MIGRATE_MAX_SPEED = { POSTCOPY: 1 << 0 } as const;
+
+/** virDomainDirtyRateCalcFlags (page sampling is the default, 0). */
+export const VIR_DOMAIN_DIRTYRATE_MODE = {
+  PAGE_SAMPLING: 0,
+  DIRTY_BITMAP: 1 << 0,
+  DIRTY_RING: 1 << 1,
+} as const;

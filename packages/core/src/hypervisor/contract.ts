@@ -590,6 +590,21 @@ export interface HypervisorDriver {
   domainSetVcpusFlags(dom: Domain, nvcpus: number, flags: number): Promise<void>;
   /** virDomainSetVcpus: the live count. */
   domainSetVcpus(dom: Domain, nvcpus: number): Promise<void>;
+  // ---- migration tunables outside a migration --------------------------------------------
+  /** virDomainMigrateSetMaxDowntime: QEMU's downtime limit, milliseconds. */
+  domainMigrateSetMaxDowntime(dom: Domain, downtime: number, flags: number): Promise<void>;
+  /** virDomainMigrateGetMaxDowntime, milliseconds. */
+  domainMigrateGetMaxDowntime(dom: Domain, flags: number): Promise<number>;
+  /** virDomainMigrateGetCompressionCache: the XBZRLE cache, bytes. */
+  domainMigrateGetCompressionCache(dom: Domain, flags: number): Promise<number>;
+  /** virDomainMigrateSetCompressionCache, bytes. */
+  domainMigrateSetCompressionCache(dom: Domain, cacheSize: number, flags: number): Promise<void>;
+  /** virDomainMigrateSetMaxSpeed, MiB/s; VIR_DOMAIN_MIGRATE_MAX_SPEED_POSTCOPY. */
+  domainMigrateSetMaxSpeed(dom: Domain, bandwidth: number, flags: number): Promise<void>;
+  /** virDomainMigrateGetMaxSpeed, MiB/s. */
+  domainMigrateGetMaxSpeed(dom: Domain, flags: number): Promise<number>;
+  /** virDomainStartDirtyRateCalc: QEMU measures the dirty page rate for `seconds` (1–60); VIR_DOMAIN_DIRTYRATE_MODE_*. */
+  domainStartDirtyRateCalc(dom: Domain, seconds: number, flags: number): Promise<void>;
   /** virDomainGetMaxVcpus: the running domain's maximum (VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_VCPU_MAXIMUM). */
   domainGetMaxVcpus(dom: Domain): Promise<number>;
   /** virDomainSetVcpu: enables (state 1) or disables (0) the vCPUs of `cpumap` ("1-3,^2"); VIR_DOMAIN_AFFECT flags. */

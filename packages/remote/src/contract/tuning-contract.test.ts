@@ -78,6 +78,29 @@ describe.each(bothWays('qvirt-tuning-'))('the tuning APIs %s', (_label, open) =>
   });
   afterAll(() => way?.close());
 
+  it('keeps the migration tunables as libvirt: QEMU parameters, and the speed cap in the domain', async () => {
+    // QEMU 7.2's defaults, as libvirtd reports them for a running guest
+    expect(await c.domainMigrateGetMaxDowntime(dom, 0)).toBe(300);
+    await c.domainMigrateSetMaxDowntime(dom, 450, 0);
+    expect(await c.domainMigrateGetMaxDowntime(dom, 0)).toBe(450);
+    expect(await c.domainMigrateGetCompressionCache(dom, 0)).toBe(64 << 20);
+    await c.domainMigrateSetCompressionCache(dom, 16 << 20, 0);
+    expect(await c.domainMigrateGetCompressionCache(dom, 0)).toBe(16 << 20);
+    expect(await c.domainMigrateGetMaxSpeed(dom, 0)).toBe(8796093022207);
+    await c.domainMigrateSetMaxSpeed(dom, 250, 0);
+    expect(await c.domainMigrateGetMaxSpeed(dom, 0)).toBe(250);
+    expect(await c.domainMigrateGetMaxSpeed(dom, 1)).toBe(0);
+    await c.domainMigrateSetMaxSpeed(dom, 40, 1);
+    expect(await c.domainMigrateGetMaxSpeed(dom, 1)).toBe(40);
+    await expect(c.domainMigrateSetMaxSpeed(dom, 8796093022208, 0)).rejects.toThrow(
+      'numerical overflow: bandwidth must be less than 8796093022208',
+    );
+    await expect(c.domainStartDirtyRateCalc(dom, 0, 0)).rejects.toThrow(
+      'unsupported configuration: seconds=0 is invalid, please choose value within [1, 60].',
+    );
+    await c.domainStartDirtyRateCalc(dom, 1, 0);
+  });
+
   it('sets memory limits in the cgroup and the config, and refuses what libvirt refuses', async () => {
     const ull = (field: string, value: number) => ({ field, type: T.ULLONG, value });
     expect(await c.domainGetMemoryParameters(dom, 0, 0)).toEqual({ params: [], nparams: 3 });
