@@ -63,6 +63,19 @@ export function virReportInvalidArg(domain: VirErrorDomain, message: string): Vi
 }
 
 /**
+ * VIR_EXCLUSIVE_FLAGS_RET (internal.h), as libvirt-domain.c checks an API's flags before any
+ * driver: "Flags 'A' and 'B' are mutually exclusive" (VIR_ERR_INVALID_ARG, from the domain).
+ */
+export function virExclusiveFlags(
+  flags: number,
+  a: readonly [name: string, bit: number],
+  b: readonly [name: string, bit: number],
+): void {
+  if (flags & a[1] && flags & b[1])
+    throw virReportInvalidArg('domain', `Flags '${a[0]}' and '${b[0]}' are mutually exclusive`);
+}
+
+/**
  * libvirt's virCheckFlags: throws, as driver function `fn` does, when `flags` has a bit outside
  * `supported` ("unsupported flags (0x…) in function fn", VIR_ERR_INVALID_ARG).
  */

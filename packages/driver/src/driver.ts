@@ -35,6 +35,7 @@ import {
   SecurityRegistry,
   VirError,
   virCheckFlags,
+  virExclusiveFlags,
   virReportError,
   virReportInvalidArg,
 } from '@qvirt/core';
@@ -408,6 +409,18 @@ or other application using the libvirt API.
 -->
 
 `;
+
+/**
+ * libvirt-domain.c's VIR_EXCLUSIVE_FLAGS_GOTO(VIR_DOMAIN_AFFECT_LIVE, VIR_DOMAIN_AFFECT_CONFIG),
+ * which the getters of tunables check before any driver does.
+ */
+function exclusiveAffect(flags: number): void {
+  virExclusiveFlags(
+    flags,
+    ['VIR_DOMAIN_AFFECT_LIVE', VIR_DOMAIN_AFFECT.LIVE],
+    ['VIR_DOMAIN_AFFECT_CONFIG', VIR_DOMAIN_AFFECT.CONFIG],
+  );
+}
 
 /** virDomainTaint and virDomainTaintMessage, in libvirt's order. */
 const TAINTS: [string, string][] = [
@@ -2910,6 +2923,7 @@ export class QemuDriver implements HypervisorDriver {
 
   /** qemuDomainGetVcpusFlags without the guest agent: the live or config count, or the maximum. */
   async domainGetVcpusFlags(dom: Domain, flags: number): Promise<number> {
+    exclusiveAffect(flags);
     const A = VIR_DOMAIN_AFFECT;
     virCheckFlags(
       flags,
@@ -2959,6 +2973,7 @@ export class QemuDriver implements HypervisorDriver {
 
   /** virDomainGetMetadata (resources.ts). */
   async domainGetMetadata(dom: Domain, type: number, uri: string | null, flags: number): Promise<string> {
+    exclusiveAffect(flags);
     return getMetadata(this.#liveDomain(this.#objOf(dom)), type, uri, flags);
   }
 
@@ -3064,10 +3079,12 @@ export class QemuDriver implements HypervisorDriver {
   }
 
   async domainGetVcpuPinInfo(dom: Domain, ncpumaps: number, maplen: number, flags: number) {
+    exclusiveAffect(flags);
     return getVcpuPinInfo(this.#liveDomain(this.#objOf(dom)), ncpumaps, maplen, flags);
   }
 
   async domainGetEmulatorPinInfo(dom: Domain, maplen: number, flags: number) {
+    exclusiveAffect(flags);
     return getEmulatorPinInfo(this.#liveDomain(this.#objOf(dom)), maplen, flags);
   }
 
@@ -3491,6 +3508,7 @@ export class QemuDriver implements HypervisorDriver {
     nparams: number,
     flags: number,
   ): Promise<TypedParam[]> {
+    exclusiveAffect(flags);
     const d = this.#liveDomain(this.#objOf(dom));
     return tuning.getSchedulerParameters(d, this.#cgroups(), nparams, flags, this.instance.privileged);
   }
@@ -3507,6 +3525,7 @@ export class QemuDriver implements HypervisorDriver {
   }
 
   async domainGetMemoryParameters(dom: Domain, nparams: number, flags: number): Promise<TypedParamsReply> {
+    exclusiveAffect(flags);
     const d = this.#liveDomain(this.#objOf(dom));
     return tuning.getMemoryParameters(d, this.#cgroups(), nparams, flags, this.instance.privileged);
   }
@@ -3536,6 +3555,7 @@ export class QemuDriver implements HypervisorDriver {
   }
 
   async domainGetBlkioParameters(dom: Domain, nparams: number, flags: number): Promise<TypedParamsReply> {
+    exclusiveAffect(flags);
     const d = this.#liveDomain(this.#objOf(dom));
     return tuning.getBlkioParameters(d, this.#cgroups(), nparams, flags, this.instance.privileged);
   }
@@ -3555,6 +3575,7 @@ export class QemuDriver implements HypervisorDriver {
   }
 
   async domainGetIOThreadInfo(dom: Domain, flags: number): Promise<{ info: IOThreadInfo[]; ret: number }> {
+    exclusiveAffect(flags);
     return this.#withDomain(dom, (d) => getIOThreadInfo(d, flags));
   }
 
@@ -3647,6 +3668,7 @@ export class QemuDriver implements HypervisorDriver {
   }
 
   async domainGetBlockIoTune(dom: Domain, disk: string | null, nparams: number, flags: number) {
+    exclusiveAffect(flags);
     return this.#withDomain(dom, (d) => getBlockIoTune(d, disk, nparams, flags));
   }
 

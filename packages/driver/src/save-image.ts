@@ -468,6 +468,6 @@ export function saveFlagsExclusive(flags: number): void {
     throw new VirError(
       'INVALID_ARG',
       'domain',
-      "invalid argument: Flags 'VIR_DOMAIN_SAVE_RUNNING' and 'VIR_DOMAIN_SAVE_PAUSED' are mutually exclusive",
+      "Flags 'VIR_DOMAIN_SAVE_RUNNING' and 'VIR_DOMAIN_SAVE_PAUSED' are mutually exclusive",
     );
 }

@@ -124,6 +124,24 @@ describe.each(bothWays('qvirt-resources-'))('vCPUs, memory, metadata and statist
     expect(await c.domainGetInfo(dom)).toMatchObject({ maxMem: 65536, memory: 65536 });
   });
 
+  it("refuses live and config together in the getters, in libvirt-domain.c's words", async () => {
+    const both = A.LIVE | A.CONFIG;
+    const message = "Flags 'VIR_DOMAIN_AFFECT_LIVE' and 'VIR_DOMAIN_AFFECT_CONFIG' are mutually exclusive";
+    for (const call of [
+      () => c.domainGetVcpusFlags(dom, both),
+      () => c.domainGetVcpuPinInfo(dom, 2, maplen, both),
+      () => c.domainGetEmulatorPinInfo(dom, maplen, both),
+      () => c.domainGetMemoryParameters(dom, 0, both),
+      () => c.domainGetBlkioParameters(dom, 0, both),
+      () => c.domainGetSchedulerParametersFlags(dom, 0, both),
+      () => c.domainGetIOThreadInfo(dom, both),
+      () => c.domainGetMetadata(dom, M.DESCRIPTION, null, both),
+      () => c.domainGetBlockIoTune(dom, null, 0, both),
+    ]) {
+      await expect(call()).rejects.toThrow(message);
+    }
+  });
+
   it('keeps metadata as libvirt does, with the METADATA_CHANGE event', async () => {
     const events: DomainEvent[] = [];
     const id = await c.connectDomainEventRegisterAny(dom, VIR_DOMAIN_EVENT_ID.METADATA_CHANGE, (e) =>
