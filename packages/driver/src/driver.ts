@@ -2706,16 +2706,7 @@ export class QemuDriver implements HypervisorDriver {
       setPausedFromSnapshot: () => {
         obj.reason = 'from snapshot';
       },
-      saveLive: async (def) => {
-        obj.live = def;
-        // the run's labels cover the disks as they are now, so the stop restores the overlays' too
-        if (obj.security)
-          obj.security.def = {
-            ...obj.security.def,
-            devices: { ...obj.security.def.devices, disk: structuredClone(def.devices?.disk ?? []) },
-          };
-        await this.#saveStatus(obj);
-      },
+      saveLive: (def) => this.#saveLiveDisks(obj, def),
       saveConfig: async (def) => {
         if (obj.persistent) await this.#writeConfig(def);
         if (isActiveState(obj.state)) obj.newDef = def;
@@ -3069,6 +3060,21 @@ export class QemuDriver implements HypervisorDriver {
     };
   }
 
+  /**
+   * A running definition whose disks changed under a job (a snapshot's overlays, a block job's
+   * images): saved with the run's labels brought to the same disks, so the stop restores the
+   * new images' labels too.
+   */
+  async #saveLiveDisks(obj: DomainObj, def: DomainDef): Promise<void> {
+    obj.live = def;
+    if (obj.security)
+      obj.security.def = {
+        ...obj.security.def,
+        devices: { ...obj.security.def.devices, disk: structuredClone(def.devices?.disk ?? []) },
+      };
+    await this.#saveStatus(obj);
+  }
+
   /** Runs `fn` as a job of `dom` on its LiveDomain. */
   #withDomain<T>(dom: Domain, fn: (d: LiveDomain) => T | Promise<T>): Promise<T> {
     return this.#job(this.#objOf(dom).def.name, async (obj) => fn(this.#liveDomain(obj)));
@@ -3285,14 +3291,7 @@ export class QemuDriver implements HypervisorDriver {
       config: () => obj.newDef ?? obj.def,
       saveLive: async (def) => {
         if (obj.generation !== generation) return;
-        obj.live = def;
-        // the run's labels cover the disks as they are now, so the stop restores the new images'
-        if (obj.security)
-          obj.security.def = {
-            ...obj.security.def,
-            devices: { ...obj.security.def.devices, disk: structuredClone(def.devices?.disk ?? []) },
-          };
-        await this.#saveStatus(obj);
+        await this.#saveLiveDisks(obj, def);
       },
       saveConfig: async (def) => {
         await this.#writeConfig(def);

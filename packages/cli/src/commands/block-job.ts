@@ -209,6 +209,32 @@ function exclusive(opts: ParsedOpts, a: string, b: string): void {
     throw usageError(`Options --${a} and --${b} are mutually exclusive`);
 }
 
+/**
+ * The end of an active commit or a copy that virsh waited for (cmdBlockcommit, cmdBlockcopy):
+ * pivot to the new image, finish keeping the old one, or leave the job in its second phase.
+ */
+async function endTwoPhaseJob(
+  io: Io,
+  conn: Connection,
+  dom: Parameters<Connection['domainBlockJobAbort']>[0],
+  path: string,
+  abortFlags: number,
+  end: 'pivot' | 'finish' | 'keep',
+  texts: { finished: string; kept: string },
+): Promise<void> {
+  if (end === 'pivot') {
+    await reporting(io, `failed to pivot job for disk ${path}`, () =>
+      conn.domainBlockJobAbort(dom, path, abortFlags | VIR_DOMAIN_BLOCK_JOB_ABORT.PIVOT),
+    );
+    print(io, '\nSuccessfully pivoted');
+  } else if (end === 'finish') {
+    await reporting(io, `failed to finish job for disk ${path}`, () =>
+      conn.domainBlockJobAbort(dom, path, abortFlags),
+    );
+    print(io, `\n${texts.finished}`);
+  } else print(io, `\n${texts.kept}`);
+}
+
 export const blockcommitCommand: CommandDef = {
   name: 'blockcommit',
   help: 'Start a block commit operation.',
@@ -281,17 +307,10 @@ export const blockcommitCommand: CommandDef = {
         }
         endedBadly(io, await wait.wait(io), 'Commit aborted', 'Commit failed');
         if (!active) return print(io, '\nCommit complete');
-        if (pivot) {
-          await reporting(io, `failed to pivot job for disk ${path}`, () =>
-            conn.domainBlockJobAbort(dom, path, abortFlags | VIR_DOMAIN_BLOCK_JOB_ABORT.PIVOT),
-          );
-          print(io, '\nSuccessfully pivoted');
-        } else if (finish) {
-          await reporting(io, `failed to finish job for disk ${path}`, () =>
-            conn.domainBlockJobAbort(dom, path, abortFlags),
-          );
-          print(io, '\nCommit complete, overlay image kept');
-        } else print(io, '\nNow in synchronized phase');
+        await endTwoPhaseJob(io, conn, dom, path, abortFlags, pivot ? 'pivot' : finish ? 'finish' : 'keep', {
+          finished: 'Commit complete, overlay image kept',
+          kept: 'Now in synchronized phase',
+        });
       } finally {
         await wait?.free();
       }
@@ -565,17 +584,10 @@ export const blockcopyCommand: CommandDef = {
         }
         if (!wait) return print(io, 'Block Copy started');
         endedBadly(io, await wait.wait(io), 'Copy aborted', 'Copy failed');
-        if (pivot) {
-          await reporting(io, `failed to pivot job for disk ${path}`, () =>
-            conn.domainBlockJobAbort(dom, path, abortFlags | VIR_DOMAIN_BLOCK_JOB_ABORT.PIVOT),
-          );
-          print(io, '\nSuccessfully pivoted');
-        } else if (finish) {
-          await reporting(io, `failed to finish job for disk ${path}`, () =>
-            conn.domainBlockJobAbort(dom, path, abortFlags),
-          );
-          print(io, '\nSuccessfully copied');
-        } else print(io, '\nNow in mirroring phase');
+        await endTwoPhaseJob(io, conn, dom, path, abortFlags, pivot ? 'pivot' : finish ? 'finish' : 'keep', {
+          finished: 'Successfully copied',
+          kept: 'Now in mirroring phase',
+        });
       } finally {
         await wait?.free();
       }
