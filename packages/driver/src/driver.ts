@@ -1705,16 +1705,7 @@ export class QemuDriver implements HypervisorDriver {
     await this.#saveStatus(obj);
     const outcome = panicOutcome(obj.live ?? obj.def);
     if (outcome === 'stop') {
-      // qemuProcessStop closes the monitor before it kills QEMU: no SHUTDOWN (host) is reported
-      obj.beingDestroyed = true;
-      obj.muteEvents = true;
-      try {
-        await this.#killProcess(obj);
-        await this.#monitorDrained(obj);
-      } finally {
-        obj.muteEvents = false;
-      }
-      await this.#stopped(obj, 'crashed', VIR_DOMAIN_EVENT_DETAIL.STOPPED.CRASHED);
+      await this.#stopQuietly(obj, 'crashed', VIR_DOMAIN_EVENT_DETAIL.STOPPED.CRASHED);
     } else if (outcome === 'reboot' && obj.qmp) {
       obj.fakeReboot = true;
       await this.#fakeReboot(obj);
@@ -1777,6 +1768,23 @@ export class QemuDriver implements HypervisorDriver {
   }
 
   /** qemuProcessStop: everything the run left behind goes; the state becomes shut off. */
+  /**
+   * qemuProcessStop as the driver itself stops QEMU (a save, a snapshot revert, a panic with
+   * `<on_crash>destroy`): the monitor goes before QEMU, so its SHUTDOWN is never reported; then
+   * the stop with `reason` and its STOPPED detail.
+   */
+  async #stopQuietly(obj: DomainObj, reason: StateReason, stoppedDetail?: number): Promise<void> {
+    obj.beingDestroyed = true;
+    obj.muteEvents = true;
+    try {
+      await this.#killProcess(obj);
+      await this.#monitorDrained(obj);
+    } finally {
+      obj.muteEvents = false;
+    }
+    await this.#stopped(obj, reason, stoppedDetail);
+  }
+
   async #stopped(obj: DomainObj, reason: StateReason, stoppedDetail?: number): Promise<void> {
     const name = obj.def.name;
     const proc = obj.proc;
@@ -2550,16 +2558,7 @@ export class QemuDriver implements HypervisorDriver {
       const { params } = jobDataToParams(done);
       this.#emitDomainEvent(obj, { eventID: VIR_DOMAIN_EVENT_ID.JOB_COMPLETED, params });
     }
-    // qemuProcessStop: the monitor goes before QEMU, so its SHUTDOWN is never reported
-    obj.beingDestroyed = true;
-    obj.muteEvents = true;
-    try {
-      await this.#killProcess(obj);
-      await this.#monitorDrained(obj);
-    } finally {
-      obj.muteEvents = false;
-    }
-    await this.#stopped(obj, 'saved');
+    await this.#stopQuietly(obj, 'saved');
   }
 
   // ---- core dumps (./core-dump.ts) ------------------------------------------------------------
@@ -2598,16 +2597,7 @@ export class QemuDriver implements HypervisorDriver {
             await this.#saveStatus(obj);
           },
           crash: async () => {
-            // qemuProcessStop: the monitor goes before QEMU, so its SHUTDOWN is never reported
-            obj.beingDestroyed = true;
-            obj.muteEvents = true;
-            try {
-              await this.#killProcess(obj);
-              await this.#monitorDrained(obj);
-            } finally {
-              obj.muteEvents = false;
-            }
-            await this.#stopped(obj, 'crashed', VIR_DOMAIN_EVENT_DETAIL.STOPPED.CRASHED);
+            await this.#stopQuietly(obj, 'crashed', VIR_DOMAIN_EVENT_DETAIL.STOPPED.CRASHED);
           },
           resumeFailed: () =>
             this.#emitEvent(obj, VIR_DOMAIN_EVENT.SUSPENDED, VIR_DOMAIN_EVENT_DETAIL.SUSPENDED.API_ERROR),
@@ -2684,16 +2674,7 @@ export class QemuDriver implements HypervisorDriver {
         await this.#saveStatus(obj);
       },
       kill: async (reason) => {
-        // qemuProcessStop: the monitor goes before QEMU, so its SHUTDOWN is never reported
-        obj.beingDestroyed = true;
-        obj.muteEvents = true;
-        try {
-          await this.#killProcess(obj);
-          await this.#monitorDrained(obj);
-        } finally {
-          obj.muteEvents = false;
-        }
-        await this.#stopped(obj, reason);
+        await this.#stopQuietly(obj, reason);
       },
       startQuiet: async (paused, def) => {
         obj.muteEvents = true;
